@@ -1,0 +1,252 @@
+"""The domain model: frozen dataclasses and enums, validated on construction.
+
+NOTES.md §2 defines tenants, API clients, scopes and credentials; §3 the parameter ranges.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from otpd.core.errors import InvalidInput
+
+__all__ = [
+    "DEFAULT_KEY_SIZE",
+    "MAX_SKEW",
+    "SYSTEM_TENANT",
+    "Algorithm",
+    "ApiClient",
+    "CredentialRecord",
+    "CredentialSpec",
+    "OtpParams",
+    "Outcome",
+    "PhenixAuth",
+    "Principal",
+    "Scope",
+    "SecretBytes",
+    "Tenant",
+    "ThrottleState",
+    "VerifyResult",
+    "validate_credential_name",
+    "validate_tenant_id",
+]
+
+TENANT_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+CREDENTIAL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
+SYSTEM_TENANT = "system"  # reserved: holds the `seal` clients and no credentials (NOTES.md §7)
+MAX_SKEW = 10  # R14: the window has a hard upper bound, checked when a credential is written
+MIN_SECRET_BYTES = 10  # NOTES.md §3: 80-bit secrets are common in the wild
+MAX_SECRET_BYTES = 1024
+MAX_PERIOD = 366 * 86400  # a year and a day: past that a "time-based" code is meaningless
+
+
+class Algorithm(StrEnum):
+    SHA1 = "sha1"
+    SHA224 = "sha224"
+    SHA256 = "sha256"
+    SHA384 = "sha384"
+    SHA512 = "sha512"
+
+
+# Strongbox `key-size` defaults, also RFC 6238 §5.1's "length of the HMAC output" advice.
+DEFAULT_KEY_SIZE = {
+    Algorithm.SHA1: 20,
+    Algorithm.SHA224: 32,
+    Algorithm.SHA256: 32,
+    Algorithm.SHA384: 64,
+    Algorithm.SHA512: 64,
+}
+
+
+class Scope(StrEnum):
+    READ = "read"
+    WRITE = "write"
+    VERIFY = "verify"
+    CODE = "code"
+    REVEAL = "reveal"
+    SEAL = "seal"
+
+
+class PhenixAuth(StrEnum):
+    BASIC = "basic"
+    CLIENT_CERT = "client-cert"
+    NONE = "none"
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    REPLAYED = "replayed"
+    THROTTLED = "throttled"
+
+
+def validate_tenant_id(value: str, field_name: str = "tenant") -> str:
+    if not isinstance(value, str) or not TENANT_ID.fullmatch(value):
+        raise InvalidInput(field_name, "must match [a-z0-9][a-z0-9-]{0,62}")
+    return value
+
+
+def validate_credential_name(value: str, field_name: str = "name") -> str:
+    if not isinstance(value, str) or not CREDENTIAL_NAME.fullmatch(value):
+        raise InvalidInput(
+            field_name, "must be 1-128 characters [A-Za-z0-9._@+-], not starting with a symbol"
+        )
+    return value
+
+
+class SecretBytes:
+    """A secret with a masked repr; `.reveal()` is the only way to the bytes (DESIGN habit 5)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: bytes) -> None:
+        self._value = bytes(value)
+
+    def reveal(self) -> bytes:
+        return self._value
+
+    def __len__(self) -> int:
+        return len(self._value)
+
+    def __repr__(self) -> str:
+        return "SecretBytes(***)"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretBytes) and hmac.compare_digest(self._value, other._value)
+
+    def __hash__(self) -> int:
+        return hash(len(self._value))
+
+
+@dataclass(frozen=True)
+class OtpParams:
+    algorithm: Algorithm = Algorithm.SHA1
+    digits: int = 6
+    period: int = 30
+    skew: int = 1
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.algorithm, Algorithm):
+            raise InvalidInput("algorithm", "must be one of sha1, sha224, sha256, sha384, sha512")
+        if type(self.digits) is not int or not 6 <= self.digits <= 10:
+            raise InvalidInput("digits", "must be an integer from 6 to 10")
+        if type(self.period) is not int or not 1 <= self.period <= MAX_PERIOD:
+            raise InvalidInput("period", "must be from 1 second to 366 days")
+        if type(self.skew) is not int or not 0 <= self.skew <= MAX_SKEW:
+            raise InvalidInput("skew", f"must be an integer from 0 to {MAX_SKEW}")
+
+
+def validate_secret(secret: SecretBytes, field_name: str = "secret") -> None:
+    if not MIN_SECRET_BYTES <= len(secret) <= MAX_SECRET_BYTES:
+        raise InvalidInput(
+            field_name, f"must decode to {MIN_SECRET_BYTES}-{MAX_SECRET_BYTES} bytes"
+        )
+
+
+@dataclass(frozen=True)
+class Tenant:
+    id: str
+    phenixid_auth: PhenixAuth = PhenixAuth.BASIC
+    allowed_operations: tuple[str, ...] = ("otp_token_auth",)
+    client_cert_subjects: tuple[str, ...] = ()
+    created_at: int = 0
+
+    def __post_init__(self) -> None:
+        validate_tenant_id(self.id)
+
+
+@dataclass(frozen=True)
+class ApiClient:
+    tenant: str
+    name: str
+    scopes: frozenset[Scope]
+    key_hash: str  # SHA-256 hex of the key; the key itself is shown once and never stored
+    created_at: int = 0
+
+    def __post_init__(self) -> None:
+        validate_tenant_id(self.tenant)
+        validate_tenant_id(self.name, "name")
+        if Scope.SEAL in self.scopes and self.tenant != SYSTEM_TENANT:
+            raise InvalidInput(
+                "scopes", f"seal is only for clients of the tenant {SYSTEM_TENANT!r}"
+            )
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: an authenticated API client, as the service sees it."""
+
+    tenant: str
+    client: str
+    scopes: frozenset[Scope]
+
+
+@dataclass(frozen=True)
+class CredentialSpec:
+    """What a caller asks for when creating or replacing a credential."""
+
+    name: str
+    params: OtpParams = field(default_factory=OtpParams)
+    key_size: int | None = None  # None: the algorithm's default
+    issuer: str = "unknown"
+    account_name: str = "unknown"
+    email: str | None = None
+    phone: str | None = None
+
+    def __post_init__(self) -> None:
+        validate_credential_name(self.name)
+        for label, value in (("issuer", self.issuer), ("account-name", self.account_name)):
+            if not isinstance(value, str) or not 1 <= len(value) <= 256:
+                raise InvalidInput(label, "must be a string of 1-256 characters")
+            if ":" in value:
+                raise InvalidInput(label, "may not contain a colon")
+            if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+                raise InvalidInput(label, "may not contain control characters")
+        if self.key_size is not None and (
+            type(self.key_size) is not int
+            or not MIN_SECRET_BYTES <= self.key_size <= MAX_SECRET_BYTES
+        ):
+            raise InvalidInput("key-size", f"must be from {MIN_SECRET_BYTES} to {MAX_SECRET_BYTES}")
+
+    @property
+    def effective_key_size(self) -> int:
+        return self.key_size or DEFAULT_KEY_SIZE[self.params.algorithm]
+
+
+@dataclass(frozen=True)
+class ThrottleState:
+    failures: int = 0
+    not_before: int = 0  # Unix seconds before which no attempt is evaluated
+
+
+@dataclass(frozen=True)
+class CredentialRecord:
+    """A stored credential. `sealed_secret` is ciphertext; the plaintext never sits here."""
+
+    id: int
+    tenant: str
+    name: str
+    params: OtpParams
+    key_size: int
+    issuer: str
+    account_name: str
+    email: str | None
+    phone: str | None
+    created_at_us: int
+    sealed_secret: bytes
+    last_step: int = -1
+    throttle: ThrottleState = field(default_factory=ThrottleState)
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    outcome: Outcome
+    matched_step: int | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome is Outcome.ACCEPTED

@@ -1,0 +1,114 @@
+"""The seams to the outside world, as Protocols. Adapters implement them; the core calls them.
+
+Invariants live in the store's methods, not in CRUD: `advance` is the one place where a code
+is consumed (compare-and-set), `record_failure` the one place where a failure is counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from otpd.core.model import ApiClient, CredentialRecord, SecretBytes, Tenant, ThrottleState
+
+__all__ = ["Clock", "CredentialStore", "Sealer"]
+
+
+class Clock(Protocol):
+    def now_us(self) -> int:
+        """Microseconds since the Unix epoch (UTC)."""
+        ...
+
+
+class Sealer(Protocol):
+    """Encrypts secrets at rest, bound to (tenant, credential id) (NOTES.md §4)."""
+
+    def is_sealed(self) -> bool: ...
+
+    def seal_secret(self, secret: SecretBytes, *, tenant: str, credential_id: int) -> bytes:
+        """Raises Sealed when the seal key is not in memory."""
+        ...
+
+    def open_secret(self, blob: bytes, *, tenant: str, credential_id: int) -> SecretBytes:
+        """Raises Sealed, or SecretCorrupted when the ciphertext fails authentication."""
+        ...
+
+
+class CredentialStore(Protocol):
+    """Tenants, API clients, credentials and their verification state.
+
+    Every method is atomic on its own. Names are scoped by tenant (R57).
+    """
+
+    # --- tenants and API clients ---------------------------------------------------------
+    def create_tenant(self, tenant: Tenant) -> None:
+        """Raises AlreadyExists."""
+        ...
+
+    def update_tenant(self, tenant: Tenant) -> None:
+        """Raises NotFound."""
+        ...
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None: ...
+
+    def list_tenants(self) -> list[Tenant]: ...
+
+    def create_client(self, client: ApiClient) -> None:
+        """Raises AlreadyExists (same name in the tenant, or the same key hash anywhere)."""
+        ...
+
+    def find_client_by_key_hash(self, key_hash: str) -> ApiClient | None: ...
+
+    def list_clients(self, tenant_id: str) -> list[ApiClient]: ...
+
+    # --- credentials ---------------------------------------------------------------------
+    def allocate_credential_id(self) -> int:
+        """The next id of the server-wide sequence (gaps allowed). Needed before encrypting,
+        because the ciphertext is bound to the id."""
+        ...
+
+    def insert_credential(self, record: CredentialRecord) -> None:
+        """Raises AlreadyExists when the name is taken in the tenant."""
+        ...
+
+    def replace_credential(self, record: CredentialRecord) -> bool:
+        """Overwrite the configuration and secret of the row with record.id, and reset its
+        replay and failure state. False if the row is gone."""
+        ...
+
+    def get_credential(self, tenant_id: str, name: str) -> CredentialRecord | None: ...
+
+    def get_credential_by_id(
+        self, tenant_id: str, credential_id: int
+    ) -> CredentialRecord | None: ...
+
+    def list_credentials(self, tenant_id: str) -> list[CredentialRecord]: ...
+
+    def count_credentials(self, tenant_id: str) -> int: ...
+
+    def delete_credential(self, tenant_id: str, name: str) -> bool: ...
+
+    # --- verification state: the invariants ----------------------------------------------
+    def advance(self, credential_id: int, new_step: int) -> bool:
+        """Consume a time step: set last_step = new_step only if last_step < new_step, and
+        reset the failure state, in one atomic statement. True if this call won (R18-R22).
+        Durable before it returns (R21)."""
+        ...
+
+    def record_failure(
+        self, credential_id: int, now: int, next_state: Callable[[int], ThrottleState]
+    ) -> ThrottleState | None:
+        """Count one failed attempt atomically, unless the credential is throttled at `now`
+        (then nothing changes and None is returned). `next_state(failures)` maps the new
+        consecutive-failure count to the state to store (the pure policy decides)."""
+        ...
+
+    # --- small named values (keyring, seal configuration) --------------------------------
+    def get_meta(self, key: str) -> str | None: ...
+
+    def put_meta_if_absent(self, key: str, value: str) -> bool:
+        """Insert unless present; True if inserted. Used so two nodes starting at once agree
+        on one keyring."""
+        ...
+
+    def close(self) -> None: ...

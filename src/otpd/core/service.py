@@ -1,0 +1,309 @@
+"""CredentialService: the only thing API adapters and the CLI call.
+
+It reads the clock, loads and unseals secrets, asks `core.policy`, runs `core.otp`, and commits
+through the store's atomic methods. The rule "a code is accepted once" lives here and in
+`CredentialStore.advance`, so it holds for every API alike (R25).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+
+from otpd.core import access
+from otpd.core.errors import (
+    AlreadyExists,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Sealed,
+    Unauthenticated,
+)
+from otpd.core.model import (
+    SYSTEM_TENANT,
+    ApiClient,
+    CredentialRecord,
+    CredentialSpec,
+    OtpParams,
+    Outcome,
+    PhenixAuth,
+    Principal,
+    Scope,
+    SecretBytes,
+    Tenant,
+    VerifyResult,
+    validate_secret,
+    validate_tenant_id,
+)
+from otpd.core.otp import totp
+from otpd.core.policy import ThrottlePolicy, evaluate_code, is_throttled
+from otpd.core.ports import Clock, CredentialStore, Sealer
+from otpd.core.provisioning import build_uri
+
+__all__ = ["CredentialService"]
+
+_DUMMY_SECRET = bytes(20)
+
+
+class CredentialService:
+    def __init__(
+        self,
+        store: CredentialStore,
+        sealer: Sealer,
+        clock: Clock,
+        *,
+        throttle: ThrottlePolicy | None = None,
+        label_prefix: str = "Sbox",
+        random_bytes: Callable[[int], bytes] = secrets.token_bytes,
+    ) -> None:
+        self.store = store
+        self.sealer = sealer
+        self.clock = clock
+        self.throttle = throttle or ThrottlePolicy()
+        self.label_prefix = label_prefix
+        self._random_bytes = random_bytes
+
+    # --- time ----------------------------------------------------------------------------
+    def now(self) -> int:
+        return self.clock.now_us() // 1_000_000
+
+    # --- administration (CLI; no principal: whoever can read the data directory is root) --
+    def create_tenant(self, tenant_id: str, phenixid_auth: PhenixAuth = PhenixAuth.BASIC) -> Tenant:
+        tenant = Tenant(id=tenant_id, phenixid_auth=phenixid_auth, created_at=self.now())
+        self.store.create_tenant(tenant)
+        return tenant
+
+    def ensure_tenant(self, tenant_id: str) -> Tenant:
+        existing = self.store.get_tenant(validate_tenant_id(tenant_id))
+        if existing is not None:
+            return existing
+        try:
+            return self.create_tenant(tenant_id)
+        except AlreadyExists:  # created by someone else meanwhile
+            tenant = self.store.get_tenant(tenant_id)
+            assert tenant is not None
+            return tenant
+
+    def get_tenant(self, tenant_id: str) -> Tenant:
+        tenant = self.store.get_tenant(tenant_id)
+        if tenant is None:
+            raise NotFound("no such tenant")
+        return tenant
+
+    def update_tenant(self, tenant: Tenant) -> None:
+        self.store.update_tenant(tenant)
+
+    def create_client(
+        self, tenant_id: str, name: str, scopes: Iterable[Scope]
+    ) -> tuple[ApiClient, str]:
+        """Create an API client (and its tenant if new). Returns the key, shown once."""
+        scope_set = frozenset(scopes)
+        if not scope_set:
+            raise InvalidInput("scopes", "must name at least one scope")
+        if tenant_id == SYSTEM_TENANT and scope_set - {Scope.SEAL}:
+            raise InvalidInput("scopes", f"clients of {SYSTEM_TENANT!r} may only have scope seal")
+        key = access.new_key()
+        client = ApiClient(
+            tenant=tenant_id,
+            name=name,
+            scopes=scope_set,
+            key_hash=access.hash_key(key),
+            created_at=self.now(),
+        )
+        self.ensure_tenant(tenant_id)
+        self.store.create_client(client)
+        return client, key
+
+    # --- authentication ------------------------------------------------------------------
+    def authenticate(self, key: str) -> Principal:
+        """API key -> principal. Raises Unauthenticated for any wrong key (one answer)."""
+        if not isinstance(key, str) or len(key) != access.KEY_LENGTH:
+            raise Unauthenticated("bad key")
+        client = self.store.find_client_by_key_hash(access.hash_key(key))
+        if client is None:
+            raise Unauthenticated("bad key")
+        return Principal(tenant=client.tenant, client=client.name, scopes=client.scopes)
+
+    # --- credentials ---------------------------------------------------------------------
+    def create_credential(
+        self, principal: Principal, spec: CredentialSpec, secret: SecretBytes | None = None
+    ) -> tuple[CredentialRecord, SecretBytes]:
+        """Enrol a credential; returns it and its secret (the only time the secret leaves)."""
+        access.require(principal, Scope.WRITE)
+        self._writable_tenant(principal)
+        self._require_unsealed()
+        if self.store.get_credential(principal.tenant, spec.name) is not None:
+            raise AlreadyExists("name taken")
+        secret, key_size = self._secret_for(spec, secret)
+        credential_id = self.store.allocate_credential_id()
+        record = CredentialRecord(
+            id=credential_id,
+            tenant=principal.tenant,
+            name=spec.name,
+            params=spec.params,
+            key_size=key_size,
+            issuer=spec.issuer,
+            account_name=spec.account_name,
+            email=spec.email,
+            phone=spec.phone,
+            created_at_us=self.clock.now_us(),
+            sealed_secret=self.sealer.seal_secret(
+                secret, tenant=principal.tenant, credential_id=credential_id
+            ),
+        )
+        self.store.insert_credential(record)
+        return record, secret
+
+    def replace_credential(
+        self, principal: Principal, spec: CredentialSpec, secret: SecretBytes | None = None
+    ) -> CredentialRecord:
+        """Replace an existing credential's settings (and its secret when one is given or the
+        key size changes). The id and creation time stay; replay and failure state reset."""
+        access.require(principal, Scope.WRITE)
+        self._require_unsealed()
+        current = self._get(principal.tenant, spec.name)
+        if secret is None and spec.effective_key_size == current.key_size:
+            sealed = current.sealed_secret
+            key_size = current.key_size
+        else:
+            new_secret, key_size = self._secret_for(spec, secret)
+            sealed = self.sealer.seal_secret(
+                new_secret, tenant=current.tenant, credential_id=current.id
+            )
+        record = replace(
+            current,
+            params=spec.params,
+            key_size=key_size,
+            issuer=spec.issuer,
+            account_name=spec.account_name,
+            email=spec.email,
+            phone=spec.phone,
+            sealed_secret=sealed,
+        )
+        if not self.store.replace_credential(record):
+            raise NotFound("no such credential")
+        return record
+
+    def get_credential(self, principal: Principal, name: str) -> CredentialRecord:
+        access.require(principal, Scope.READ)
+        self._require_unsealed()
+        return self._get(principal.tenant, name)
+
+    def get_credential_by_id(self, principal: Principal, credential_id: int) -> CredentialRecord:
+        access.require(principal, Scope.READ)
+        self._require_unsealed()
+        record = self.store.get_credential_by_id(principal.tenant, credential_id)
+        if record is None:
+            raise NotFound("no such credential")
+        return record
+
+    def list_credentials(self, principal: Principal) -> list[CredentialRecord]:
+        access.require(principal, Scope.READ)
+        self._require_unsealed()
+        return self.store.list_credentials(principal.tenant)
+
+    def delete_credential(self, principal: Principal, name: str) -> None:
+        access.require(principal, Scope.WRITE)
+        self._require_unsealed()
+        if not self.store.delete_credential(principal.tenant, name):
+            raise NotFound("no such credential")
+
+    def reveal_secret(self, principal: Principal, name: str) -> SecretBytes:
+        access.require(principal, Scope.REVEAL)
+        record = self._get_unsealed(principal.tenant, name)
+        return self._open(record)
+
+    def key_uri(self, principal: Principal, name: str) -> str:
+        """The otpauth:// URI (it carries the secret, so it needs scope reveal)."""
+        access.require(principal, Scope.REVEAL)
+        record = self._get_unsealed(principal.tenant, name)
+        return self.uri_for(record, self._open(record))
+
+    def uri_for(self, record: CredentialRecord, secret: SecretBytes) -> str:
+        prefix = record.issuer if self.label_prefix == "issuer" else self.label_prefix
+        return build_uri(
+            secret=secret,
+            label_prefix=prefix,
+            account_name=record.account_name,
+            issuer=record.issuer,
+            params=record.params,
+        )
+
+    def current_code(self, principal: Principal, name: str) -> str:
+        """A valid code for now (scope code: it makes valid codes)."""
+        access.require(principal, Scope.CODE)
+        record = self._get_unsealed(principal.tenant, name)
+        params = record.params
+        return totp(
+            self._open(record).reveal(), self.now(), params.period, params.digits, params.algorithm
+        )
+
+    # --- verification --------------------------------------------------------------------
+    def verify(self, principal: Principal, name: str, code: object) -> VerifyResult:
+        access.require(principal, Scope.VERIFY)
+        self._require_unsealed()
+        record = self.store.get_credential(principal.tenant, name)
+        return self._verify_record(record, code)
+
+    def verify_by_id(self, principal: Principal, credential_id: int, code: object) -> VerifyResult:
+        access.require(principal, Scope.VERIFY)
+        self._require_unsealed()
+        record = self.store.get_credential_by_id(principal.tenant, credential_id)
+        return self._verify_record(record, code)
+
+    def _verify_record(self, record: CredentialRecord | None, code: object) -> VerifyResult:
+        """Unknown credentials are REJECTED after the same work as a wrong code (R35, R37);
+        adapters that may say 404 check existence themselves."""
+        now = self.now()
+        if record is None:
+            evaluate_code(_DUMMY_SECRET, OtpParams(), code, now, -1)
+            return VerifyResult(Outcome.REJECTED)
+        if is_throttled(record.throttle, now):
+            # NOTES.md §7: not evaluated, and not counted, so a flood cannot extend the wait.
+            return VerifyResult(Outcome.THROTTLED)
+        secret = self._open(record)
+        outcome, step = evaluate_code(secret.reveal(), record.params, code, now, record.last_step)
+        if outcome is Outcome.ACCEPTED and step is not None:
+            if self.store.advance(record.id, step):
+                return VerifyResult(Outcome.ACCEPTED, step)
+            outcome = Outcome.REPLAYED  # another request consumed this step first
+        counted = self.store.record_failure(
+            record.id, now, lambda failures: self.throttle.after_failure(failures, now)
+        )
+        if counted is None:
+            return VerifyResult(Outcome.THROTTLED)
+        return VerifyResult(outcome)
+
+    # --- helpers -------------------------------------------------------------------------
+    def _writable_tenant(self, principal: Principal) -> None:
+        if principal.tenant == SYSTEM_TENANT:
+            raise Forbidden("the system tenant holds no credentials")
+
+    def _require_unsealed(self) -> None:
+        if self.sealer.is_sealed():
+            raise Sealed()
+
+    def _get(self, tenant: str, name: str) -> CredentialRecord:
+        record = self.store.get_credential(tenant, name)
+        if record is None:
+            raise NotFound("no such credential")
+        return record
+
+    def _get_unsealed(self, tenant: str, name: str) -> CredentialRecord:
+        self._require_unsealed()
+        return self._get(tenant, name)
+
+    def _open(self, record: CredentialRecord) -> SecretBytes:
+        return self.sealer.open_secret(
+            record.sealed_secret, tenant=record.tenant, credential_id=record.id
+        )
+
+    def _secret_for(
+        self, spec: CredentialSpec, secret: SecretBytes | None
+    ) -> tuple[SecretBytes, int]:
+        if secret is not None:
+            validate_secret(secret, "passcode32")
+            return secret, len(secret)  # an imported secret's length overrides key-size
+        size = spec.effective_key_size
+        return SecretBytes(self._random_bytes(size)), size
