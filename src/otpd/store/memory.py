@@ -1,0 +1,161 @@
+"""An in-memory CredentialStore: the twin of the SQLite store for fast tests.
+
+One lock makes every method atomic, which is exactly the contract the SQL stores meet with
+single statements and transactions. The contract suite in tests/store runs over both.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+
+from otpd.core.errors import AlreadyExists, NotFound
+from otpd.core.model import ApiClient, CredentialRecord, Tenant, ThrottleState
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tenants: dict[str, Tenant] = {}
+        self._clients: dict[tuple[str, str], ApiClient] = {}
+        self._credentials: dict[int, CredentialRecord] = {}
+        self._meta: dict[str, str] = {}
+        self._next_id = 0
+
+    # --- tenants and API clients ---------------------------------------------------------
+    def create_tenant(self, tenant: Tenant) -> None:
+        with self._lock:
+            if tenant.id in self._tenants:
+                raise AlreadyExists("tenant exists")
+            self._tenants[tenant.id] = tenant
+
+    def update_tenant(self, tenant: Tenant) -> None:
+        with self._lock:
+            if tenant.id not in self._tenants:
+                raise NotFound("no such tenant")
+            self._tenants[tenant.id] = tenant
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        return self._tenants.get(tenant_id)
+
+    def list_tenants(self) -> list[Tenant]:
+        return sorted(self._tenants.values(), key=lambda t: t.id)
+
+    def create_client(self, client: ApiClient) -> None:
+        with self._lock:
+            if client.tenant not in self._tenants:
+                raise NotFound("no such tenant")
+            if (client.tenant, client.name) in self._clients or any(
+                c.key_hash == client.key_hash for c in self._clients.values()
+            ):
+                raise AlreadyExists("client exists")
+            self._clients[(client.tenant, client.name)] = client
+
+    def find_client_by_key_hash(self, key_hash: str) -> ApiClient | None:
+        return next((c for c in self._clients.values() if c.key_hash == key_hash), None)
+
+    def list_clients(self, tenant_id: str) -> list[ApiClient]:
+        return sorted(
+            (c for c in self._clients.values() if c.tenant == tenant_id), key=lambda c: c.name
+        )
+
+    # --- credentials ---------------------------------------------------------------------
+    def allocate_credential_id(self) -> int:
+        with self._lock:
+            self._next_id += 1
+            return self._next_id
+
+    def insert_credential(self, record: CredentialRecord) -> None:
+        with self._lock:
+            if record.tenant not in self._tenants:
+                raise NotFound("no such tenant")
+            if record.id in self._credentials or self._find(record.tenant, record.name):
+                raise AlreadyExists("credential exists")
+            self._credentials[record.id] = record
+
+    def replace_credential(self, record: CredentialRecord) -> bool:
+        with self._lock:
+            current = self._credentials.get(record.id)
+            if current is None or current.tenant != record.tenant:
+                return False
+            other = self._find(record.tenant, record.name)
+            if other is not None and other.id != record.id:
+                raise AlreadyExists("credential exists")
+            self._credentials[record.id] = replace(
+                record,
+                created_at_us=current.created_at_us,
+                last_step=-1,
+                throttle=ThrottleState(),
+            )
+            return True
+
+    def get_credential(self, tenant_id: str, name: str) -> CredentialRecord | None:
+        with self._lock:
+            return self._find(tenant_id, name)
+
+    def get_credential_by_id(self, tenant_id: str, credential_id: int) -> CredentialRecord | None:
+        record = self._credentials.get(credential_id)
+        return record if record is not None and record.tenant == tenant_id else None
+
+    def list_credentials(self, tenant_id: str) -> list[CredentialRecord]:
+        with self._lock:
+            return sorted(
+                (r for r in self._credentials.values() if r.tenant == tenant_id),
+                key=lambda r: r.name,
+            )
+
+    def count_credentials(self, tenant_id: str) -> int:
+        return len(self.list_credentials(tenant_id))
+
+    def delete_credential(self, tenant_id: str, name: str) -> bool:
+        with self._lock:
+            record = self._find(tenant_id, name)
+            if record is None:
+                return False
+            del self._credentials[record.id]
+            return True
+
+    # --- verification state --------------------------------------------------------------
+    def advance(self, credential_id: int, new_step: int) -> bool:
+        with self._lock:
+            record = self._credentials.get(credential_id)
+            if record is None or record.last_step >= new_step:
+                return False
+            self._credentials[credential_id] = replace(
+                record, last_step=new_step, throttle=ThrottleState()
+            )
+            return True
+
+    def record_failure(
+        self, credential_id: int, now: int, next_state: Callable[[int], ThrottleState]
+    ) -> ThrottleState | None:
+        with self._lock:
+            record = self._credentials.get(credential_id)
+            if record is None or now < record.throttle.not_before:
+                return None
+            state = next_state(record.throttle.failures + 1)
+            self._credentials[credential_id] = replace(record, throttle=state)
+            return state
+
+    # --- meta ----------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        return self._meta.get(key)
+
+    def put_meta_if_absent(self, key: str, value: str) -> bool:
+        with self._lock:
+            if key in self._meta:
+                return False
+            self._meta[key] = value
+            return True
+
+    def close(self) -> None:
+        pass
+
+    def _find(self, tenant_id: str, name: str) -> CredentialRecord | None:
+        return next(
+            (r for r in self._credentials.values() if r.tenant == tenant_id and r.name == name),
+            None,
+        )
