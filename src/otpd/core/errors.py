@@ -7,6 +7,7 @@
      ├── Unauthenticated       no, wrong or expired credentials
      ├── Forbidden             authenticated, but the scope is missing
      ├── Sealed                the seal key is not in memory
+     ├── InvalidShare          a malformed or foreign unseal share (it does not count)
      ├── SecretCorrupted       a stored ciphertext failed authentication (R9)
      ├── StoreUnavailable      the database could not be reached or written
      └── ConfigError           a setting, key file or database refuses start-up
@@ -22,6 +23,7 @@ __all__ = [
     "ConfigError",
     "Forbidden",
     "InvalidInput",
+    "InvalidShare",
     "NotFound",
     "OtpdError",
     "Sealed",
@@ -63,6 +65,10 @@ class Forbidden(OtpdError):
 class Sealed(OtpdError):
     def __init__(self) -> None:
         super().__init__("sealed")
+
+
+class InvalidShare(OtpdError):
+    """An unseal share that is malformed, foreign to this store, or already given."""
 
 
 class SecretCorrupted(OtpdError):
