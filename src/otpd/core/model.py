@@ -25,9 +25,11 @@ __all__ = [
     "PhenixAuth",
     "Principal",
     "Scope",
+    "SealStatus",
     "SecretBytes",
     "Tenant",
     "ThrottleState",
+    "TokenRecord",
     "VerifyResult",
     "validate_credential_name",
     "validate_tenant_id",
@@ -39,7 +41,7 @@ SYSTEM_TENANT = "system"  # reserved: holds the `seal` clients and no credential
 MAX_SKEW = 10  # R14: the window has a hard upper bound, checked when a credential is written
 MIN_SECRET_BYTES = 10  # NOTES.md §3: 80-bit secrets are common in the wild
 MAX_SECRET_BYTES = 1024
-MAX_PERIOD = 366 * 86400  # a year and a day: past that a "time-based" code is meaningless
+MAX_PERIOD = 86400  # a day: a longer "time-based" code is a static password
 
 
 class Algorithm(StrEnum):
@@ -135,7 +137,7 @@ class OtpParams:
         if type(self.digits) is not int or not 6 <= self.digits <= 10:
             raise InvalidInput("digits", "must be an integer from 6 to 10")
         if type(self.period) is not int or not 1 <= self.period <= MAX_PERIOD:
-            raise InvalidInput("period", "must be from 1 second to 366 days")
+            raise InvalidInput("period", "must be from 1 second to 1 day")
         if type(self.skew) is not int or not 0 <= self.skew <= MAX_SKEW:
             raise InvalidInput("skew", f"must be an integer from 0 to {MAX_SKEW}")
 
@@ -240,6 +242,27 @@ class CredentialRecord:
     sealed_secret: bytes
     last_step: int = -1
     throttle: ThrottleState = field(default_factory=ThrottleState)
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """A Strongbox bearer token. Only its SHA-256 is stored; the token is shown once."""
+
+    token_hash: str
+    accessor: str
+    tenant: str
+    client: str
+    created_at_us: int
+    renewed_at_us: int
+    expires_at_us: int
+
+
+@dataclass(frozen=True)
+class SealStatus:
+    sealed: bool
+    progress: int  # unseal shares given so far (0 when unsealed or in embedded mode)
+    threshold: int  # shares needed (0 in embedded mode)
+    mode: str  # "embedded" | "shamir"
 
 
 @dataclass(frozen=True)

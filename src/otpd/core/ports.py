@@ -9,7 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from otpd.core.model import ApiClient, CredentialRecord, SecretBytes, Tenant, ThrottleState
+from otpd.core.model import (
+    ApiClient,
+    CredentialRecord,
+    SealStatus,
+    SecretBytes,
+    Tenant,
+    ThrottleState,
+    TokenRecord,
+)
 
 __all__ = ["Clock", "CredentialStore", "Sealer"]
 
@@ -31,6 +39,18 @@ class Sealer(Protocol):
 
     def open_secret(self, blob: bytes, *, tenant: str, credential_id: int) -> SecretBytes:
         """Raises Sealed, or SecretCorrupted when the ciphertext fails authentication."""
+        ...
+
+    def status(self) -> SealStatus: ...
+
+    def submit_share(self, share: str) -> SealStatus:
+        """Add one unseal share (Shamir mode). Raises InvalidShare; a bad share does not count."""
+        ...
+
+    def reset_progress(self) -> SealStatus: ...
+
+    def seal(self) -> None:
+        """Forget the keys (in every worker process of this node)."""
         ...
 
 
@@ -71,9 +91,10 @@ class CredentialStore(Protocol):
         """Raises AlreadyExists when the name is taken in the tenant."""
         ...
 
-    def replace_credential(self, record: CredentialRecord) -> bool:
-        """Overwrite the configuration and secret of the row with record.id, and reset its
-        replay and failure state. False if the row is gone."""
+    def replace_credential(self, record: CredentialRecord, *, reset_state: bool) -> bool:
+        """Overwrite the configuration and secret of the row with record.id (same tenant);
+        with reset_state also set last_step=-1 and clear the failure state, else leave those
+        columns alone (a concurrent verify may be moving them). False if the row is gone."""
         ...
 
     def get_credential(self, tenant_id: str, name: str) -> CredentialRecord | None: ...
@@ -102,6 +123,17 @@ class CredentialStore(Protocol):
         (then nothing changes and None is returned). `next_state(failures)` maps the new
         consecutive-failure count to the state to store (the pure policy decides)."""
         ...
+
+    # --- bearer tokens (Strongbox login) -------------------------------------------------
+    def insert_token(self, token: TokenRecord) -> None: ...
+
+    def get_token(self, token_hash: str) -> TokenRecord | None: ...
+
+    def renew_token(self, token_hash: str, renewed_at_us: int, expires_at_us: int) -> bool:
+        """Set a new expiry on a token that has not expired at `renewed_at_us`."""
+        ...
+
+    def delete_expired_tokens(self, now_us: int) -> int: ...
 
     # --- small named values (keyring, seal configuration) --------------------------------
     def get_meta(self, key: str) -> str | None: ...

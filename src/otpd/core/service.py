@@ -7,6 +7,7 @@ through the store's atomic methods. The rule "a code is accepted once" lives her
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -30,6 +31,7 @@ from otpd.core.model import (
     PhenixAuth,
     Principal,
     Scope,
+    SealStatus,
     SecretBytes,
     Tenant,
     VerifyResult,
@@ -40,6 +42,13 @@ from otpd.core.otp import totp
 from otpd.core.policy import ThrottlePolicy, evaluate_code, is_throttled
 from otpd.core.ports import Clock, CredentialStore, Sealer
 from otpd.core.provisioning import build_uri
+from otpd.core.tokens import (
+    IssuedToken,
+    TokenPolicy,
+    new_token_record,
+    principal_for_token,
+    renewed_expiry,
+)
 
 __all__ = ["CredentialService"]
 
@@ -55,6 +64,7 @@ class CredentialService:
         *,
         throttle: ThrottlePolicy | None = None,
         label_prefix: str = "Sbox",
+        tokens: TokenPolicy | None = None,
         random_bytes: Callable[[int], bytes] = secrets.token_bytes,
     ) -> None:
         self.store = store
@@ -62,6 +72,7 @@ class CredentialService:
         self.clock = clock
         self.throttle = throttle or ThrottlePolicy()
         self.label_prefix = label_prefix
+        self.tokens = tokens or TokenPolicy()
         self._random_bytes = random_bytes
 
     # --- time ----------------------------------------------------------------------------
@@ -125,6 +136,31 @@ class CredentialService:
             raise Unauthenticated("bad key")
         return Principal(tenant=client.tenant, client=client.name, scopes=client.scopes)
 
+    # --- bearer tokens (Strongbox) -------------------------------------------------------
+    def login(self, name: object, key: object, tenant: object = None) -> IssuedToken:
+        """Client name + key (+ optional tenant) -> a bearer token. Wrong name, key or tenant
+        all give the same Unauthenticated (NOTES.md §7)."""
+        if not isinstance(name, str) or not isinstance(key, str):
+            raise Unauthenticated("bad login")
+        principal = self.authenticate(key)
+        same_name = hmac.compare_digest(principal.client.encode(), name.encode("utf-8", "replace"))
+        if not same_name or tenant not in (None, principal.tenant):
+            raise Unauthenticated("bad login")
+        issued = new_token_record(principal, self.clock.now_us(), self.tokens)
+        self.store.insert_token(issued.record)
+        return issued
+
+    def authenticate_token(self, token: str) -> Principal:
+        return principal_for_token(self.store, token, self.clock.now_us())[0]
+
+    def refresh_token(self, token: str, increment_s: int | None = None) -> IssuedToken:
+        now_us = self.clock.now_us()
+        _, record = principal_for_token(self.store, token, now_us)
+        expires = renewed_expiry(record, now_us, increment_s, self.tokens)
+        if not self.store.renew_token(record.token_hash, now_us, expires):
+            raise Unauthenticated("bad token")
+        return IssuedToken(token, replace(record, renewed_at_us=now_us, expires_at_us=expires))
+
     # --- credentials ---------------------------------------------------------------------
     def create_credential(
         self, principal: Principal, spec: CredentialSpec, secret: SecretBytes | None = None
@@ -155,11 +191,40 @@ class CredentialService:
         self.store.insert_credential(record)
         return record, secret
 
+    def check_create(
+        self, principal: Principal, spec: CredentialSpec, secret: SecretBytes | None = None
+    ) -> None:
+        """Every check create_credential makes, with no effect (Strongbox validate=true)."""
+        access.require(principal, Scope.WRITE)
+        self._writable_tenant(principal)
+        self._require_unsealed()
+        if self.store.get_credential(principal.tenant, spec.name) is not None:
+            raise AlreadyExists("name taken")
+        if secret is not None:
+            validate_secret(secret, "passcode32")
+
+    def check_replace(
+        self, principal: Principal, spec: CredentialSpec, secret: SecretBytes | None = None
+    ) -> None:
+        access.require(principal, Scope.WRITE)
+        self._require_unsealed()
+        self._get(principal.tenant, spec.name)
+        if secret is not None:
+            validate_secret(secret, "passcode32")
+
+    def get_credential_for_update(self, principal: Principal, name: str) -> CredentialRecord:
+        """Read a credential in order to change it: scope write, not read."""
+        access.require(principal, Scope.WRITE)
+        self._require_unsealed()
+        return self._get(principal.tenant, name)
+
     def replace_credential(
         self, principal: Principal, spec: CredentialSpec, secret: SecretBytes | None = None
     ) -> CredentialRecord:
         """Replace an existing credential's settings (and its secret when one is given or the
-        key size changes). The id and creation time stay; replay and failure state reset."""
+        key size changes). The id and creation time stay. Replay and failure state reset only
+        when the secret or the period changes: with the same secret and steps, a consumed
+        code must stay consumed (R18)."""
         access.require(principal, Scope.WRITE)
         self._require_unsealed()
         current = self._get(principal.tenant, spec.name)
@@ -181,7 +246,8 @@ class CredentialService:
             phone=spec.phone,
             sealed_secret=sealed,
         )
-        if not self.store.replace_credential(record):
+        reset = sealed != current.sealed_secret or spec.params.period != current.params.period
+        if not self.store.replace_credential(record, reset_state=reset):
             raise NotFound("no such credential")
         return record
 
@@ -240,10 +306,16 @@ class CredentialService:
         )
 
     # --- verification --------------------------------------------------------------------
-    def verify(self, principal: Principal, name: str, code: object) -> VerifyResult:
+    def verify(
+        self, principal: Principal, name: str, code: object, *, missing_is_error: bool = False
+    ) -> VerifyResult:
+        """Verify `code` for the credential `name`. An unknown name is REJECTED like a wrong
+        code (R35), or NotFound when the API may say so (Strongbox verify-code: 404)."""
         access.require(principal, Scope.VERIFY)
         self._require_unsealed()
         record = self.store.get_credential(principal.tenant, name)
+        if record is None and missing_is_error:
+            raise NotFound("no such credential")
         return self._verify_record(record, code)
 
     def verify_by_id(self, principal: Principal, credential_id: int, code: object) -> VerifyResult:
@@ -274,6 +346,21 @@ class CredentialService:
         if counted is None:
             return VerifyResult(Outcome.THROTTLED)
         return VerifyResult(outcome)
+
+    # --- sealing (NOTES.md §4): shares are the authority, so unsealing needs no principal ---
+    def seal_status(self) -> SealStatus:
+        return self.sealer.status()
+
+    def submit_unseal_share(self, share: str) -> SealStatus:
+        return self.sealer.submit_share(share)
+
+    def reset_unseal(self) -> SealStatus:
+        return self.sealer.reset_progress()
+
+    def seal(self, principal: Principal) -> SealStatus:
+        access.require(principal, Scope.SEAL)
+        self.sealer.seal()
+        return self.sealer.status()
 
     # --- helpers -------------------------------------------------------------------------
     def _writable_tenant(self, principal: Principal) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from otpd.core.errors import AlreadyExists, NotFound
-from otpd.core.model import ApiClient, CredentialRecord, Tenant, ThrottleState
+from otpd.core.model import ApiClient, CredentialRecord, Tenant, ThrottleState, TokenRecord
 
 __all__ = ["MemoryStore"]
 
@@ -23,6 +23,7 @@ class MemoryStore:
         self._clients: dict[tuple[str, str], ApiClient] = {}
         self._credentials: dict[int, CredentialRecord] = {}
         self._meta: dict[str, str] = {}
+        self._tokens: dict[str, TokenRecord] = {}
         self._next_id = 0
 
     # --- tenants and API clients ---------------------------------------------------------
@@ -76,7 +77,7 @@ class MemoryStore:
                 raise AlreadyExists("credential exists")
             self._credentials[record.id] = record
 
-    def replace_credential(self, record: CredentialRecord) -> bool:
+    def replace_credential(self, record: CredentialRecord, *, reset_state: bool) -> bool:
         with self._lock:
             current = self._credentials.get(record.id)
             if current is None or current.tenant != record.tenant:
@@ -87,8 +88,8 @@ class MemoryStore:
             self._credentials[record.id] = replace(
                 record,
                 created_at_us=current.created_at_us,
-                last_step=-1,
-                throttle=ThrottleState(),
+                last_step=-1 if reset_state else current.last_step,
+                throttle=ThrottleState() if reset_state else current.throttle,
             )
             return True
 
@@ -139,6 +140,33 @@ class MemoryStore:
             state = next_state(record.throttle.failures + 1)
             self._credentials[credential_id] = replace(record, throttle=state)
             return state
+
+    # --- tokens --------------------------------------------------------------------------
+    def insert_token(self, token: TokenRecord) -> None:
+        with self._lock:
+            if token.token_hash in self._tokens:
+                raise AlreadyExists("token exists")
+            self._tokens[token.token_hash] = token
+
+    def get_token(self, token_hash: str) -> TokenRecord | None:
+        return self._tokens.get(token_hash)
+
+    def renew_token(self, token_hash: str, renewed_at_us: int, expires_at_us: int) -> bool:
+        with self._lock:
+            token = self._tokens.get(token_hash)
+            if token is None or token.expires_at_us <= renewed_at_us:
+                return False
+            self._tokens[token_hash] = replace(
+                token, renewed_at_us=renewed_at_us, expires_at_us=expires_at_us
+            )
+            return True
+
+    def delete_expired_tokens(self, now_us: int) -> int:
+        with self._lock:
+            expired = [h for h, t in self._tokens.items() if t.expires_at_us <= now_us]
+            for token_hash in expired:
+                del self._tokens[token_hash]
+            return len(expired)
 
     # --- meta ----------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:

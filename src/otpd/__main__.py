@@ -1,0 +1,5 @@
+import sys
+
+from otpd.cli import main
+
+sys.exit(main())

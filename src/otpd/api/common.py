@@ -1,0 +1,48 @@
+"""Helpers shared by the adapters: the Strongbox-style error body and small request readers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from otpd.core.errors import InvalidInput
+
+__all__ = ["bearer_token", "errors_response", "read_json_object"]
+
+
+def errors_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """Avassa's error body; `error-info` is always present (the Rust client needs it)."""
+    body = {"errors": [{"error-message": message, "error-info": {}}]}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # One documented rule for duplicate JSON keys in every adapter (R45, T18): refuse them.
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise InvalidInput("body", "repeats a key")
+        result[key] = value
+    return result
+
+
+async def read_json_object(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        value = json.loads(raw, object_pairs_hook=_no_duplicates) if raw else None
+    except (ValueError, RecursionError):
+        raise InvalidInput("body", "must be a JSON object") from None
+    if not isinstance(value, dict):
+        raise InvalidInput("body", "must be a JSON object")
+    return value
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()

@@ -1,0 +1,209 @@
+"""Strongbox requests -> typed values: bodies (JSON or YAML), field rules, durations, queries.
+
+Errors are InvalidInput naming the field and the rule; values are never echoed (R40, T72).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from starlette.requests import Request
+
+from otpd.core.errors import InvalidInput
+from otpd.core.model import Algorithm, CredentialSpec, OtpParams, SecretBytes
+from otpd.core.provisioning import b32decode_strict
+
+__all__ = [
+    "CONFIG_FIELDS",
+    "Body",
+    "format_duration",
+    "parse_duration",
+    "read_body",
+    "spec_from_fields",
+    "wants_yaml",
+]
+
+CONFIG_FIELDS = (
+    "name",
+    "digits",
+    "algorithm",
+    "key-size",
+    "period",
+    "issuer",
+    "account-name",
+    "skew",
+    "passcode32",
+)
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
+JSON_PATCH_TYPE = "application/json-patch+json"
+_DURATION = re.compile(
+    r"(?:(\d{1,6})y)?(?:(\d{1,6})d)?(?:(\d{1,6})h)?(?:(\d{1,6})m)?(?:(\d{1,9})s)?"
+)
+_UNITS = (365 * 86400, 86400, 3600, 60, 1)
+
+
+@dataclass(frozen=True)
+class Body:
+    value: Any
+    json_patch: bool
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise InvalidInput("body", "repeats a key")
+        result[key] = value
+    return result
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """safe_load (no object construction, R42) that also refuses duplicate keys (T18)."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    keys = [loader.construct_object(key_node) for key_node, _ in node.value]
+    if len(keys) != len({repr(k) for k in keys}):
+        raise InvalidInput("body", "repeats a key")
+    return loader.construct_mapping(node)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def read_body(request: Request, *, required: bool = True) -> Body:
+    """JSON for application/json, YAML for the YAML types; with no type, JSON then YAML."""
+    raw = await request.body()
+    media = _media_type(request)
+    if not raw.strip():
+        if required:
+            raise InvalidInput("body", "is required")
+        return Body(None, False)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("body", "must be UTF-8") from None
+    if media in YAML_TYPES:
+        return Body(_load_yaml(text), False)
+    if media in ("application/json", JSON_PATCH_TYPE):
+        return Body(_load_json(text), media == JSON_PATCH_TYPE)
+    if media not in ("", "text/plain", "application/octet-stream"):
+        raise InvalidInput("content-type", "must be application/json or a YAML type")
+    try:
+        return Body(_load_json(text), False)
+    except InvalidInput:
+        return Body(_load_yaml(text), False)
+
+
+def _load_json(text: str) -> Any:
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except (ValueError, RecursionError):
+        raise InvalidInput("body", "is not valid JSON") from None
+
+
+def _load_yaml(text: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
+    except (yaml.YAMLError, RecursionError):
+        raise InvalidInput("body", "is not valid YAML") from None
+
+
+def wants_yaml(request: Request) -> bool:
+    """YAML only when the best Accept match is a YAML type; JSON otherwise (CLIENTS.md §3.7)."""
+    best: tuple[float, str] = (0.0, "")
+    for part in request.headers.get("accept", "").split(","):
+        media, _, params = part.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality > best[0]:
+            best = (quality, media.strip().lower())
+    return best[1] in YAML_TYPES
+
+
+def parse_duration(value: object, field: str = "period") -> int:
+    """[<n>y][<n>d][<n>h][<n>m][<n>s] -> seconds (m is minutes, y is 365 days)."""
+    if type(value) is int and value > 0:
+        return value
+    if not isinstance(value, str) or not value or not (match := _DURATION.fullmatch(value)):
+        raise InvalidInput(field, "must be a duration like 30s, 1m30s or 1h")
+    return sum(int(part) * unit for part, unit in zip(match.groups(), _UNITS, strict=True) if part)
+
+
+def format_duration(seconds: int) -> str:
+    parts = []
+    for unit, suffix in zip(_UNITS[1:], "dhms", strict=True):
+        amount, seconds = divmod(seconds, unit)
+        if amount:
+            parts.append(f"{amount}{suffix}")
+    return "".join(parts) or "0s"
+
+
+def _int_field(fields: dict[str, Any], key: str, default: int | None) -> int | None:
+    value = fields.get(key, default)
+    if value is None:
+        return None
+    if type(value) is not int:
+        raise InvalidInput(key, "must be an integer")
+    return value
+
+
+def _str_field(fields: dict[str, Any], key: str, default: str) -> str:
+    value = fields.get(key, default)
+    if not isinstance(value, str):
+        raise InvalidInput(key, "must be a string")
+    return value
+
+
+def spec_from_fields(
+    fields: object, path_name: str | None = None
+) -> tuple[CredentialSpec, SecretBytes | None]:
+    """A full Strongbox TOTP object -> spec and optional imported secret, with the defaults
+    of the vendor page (digits 6, sha1, period 30s, issuer/account-name "unknown", skew 1)."""
+    if not isinstance(fields, dict):
+        raise InvalidInput("body", "must be an object")
+    unknown = [key for key in fields if key not in CONFIG_FIELDS]
+    if unknown:
+        raise InvalidInput(str(unknown[0])[:64], "is not a field of totp")
+    name = fields.get("name", path_name)
+    if path_name is not None and name != path_name:
+        raise InvalidInput("name", "must equal the name in the path")
+    if not isinstance(name, str):
+        raise InvalidInput("name", "is required")
+    try:
+        algorithm = Algorithm(_str_field(fields, "algorithm", "sha1"))
+    except ValueError:
+        raise InvalidInput(
+            "algorithm", "must be one of sha1, sha224, sha256, sha384, sha512"
+        ) from None
+    params = OtpParams(
+        algorithm=algorithm,
+        digits=_int_field(fields, "digits", 6) or 0,
+        period=parse_duration(fields.get("period", "30s")),
+        skew=_int_field(fields, "skew", 1) or 0,
+    )
+    secret = None
+    if fields.get("passcode32") is not None:
+        secret = b32decode_strict(fields["passcode32"], "passcode32")
+    spec = CredentialSpec(
+        name=name,
+        params=params,
+        key_size=_int_field(fields, "key-size", None),
+        issuer=_str_field(fields, "issuer", "unknown"),
+        account_name=_str_field(fields, "account-name", "unknown"),
+    )
+    return spec, secret

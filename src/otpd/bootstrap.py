@@ -1,0 +1,75 @@
+"""build_runtime(settings): the store, sealer, clock and service, shared by the web app and CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from otpd.clock import SystemClock
+from otpd.core.errors import ConfigError
+from otpd.core.policy import ThrottlePolicy
+from otpd.core.ports import CredentialStore
+from otpd.core.service import CredentialService
+from otpd.crypto import NodeSession, SealManager, open_seal
+from otpd.settings import Settings
+from otpd.store.sqlite import SqliteStore
+
+__all__ = ["Runtime", "build_runtime", "ensure_data_dir", "open_store"]
+
+SQLITE_FILE = "otpd.sqlite3"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: CredentialStore
+    sealer: SealManager
+    service: CredentialService
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def ensure_data_dir(data_dir: Path) -> Path:
+    """Create the data directory (mode 0700) if missing; refuse a file in its place."""
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(f"data directory {data_dir} is not a directory")
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return data_dir
+
+
+def open_store(settings: Settings) -> CredentialStore:
+    database = settings.database
+    if database is None:
+        path = ensure_data_dir(settings.data_dir) / SQLITE_FILE
+    elif database.startswith("sqlite:///"):
+        path = Path(database.removeprefix("sqlite:///"))
+    elif database.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("PostgreSQL is not supported by this version of otpd yet")
+    else:
+        raise ConfigError("database must be a sqlite:///PATH URL")
+    return SqliteStore(path, synchronous=settings.sqlite_synchronous)
+
+
+def build_runtime(settings: Settings, node: NodeSession | None = None) -> Runtime:
+    """Open (and on first use initialise) the data directory, database and seal."""
+    ensure_data_dir(settings.data_dir)
+    throttle = ThrottlePolicy(
+        free_failures=settings.throttle_free_failures,
+        base_delay=settings.throttle_base_delay,
+        max_delay=settings.throttle_max_delay,
+    )
+    store = open_store(settings)
+    try:
+        sealer = open_seal(settings.data_dir, store, node)
+    except BaseException:
+        store.close()
+        raise
+    service = CredentialService(
+        store,
+        sealer,
+        SystemClock(),
+        throttle=throttle,
+        label_prefix=settings.strongbox_label_prefix,
+    )
+    return Runtime(settings=settings, store=store, sealer=sealer, service=service)

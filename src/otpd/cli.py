@@ -1,0 +1,257 @@
+"""The otpd command line, exactly as NOTES.md §6. Every option also reads OTPD_<NAME>.
+
+Errors are one line on stderr and a non-zero exit: 2 for usage, 1 for everything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from otpd.bootstrap import build_runtime, open_store
+from otpd.core.errors import OtpdError
+from otpd.core.model import PhenixAuth, Scope, Tenant
+from otpd.crypto import init_shamir
+from otpd.settings import Settings, load_settings
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"otpd: error: {message} (see otpd --help)\n")
+
+
+def _common(parser: argparse.ArgumentParser, *names: str) -> None:
+    helps = {
+        "data_dir": "data directory (OTPD_DATA_DIR, default ./otpd-data)",
+        "database": "database URL (OTPD_DATABASE)",
+        "host": "listen address (OTPD_HOST, default 127.0.0.1)",
+        "port": "listen port, 0 = any free (OTPD_PORT, default 8080)",
+        "workers": "server processes (OTPD_WORKERS, default 1)",
+        "public_url": "base URL clients see (OTPD_PUBLIC_URL)",
+        "url": "URL of the running server (OTPD_URL, default http://127.0.0.1:8080)",
+        "key": "API key with scope seal (OTPD_KEY)",
+        "config": "YAML settings file (OTPD_CONFIG)",
+    }
+    for name in names:
+        parser.add_argument(
+            "--" + name.replace("_", "-"), dest=name, default=None, help=helps[name]
+        )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="otpd", description="otpd one-time-password server")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    serve = commands.add_parser("serve", help="run the server")
+    _common(serve, "data_dir", "database", "host", "port", "workers", "public_url", "config")
+
+    tenant = commands.add_parser("tenant", help="manage tenants")
+    tenant_commands = tenant.add_subparsers(
+        dest="tenant_command", required=True, parser_class=_Parser
+    )
+    for verb in ("create", "update"):
+        sub = tenant_commands.add_parser(verb, help=f"{verb} a tenant")
+        sub.add_argument("tenant")
+        sub.add_argument("--phenixid-auth", choices=[a.value for a in PhenixAuth], default=None)
+        _common(sub, "data_dir", "database", "config")
+    show = tenant_commands.add_parser("show", help="show a tenant as JSON")
+    show.add_argument("tenant")
+    _common(show, "data_dir", "database", "config")
+
+    client = commands.add_parser("client", help="manage API clients")
+    client_commands = client.add_subparsers(
+        dest="client_command", required=True, parser_class=_Parser
+    )
+    create = client_commands.add_parser("create", help="create an API client; prints its key once")
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument(
+        "--scopes", required=True, help="comma list of " + ",".join(s.value for s in Scope)
+    )
+    create.add_argument("--json", action="store_true")
+    _common(create, "data_dir", "database", "config")
+
+    init = commands.add_parser("init", help="new data directory with a Shamir-split seal key")
+    init.add_argument("--shares", type=int, required=True)
+    init.add_argument("--threshold", type=int, required=True)
+    init.add_argument("--json", action="store_true")
+    _common(init, "data_dir", "database", "config")
+
+    unseal = commands.add_parser("unseal", help="give one share (read from standard input)")
+    _common(unseal, "url")
+    seal = commands.add_parser("seal", help="seal the running server")
+    _common(seal, "url", "key")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    names = ("data_dir", "database", "host", "port", "workers", "public_url", "url", "key")
+    flags = {name: getattr(args, name, None) for name in names}
+    config = getattr(args, "config", None)
+    return load_settings(flags, config_file=Path(config) if config else None)
+
+
+def _tenant_json(tenant: Tenant) -> dict[str, Any]:
+    return {
+        "tenant": tenant.id,
+        "phenixid-auth": tenant.phenixid_auth.value,
+        "allowed-operations": list(tenant.allowed_operations),
+        "client-cert-subjects": list(tenant.client_cert_subjects),
+    }
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from otpd.web.server import serve  # imported here: the admin commands need no web stack
+
+    return serve(_settings(args))
+
+
+def _cmd_tenant(args: argparse.Namespace) -> int:
+    runtime = build_runtime(_settings(args))
+    try:
+        service = runtime.service
+        if args.tenant_command == "create":
+            tenant = service.create_tenant(args.tenant, PhenixAuth(args.phenixid_auth or "basic"))
+        elif args.tenant_command == "update":
+            tenant = service.get_tenant(args.tenant)
+            if args.phenixid_auth:
+                tenant = Tenant(
+                    id=tenant.id,
+                    phenixid_auth=PhenixAuth(args.phenixid_auth),
+                    allowed_operations=tenant.allowed_operations,
+                    client_cert_subjects=tenant.client_cert_subjects,
+                    created_at=tenant.created_at,
+                )
+            service.update_tenant(tenant)
+        else:
+            tenant = service.get_tenant(args.tenant)
+        print(json.dumps(_tenant_json(tenant)))
+        return 0
+    finally:
+        runtime.close()
+
+
+def _cmd_client(args: argparse.Namespace) -> int:
+    try:
+        scopes = [Scope(s.strip()) for s in args.scopes.split(",") if s.strip()]
+    except ValueError:
+        raise OtpdError(
+            "scopes must be a comma list of " + ",".join(s.value for s in Scope)
+        ) from None
+    runtime = build_runtime(_settings(args))
+    try:
+        client, key = runtime.service.create_client(args.tenant, args.name, scopes)
+    finally:
+        runtime.close()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "tenant": client.tenant,
+                    "name": client.name,
+                    "scopes": sorted(s.value for s in client.scopes),
+                    "key": key,
+                }
+            )
+        )
+    else:
+        print(
+            f"tenant: {client.tenant}\nname: {client.name}\n"
+            f"scopes: {','.join(sorted(s.value for s in client.scopes))}\n"
+            f"key: {key}\n(the key is shown once; store it now)"
+        )
+    return 0
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if not 1 <= args.threshold <= args.shares <= 255 or args.threshold < 2 <= args.shares:
+        raise OtpdError("need 2 <= threshold <= shares <= 255 (or 1 of 1)")
+    store = open_store(settings)
+    try:
+        shares = init_shamir(settings.data_dir, store, shares=args.shares, threshold=args.threshold)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps({"threshold": args.threshold, "shares": shares}))
+    else:
+        print("\n".join(shares))
+    return 0
+
+
+def _post(url: str, body: dict[str, Any], key: str | None = None) -> tuple[int, dict[str, Any]]:
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    request = urllib.request.Request(  # noqa: S310 (settings accept http/https only)
+        url, json.dumps(body).encode(), headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (http/https only)
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        try:
+            return error.code, json.loads(error.read() or b"{}")
+        except ValueError:
+            return error.code, {}
+    except (urllib.error.URLError, OSError) as error:
+        raise OtpdError(f"cannot reach {url}: {getattr(error, 'reason', error)}") from None
+
+
+def _report(status: int, body: dict[str, Any]) -> int:
+    if status != 200:
+        errors = body.get("errors") or [{}]
+        raise OtpdError(f"server answered {status}: {errors[0].get('error-message', 'error')}")
+    if body.get("sealed"):
+        print(f"sealed: {body.get('progress', 0)} of {body.get('threshold', 0)} shares given")
+    else:
+        print("unsealed")
+    return 0
+
+
+def _cmd_unseal(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    share = sys.stdin.readline().strip()
+    if not share:
+        raise OtpdError("no share on standard input")
+    return _report(*_post(settings.url + "/v1/state/strongbox/system/unseal", {"share": share}))
+
+
+def _cmd_seal(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if not settings.key:
+        raise OtpdError("seal needs an API key with scope seal (--key or OTPD_KEY)")
+    return _report(*_post(settings.url + "/v1/state/strongbox/system/seal", {}, settings.key))
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "serve": _cmd_serve,
+    "tenant": _cmd_tenant,
+    "client": _cmd_client,
+    "init": _cmd_init,
+    "unseal": _cmd_unseal,
+    "seal": _cmd_seal,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except OtpdError as error:
+        print(f"otpd: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

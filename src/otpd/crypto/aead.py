@@ -1,0 +1,128 @@
+"""AES-256-GCM for secrets at rest and for the keyring (R9, R51; NOTES.md §4).
+
+A secret blob is `format (1) | key version (4, big-endian) | nonce (12) | ciphertext || tag (16)`.
+The associated data binds it to its tenant and credential id, and repeats the header, so a blob
+copied to another row, or with a rewritten header, fails authentication (T60, T61) instead of
+giving a wrong secret.
+
+The keyring holds every data key ever made, each wrapped by the seal key with associated data
+naming its purpose and version: blobs name the version that sealed them, so old ciphertexts stay
+readable after a new data key becomes active (R51).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import struct
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from otpd.core.errors import ConfigError, SecretCorrupted
+
+__all__ = [
+    "KEY_BYTES",
+    "Keyring",
+    "KeyringMismatch",
+    "new_keyring",
+    "open_blob",
+    "open_keyring",
+    "seal_blob",
+]
+
+KEY_BYTES = 32  # AES-256
+NONCE_BYTES = 12  # 96-bit random nonces: the GCM default; a data key seals far below 2^32 blobs
+TAG_BYTES = 16
+FORMAT_V1 = 1
+_HEADER = struct.Struct(">BI")  # format byte, key version
+_MIN_BLOB = _HEADER.size + NONCE_BYTES + TAG_BYTES
+_SECRET_AAD = b"otpd/secret/v1\x00"
+_WRAP_AAD = b"otpd/keyring/v1/data-key\x00"
+_MAX_ID = 2**64 - 1
+
+# A keyring: key version -> data key, plus the version new secrets are sealed with.
+Keyring = tuple[int, dict[int, bytes]]
+
+
+class KeyringMismatch(Exception):
+    """The seal key does not open the keyring: a wrong key file or wrong shares."""
+
+
+def _secret_aad(header: bytes, tenant: str, credential_id: int) -> bytes:
+    if not 0 <= credential_id <= _MAX_ID:
+        raise ValueError("credential id out of range")
+    name = tenant.encode("utf-8")
+    # Length-prefixed tenant and fixed-width id: no two (tenant, id) pairs share an encoding.
+    return (
+        _SECRET_AAD
+        + header
+        + struct.pack(">H", len(name))
+        + name
+        + struct.pack(">Q", credential_id)
+    )
+
+
+def seal_blob(keyring: Keyring, plaintext: bytes, tenant: str, credential_id: int) -> bytes:
+    version, keys = keyring
+    header = _HEADER.pack(FORMAT_V1, version)
+    nonce = os.urandom(NONCE_BYTES)
+    aad = _secret_aad(header, tenant, credential_id)
+    return header + nonce + AESGCM(keys[version]).encrypt(nonce, plaintext, aad)
+
+
+def open_blob(keyring: Keyring, blob: bytes, tenant: str, credential_id: int) -> bytes:
+    """The plaintext, or SecretCorrupted: never a secret from a blob that fails authentication."""
+    if len(blob) < _MIN_BLOB:
+        raise SecretCorrupted("stored secret is truncated")
+    header = blob[: _HEADER.size]
+    fmt, version = _HEADER.unpack(header)
+    key = keyring[1].get(version)
+    if fmt != FORMAT_V1 or key is None:
+        raise SecretCorrupted("stored secret has an unknown format or key version")
+    nonce = blob[_HEADER.size : _HEADER.size + NONCE_BYTES]
+    try:
+        return AESGCM(key).decrypt(
+            nonce, blob[_HEADER.size + NONCE_BYTES :], _secret_aad(header, tenant, credential_id)
+        )
+    except InvalidTag:
+        raise SecretCorrupted("stored secret failed authentication") from None
+
+
+def _wrap(seal_key: bytes, version: int, data_key: bytes) -> str:
+    nonce = os.urandom(NONCE_BYTES)
+    aad = _WRAP_AAD + struct.pack(">I", version)
+    return base64.b64encode(nonce + AESGCM(seal_key).encrypt(nonce, data_key, aad)).decode()
+
+
+def _unwrap(seal_key: bytes, version: int, wrapped: str) -> bytes:
+    raw = base64.b64decode(wrapped, validate=True)
+    aad = _WRAP_AAD + struct.pack(">I", version)
+    key = AESGCM(seal_key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
+    if len(key) != KEY_BYTES:
+        raise ConfigError("the keyring in the database holds a data key of the wrong size")
+    return key
+
+
+def new_keyring(seal_key: bytes) -> str:
+    """A fresh keyring with one random data key (version 1), as the JSON stored in meta."""
+    data = {"v": 1, "active": 1, "keys": {"1": _wrap(seal_key, 1, os.urandom(KEY_BYTES))}}
+    return json.dumps(data, sort_keys=True)
+
+
+def open_keyring(seal_key: bytes, text: str) -> Keyring:
+    """Unwrap every data key. KeyringMismatch when the seal key is wrong; ConfigError when the
+    stored keyring is not one otpd wrote."""
+    try:
+        data = json.loads(text)
+        active = data["active"]
+        wrapped = {int(v): w for v, w in data["keys"].items()}
+        if data["v"] != 1 or type(active) is not int or active not in wrapped:
+            raise ValueError("unknown keyring layout")
+        return active, {v: _unwrap(seal_key, v, w) for v, w in wrapped.items()}
+    except InvalidTag:
+        raise KeyringMismatch from None
+    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
+        raise ConfigError("the keyring stored in the database is unreadable") from None

@@ -1,0 +1,215 @@
+"""Seal state shared by the worker processes of one `otpd serve` node (R49, R50).
+
+`otpd serve --workers N` forks N processes after `NodeSession.start()`. A share given to any
+worker must count for the node, and `seal` on any worker must seal them all, so the state lives
+in a node-local file, `DATA_DIR/node-seal-state.json` (mode 0600, replaced atomically under an
+flock). The Shamir shares in it are encrypted with the session key, a random key that exists only
+in the memory of this node's processes: the file is useless to anyone who reads the disk, and
+useless after a restart, which is what makes a restarted Shamir node come back sealed (R50).
+
+Otpd's answer to R49's question "do nodes share unseal progress?": workers of one node do;
+separate nodes (sharing a database) do not, as in Vault each node is unsealed on its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import fcntl
+import json
+import os
+import struct
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from otpd.crypto.aead import KEY_BYTES, NONCE_BYTES
+from otpd.crypto.shamir import Share
+
+__all__ = ["FileState", "MemoryState", "NodeSession", "NodeState", "StateStore"]
+
+STATE_FILE_NAME = "node-seal-state.json"
+LOCK_FILE_NAME = "node-seal-state.lock"
+_AAD = b"otpd/node-state/v1\x00"
+_MAX_STATE = 64 * 1024
+
+
+@dataclass(frozen=True)
+class NodeState:
+    """sealed: an operator sealed the node (sticky in embedded mode until restart).
+    shares: Shamir shares given since the last seal or reset; once the node is unsealed, the
+    threshold's worth that unsealed it, so a sibling worker can rebuild the key."""
+
+    sealed: bool
+    shares: tuple[Share, ...] = ()
+    generation: int = 0
+
+
+FRESH = NodeState(sealed=False)
+# Unreadable, foreign or missing state: nothing can be trusted, so nothing is unsealed (R48).
+FAIL_CLOSED = NodeState(sealed=True)
+
+
+class StateStore(Protocol):
+    def changed(self) -> bool:
+        """Cheap: might the state differ from what load/update last returned?"""
+        ...
+
+    def load(self) -> NodeState: ...
+
+    def update(self, change: Callable[[NodeState], NodeState]) -> NodeState:
+        """Atomic read-modify-write; `change` returns its argument to write nothing, and may
+        raise to abort."""
+        ...
+
+
+class MemoryState:
+    """One process only: one-shot CLI commands (open_seal with node=None)."""
+
+    def __init__(self) -> None:
+        self._state = FRESH
+
+    def changed(self) -> bool:
+        return False
+
+    def load(self) -> NodeState:
+        return self._state
+
+    def update(self, change: Callable[[NodeState], NodeState]) -> NodeState:
+        self._state = change(self._state)
+        return self._state
+
+
+class NodeSession:
+    """Per-`otpd serve` node state shared by all worker processes of this node.
+
+    Created once in the parent before workers fork, then inherited through fork memory. The
+    session key is never written anywhere. start() resets the state file (R50).
+    """
+
+    def __init__(self, data_dir: Path, session_key: bytes, session_id: str) -> None:
+        self.data_dir = data_dir
+        self.state_path = data_dir / STATE_FILE_NAME
+        self.lock_path = data_dir / LOCK_FILE_NAME
+        self._key = session_key
+        self.session_id = session_id  # not secret: tells this session's file from an older one
+
+    def __repr__(self) -> str:
+        return f"NodeSession({str(self.data_dir)!r}, session={self.session_id})"
+
+    @classmethod
+    def start(cls, data_dir: Path) -> NodeSession:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        node = cls(data_dir, os.urandom(KEY_BYTES), os.urandom(16).hex())
+        FileState(node).update(lambda _old: FRESH)
+        return node
+
+    # --- the file format -----------------------------------------------------------------
+    def _aad(self, generation: int, sealed: bool) -> bytes:
+        ident = self.session_id.encode("ascii")
+        return _AAD + ident + struct.pack(">QB", generation, sealed)
+
+    def encode(self, state: NodeState) -> bytes:
+        shares = json.dumps([s.text() for s in state.shares]).encode("ascii")
+        nonce = os.urandom(NONCE_BYTES)
+        box = AESGCM(self._key).encrypt(nonce, shares, self._aad(state.generation, state.sealed))
+        data = {
+            "v": 1,
+            "session": self.session_id,
+            "generation": state.generation,
+            "sealed": state.sealed,
+            "shares": base64.b64encode(nonce + box).decode("ascii"),
+        }
+        return json.dumps(data).encode("ascii")
+
+    def decode(self, raw: bytes) -> NodeState:
+        try:
+            data = json.loads(raw)
+            generation, sealed = data["generation"], data["sealed"]
+            if data["v"] != 1 or data["session"] != self.session_id:
+                return FAIL_CLOSED  # another session's file: its shares are not ours to use
+            if type(generation) is not int or type(sealed) is not bool:
+                return FAIL_CLOSED
+            box = base64.b64decode(data["shares"], validate=True)
+            aad = self._aad(generation, sealed)
+            texts = json.loads(AESGCM(self._key).decrypt(box[:NONCE_BYTES], box[NONCE_BYTES:], aad))
+            shares = tuple(_share(t) for t in texts)
+        except (ValueError, KeyError, TypeError, AttributeError, InvalidTag):
+            return FAIL_CLOSED
+        return NodeState(sealed=sealed, shares=shares, generation=generation)
+
+
+def _share(text: str) -> Share:
+    index, data = text.split(":")
+    return Share(int(index), bytes.fromhex(data))
+
+
+_Signature = tuple[int, int, int]
+
+
+def _signature(info: os.stat_result) -> _Signature:
+    # Every write replaces the file, so the inode changes; size and mtime guard the rare reuse
+    # of an inode number. ctime is left out: rename updates it on some file systems.
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+class FileState:
+    """The node state file, as seen by one worker."""
+
+    def __init__(self, node: NodeSession) -> None:
+        self._node = node
+        self._seen: _Signature | None = None
+
+    def changed(self) -> bool:
+        try:
+            current: _Signature | None = _signature(os.stat(self._node.state_path))
+        except OSError:
+            current = None
+        return current != self._seen
+
+    def load(self) -> NodeState:
+        try:
+            with open(self._node.state_path, "rb") as f:
+                self._seen = _signature(os.fstat(f.fileno()))
+                raw = f.read(_MAX_STATE + 1)
+        except OSError:
+            self._seen = None
+            return FAIL_CLOSED
+        return self._node.decode(raw) if len(raw) <= _MAX_STATE else FAIL_CLOSED
+
+    def update(self, change: Callable[[NodeState], NodeState]) -> NodeState:
+        with self._locked():
+            old = self.load()
+            new = change(old)
+            if new is old:
+                return old
+            new = NodeState(new.sealed, new.shares, old.generation + 1)
+            self._write(new)
+            return new
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        fd = os.open(self._node.lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the flock
+
+    def _write(self, state: NodeState) -> None:
+        path = self._node.state_path
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:  # mkstemp files are mode 0600
+                f.write(self._node.encode(state))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        # Under the lock no sibling can replace the file, so this is the signature of our write.
+        self._seen = _signature(os.stat(path))

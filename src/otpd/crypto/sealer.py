@@ -1,0 +1,159 @@
+"""SealManager: the otpd.core.ports.Sealer of a node, and its unseal/seal operations.
+
+Sealed means the data keys are not in this process's memory (NOTES.md §4, R48): sealing and
+opening secrets raise Sealed. The node state (node.py) decides sealed/unsealed for every worker
+of the node; each call looks at it first with one os.stat, so a seal done by a sibling worker
+takes effect here before the next secret is opened (T58). SealStatus is core's own type
+(otpd.core.model), re-exported here, so the Sealer Protocol and this class agree.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from otpd.core.errors import InvalidShare, Sealed
+from otpd.core.model import SealStatus, SecretBytes
+from otpd.crypto.aead import Keyring, KeyringMismatch, open_blob, open_keyring, seal_blob
+from otpd.crypto.node import NodeState, StateStore
+from otpd.crypto.shamir import Share, combine, parse_share
+
+__all__ = ["EMBEDDED", "SHAMIR", "SealManager", "SealStatus"]
+
+EMBEDDED = "embedded"
+SHAMIR = "shamir"
+
+
+class SealManager:
+    """Implements otpd.core.ports.Sealer. Build it with open_seal(), not directly."""
+
+    def __init__(
+        self,
+        *,
+        mode: str,
+        state: StateStore,
+        keyring_text: str,
+        keyring: Keyring | None = None,
+        threshold: int = 0,
+        share_checks: Sequence[str] = (),
+    ) -> None:
+        self.mode = mode
+        self._state = state
+        self._keyring_text = keyring_text  # wrapped data keys: harmless without the seal key
+        self._threshold = threshold
+        self._checks = tuple(share_checks)
+        self._lock = threading.Lock()
+        self._keyring = keyring  # embedded: opened from the key file; Shamir: None until unsealed
+        self._progress = 0
+        with self._lock:
+            self._apply(state.load())
+
+    def __repr__(self) -> str:
+        return f"SealManager(mode={self.mode!r}, sealed={self._keyring is None})"
+
+    # --- otpd.core.ports.Sealer ----------------------------------------------------------
+    def is_sealed(self) -> bool:
+        return self._keys() is None
+
+    def seal_secret(self, secret: SecretBytes, *, tenant: str, credential_id: int) -> bytes:
+        keyring = self._keys()
+        if keyring is None:
+            raise Sealed()
+        return seal_blob(keyring, secret.reveal(), tenant, credential_id)
+
+    def open_secret(self, blob: bytes, *, tenant: str, credential_id: int) -> SecretBytes:
+        keyring = self._keys()
+        if keyring is None:
+            raise Sealed()
+        return SecretBytes(open_blob(keyring, blob, tenant, credential_id))
+
+    # --- unseal and seal -----------------------------------------------------------------
+    def status(self) -> SealStatus:
+        sealed = self.is_sealed()
+        if self.mode == EMBEDDED:
+            return SealStatus(sealed=sealed, progress=0, threshold=0, mode=self.mode)
+        progress = self._progress if sealed else 0
+        return SealStatus(sealed, progress, self._threshold, self.mode)
+
+    def submit_share(self, share: str) -> SealStatus:
+        """Add one Shamir share (R49). InvalidShare for a malformed, foreign or repeated share;
+        such a share does not count."""
+        if self.mode != SHAMIR:
+            raise InvalidShare("not in shamir mode")
+        given = parse_share(share, self._checks)
+        opened: list[Keyring] = []
+        poisoned: list[bool] = []
+
+        def add(state: NodeState) -> NodeState:
+            if self._unsealed(state):
+                return state  # as Vault: a share given to an unsealed node changes nothing
+            if any(s.index == given.index for s in state.shares):
+                raise InvalidShare("share already given")
+            shares = (*state.shares, given)
+            if len(shares) < self._threshold:
+                return NodeState(state.sealed, shares)
+            keyring = self._open(shares)
+            if keyring is None:
+                # Every share matched its check, yet the key is wrong: the seal configuration
+                # and keyring disagree. Start over rather than keep a poisoned set.
+                poisoned.append(True)
+                return NodeState(True, ())
+            opened.append(keyring)
+            return NodeState(False, shares)
+
+        with self._lock:
+            state = self._state.update(add)
+            if opened:
+                self._keyring = opened[0]
+            self._apply(state)
+        if poisoned:
+            raise InvalidShare("the shares do not open this server's keyring")
+        return self.status()
+
+    def reset_progress(self) -> SealStatus:
+        """Discard the shares given so far (Vault sys/unseal reset, R49)."""
+
+        def reset(state: NodeState) -> NodeState:
+            if self.mode != SHAMIR or self._unsealed(state) or not state.shares:
+                return state
+            return NodeState(state.sealed, ())
+
+        with self._lock:
+            self._apply(self._state.update(reset))
+        return self.status()
+
+    def seal(self) -> None:
+        """Forget the keys in every worker of this node (R50). Embedded mode stays sealed until
+        the server restarts; Shamir mode until the threshold of shares is given again."""
+        with self._lock:
+            self._keyring = None
+            self._apply(self._state.update(lambda _old: NodeState(True, ())))
+
+    # --- internals -----------------------------------------------------------------------
+    def _keys(self) -> Keyring | None:
+        if self._state.changed():
+            with self._lock:
+                self._apply(self._state.load())
+        return self._keyring
+
+    def _unsealed(self, state: NodeState) -> bool:
+        if self.mode == EMBEDDED:
+            return not state.sealed
+        return not state.sealed and len(state.shares) >= self._threshold
+
+    def _apply(self, state: NodeState) -> None:
+        """Make this process match the node state; call with self._lock held."""
+        if not self._unsealed(state):
+            self._keyring = None  # embedded: gone until restart, there is nothing to unseal with
+            self._progress = len(state.shares)
+            return
+        self._progress = 0
+        if self._keyring is None and self.mode == SHAMIR:
+            # A sibling worker reached the threshold: rebuild the key from the node's shares.
+            self._keyring = self._open(state.shares)
+
+    def _open(self, shares: Sequence[Share]) -> Keyring | None:
+        try:
+            return open_keyring(combine(shares[: self._threshold]), self._keyring_text)
+        except KeyringMismatch:
+            return None

@@ -1,0 +1,181 @@
+"""Every setting declared once: name, type, default, help, whether it is a secret.
+
+Values come from (lowest to highest priority) the defaults, an optional YAML file
+(`--config` / `OTPD_CONFIG`), `OTPD_*` environment variables and command-line flags.
+An unknown key or a bad value stops start-up with the key's name (DESIGN habit 7).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from otpd.core.errors import ConfigError
+
+__all__ = ["SETTINGS", "Setting", "Settings", "env_name", "load_settings"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+    secret: bool = False
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError("must be 0-65535")
+    return value
+
+
+def _workers(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 64:
+        raise ValueError("must be 1-64")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in allowed:
+            raise ValueError("must be one of " + ", ".join(allowed))
+        return text
+
+    return parse
+
+
+def _url(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return text.rstrip("/")
+
+
+def _optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    return lambda text: parse(text) if text else None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "data_dir", Path, Path("otpd-data"), "data directory: seal key file and SQLite database"
+    ),
+    Setting(
+        "database", _optional(str), None, "database URL; default: SQLite inside the data directory"
+    ),
+    Setting("host", str, "127.0.0.1", "address to listen on"),
+    Setting("port", _port, 8080, "port to listen on; 0 picks a free port"),
+    Setting("workers", _workers, 1, "server processes sharing the data directory"),
+    Setting("public_url", _optional(_url), None, "base URL clients use; default http://HOST:PORT"),
+    Setting("url", _url, "http://127.0.0.1:8080", "URL of a running server (seal, unseal)"),
+    Setting("key", _optional(str), None, "API key for `otpd seal` (scope seal)", secret=True),
+    Setting(
+        "sqlite_synchronous",
+        _choice("FULL", "NORMAL"),
+        "FULL",
+        "SQLite synchronous mode: FULL survives power loss (R21), NORMAL only crashes",
+    ),
+    Setting("max_body_bytes", _positive, 65536, "largest request body accepted (R41)"),
+    Setting(
+        "strongbox_label_prefix", str, "Sbox", "otpauth label prefix; 'issuer' uses the issuer"
+    ),
+    Setting("site", str, "local", "Strongbox site name this server answers for"),
+    Setting("throttle_free_failures", _positive, 5, "consecutive failures before backoff starts"),
+    Setting("throttle_base_delay", _positive, 1, "first backoff delay in seconds (doubles)"),
+    Setting("throttle_max_delay", _positive, 900, "longest backoff delay in seconds"),
+    Setting("log_level", _choice("debug", "info", "warning", "error"), "info", "log level"),
+)
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def env_name(name: str) -> str:
+    return "OTPD_" + name.upper()
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("otpd-data")
+    database: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    public_url: str | None = None
+    url: str = "http://127.0.0.1:8080"
+    key: str | None = None
+    sqlite_synchronous: str = "FULL"
+    max_body_bytes: int = 65536
+    strongbox_label_prefix: str = "Sbox"
+    site: str = "local"
+    throttle_free_failures: int = 5
+    throttle_base_delay: int = 1
+    throttle_max_delay: int = 900
+    log_level: str = "info"
+
+    def __repr__(self) -> str:
+        shown = {
+            f.name: "***"
+            if _BY_NAME[f.name].secret and getattr(self, f.name)
+            else getattr(self, f.name)
+            for f in fields(self)
+        }
+        return f"Settings({shown})"
+
+
+def _parse(name: str, raw: object, source: str) -> Any:
+    setting = _BY_NAME.get(name)
+    if setting is None:
+        raise ConfigError(f"unknown setting {name!r} in {source}")
+    if raw is None:
+        return setting.default
+    try:
+        return setting.parse(str(raw))
+    except (ValueError, TypeError) as error:
+        # Secrets are never echoed; other values are short and help the operator.
+        shown = "" if setting.secret else f" {str(raw)[:80]!r}"
+        raise ConfigError(f"bad value{shown} for {name} ({source}): {error}") from None
+
+
+def load_settings(
+    flags: Mapping[str, object] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Merge defaults < config file < OTPD_* variables < flags (flags given as None are unset)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    file_path = config_file or (
+        Path(environ["OTPD_CONFIG"]) if environ.get("OTPD_CONFIG") else None
+    )
+    if file_path is not None:
+        try:
+            loaded = yaml.safe_load(file_path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise ConfigError(
+                f"cannot read config file {file_path}: {type(error).__name__}"
+            ) from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {file_path} must hold a mapping of settings")
+        for name, raw in loaded.items():
+            values[str(name).replace("-", "_")] = _parse(
+                str(name).replace("-", "_"), raw, str(file_path)
+            )
+    for name in _BY_NAME:
+        if env_name(name) in environ:
+            values[name] = _parse(name, environ[env_name(name)], env_name(name))
+    for name, raw in (flags or {}).items():
+        if raw is not None:
+            values[name] = _parse(name, raw, "--" + name.replace("_", "-"))
+    return Settings(**values)

@@ -1,0 +1,412 @@
+"""The SQLite CredentialStore: the embedded default, the twin of `memory.MemoryStore`.
+
+Every method is one autocommit statement or one `BEGIN IMMEDIATE` transaction, so each is
+atomic across threads and across processes sharing the file (R20, R30). sqlite3 connections
+must stay in their thread, and the web server calls the store from a thread pool, so each
+thread gets its own connection, opened on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import astuple
+from pathlib import Path
+from typing import Any
+
+from otpd.core.errors import AlreadyExists, ConfigError, NotFound, StoreUnavailable
+from otpd.core.model import (
+    Algorithm,
+    ApiClient,
+    CredentialRecord,
+    OtpParams,
+    PhenixAuth,
+    Scope,
+    Tenant,
+    ThrottleState,
+    TokenRecord,
+)
+from otpd.store import migrate
+
+__all__ = ["SqliteStore"]
+
+# PRAGMA synchronous values. FULL makes a commit survive power loss, NORMAL (in WAL mode) only
+# a process crash (R21, T51); the setting is the operator's durability claim.
+SYNCHRONOUS = {"FULL": 2, "NORMAL": 1}
+MIN_SQLITE = (3, 35, 0)  # UPDATE ... RETURNING
+_UNIQUE = {"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"}
+
+_TENANT = "SELECT id, settings, created_at FROM tenant "
+_CLIENT = "SELECT tenant, name, scopes, key_hash, created_at FROM api_client "
+_CREDENTIAL = (
+    "SELECT id, tenant, name, algorithm, digits, period, skew, key_size, issuer, account_name,"
+    " email, phone, created_at_us, secret, last_step, failures, not_before FROM credential "
+)
+
+_SET_CONFIG = (
+    "UPDATE credential SET name = ?, algorithm = ?, digits = ?, period = ?, skew = ?,"
+    " key_size = ?, issuer = ?, account_name = ?, email = ?, phone = ?, secret = ?"
+)
+_REPLACE = _SET_CONFIG + " WHERE id = ? AND tenant = ?"
+_REPLACE_AND_RESET = (
+    _SET_CONFIG + ", last_step = -1, failures = 0, not_before = 0 WHERE id = ? AND tenant = ?"
+)
+# In the order of the TokenRecord fields (astuple).
+_TOKEN_COLUMNS = "token_hash, accessor, tenant, client, created_at_us, renewed_at_us, expires_at_us"
+
+
+class _Connection(sqlite3.Connection):
+    """Only so the store can hold weak references to its connections (for close())."""
+
+
+class SqliteStore:
+    def __init__(
+        self, path: Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 10000
+    ) -> None:
+        mode = synchronous.upper() if isinstance(synchronous, str) else ""
+        if mode not in SYNCHRONOUS:
+            raise ConfigError("SQLite synchronous must be FULL or NORMAL")
+        if type(busy_timeout_ms) is not int or busy_timeout_ms < 0:
+            raise ConfigError("SQLite busy timeout must be a whole number of milliseconds >= 0")
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise ConfigError(f"SQLite {sqlite3.sqlite_version} is too old; otpd needs 3.35+")
+        self._path = Path(path)
+        self._synchronous = mode
+        self._busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+        self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        self._closed = False
+        try:
+            _prepare(self._connection(), self._path)
+        except sqlite3.Error as exc:
+            self.close()
+            raise ConfigError(f"cannot open the SQLite database {self._path}: {exc}") from exc
+        except BaseException:
+            self.close()
+            raise
+
+    # --- tenants and API clients ---------------------------------------------------------
+    def create_tenant(self, tenant: Tenant) -> None:
+        self._change(
+            "INSERT INTO tenant (id, settings, created_at) VALUES (?, ?, ?)",
+            (tenant.id, _tenant_settings(tenant), tenant.created_at),
+            "tenant",
+        )
+
+    def update_tenant(self, tenant: Tenant) -> None:
+        changed = self._change(
+            "UPDATE tenant SET settings = ?, created_at = ? WHERE id = ?",
+            (_tenant_settings(tenant), tenant.created_at, tenant.id),
+            "tenant",
+        )
+        if not changed:
+            raise NotFound("no such tenant")
+
+    def get_tenant(self, tenant_id: str) -> Tenant | None:
+        rows = self._query(_TENANT + "WHERE id = ?", (tenant_id,))
+        return _tenant(rows[0]) if rows else None
+
+    def list_tenants(self) -> list[Tenant]:
+        return [_tenant(row) for row in self._query(_TENANT + "ORDER BY id")]
+
+    def create_client(self, client: ApiClient) -> None:
+        # INSERT ... SELECT so a missing tenant reads as NotFound even when the key hash
+        # clashes with another tenant's client, as in MemoryStore.
+        scopes = ",".join(sorted(client.scopes))
+        inserted = self._change(
+            "INSERT INTO api_client (tenant, name, scopes, key_hash, created_at)"
+            " SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM tenant WHERE id = ?)",
+            (client.tenant, client.name, scopes, client.key_hash, client.created_at, client.tenant),
+            "client",
+        )
+        if not inserted:
+            raise NotFound("no such tenant")
+
+    def find_client_by_key_hash(self, key_hash: str) -> ApiClient | None:
+        rows = self._query(_CLIENT + "WHERE key_hash = ?", (key_hash,))
+        return _client(rows[0]) if rows else None
+
+    def list_clients(self, tenant_id: str) -> list[ApiClient]:
+        rows = self._query(_CLIENT + "WHERE tenant = ? ORDER BY name", (tenant_id,))
+        return [_client(row) for row in rows]
+
+    # --- credentials ---------------------------------------------------------------------
+    def allocate_credential_id(self) -> int:
+        rows = self._query("UPDATE credential_id_seq SET value = value + 1 RETURNING value")
+        return int(rows[0][0])
+
+    def insert_credential(self, record: CredentialRecord) -> None:
+        inserted = self._change(
+            "INSERT INTO credential (id, tenant, name, algorithm, digits, period, skew,"
+            " key_size, issuer, account_name, email, phone, created_at_us, secret, last_step,"
+            " failures, not_before) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+            " WHERE EXISTS (SELECT 1 FROM tenant WHERE id = ?)",
+            (record.id, record.tenant, *_credential_config(record), record.created_at_us)
+            + (record.sealed_secret, record.last_step, *astuple(record.throttle), record.tenant),
+            "credential",
+        )
+        if not inserted:
+            raise NotFound("no such tenant")
+
+    def replace_credential(self, record: CredentialRecord, *, reset_state: bool) -> bool:
+        # One statement: the id and created_at_us stay. Without reset_state the replay and
+        # failure columns are not written at all, so a concurrent advance() is never undone.
+        sql = _REPLACE_AND_RESET if reset_state else _REPLACE
+        params = (*_credential_config(record), record.sealed_secret, record.id, record.tenant)
+        return bool(self._change(sql, params, "credential"))
+
+    def get_credential(self, tenant_id: str, name: str) -> CredentialRecord | None:
+        rows = self._query(_CREDENTIAL + "WHERE tenant = ? AND name = ?", (tenant_id, name))
+        return _credential(rows[0]) if rows else None
+
+    def get_credential_by_id(self, tenant_id: str, credential_id: int) -> CredentialRecord | None:
+        # The tenant is part of the key: another tenant's id reads as missing (R57, R58).
+        rows = self._query(_CREDENTIAL + "WHERE id = ? AND tenant = ?", (credential_id, tenant_id))
+        return _credential(rows[0]) if rows else None
+
+    def list_credentials(self, tenant_id: str) -> list[CredentialRecord]:
+        rows = self._query(_CREDENTIAL + "WHERE tenant = ? ORDER BY name", (tenant_id,))
+        return [_credential(row) for row in rows]
+
+    def count_credentials(self, tenant_id: str) -> int:
+        rows = self._query("SELECT COUNT(*) FROM credential WHERE tenant = ?", (tenant_id,))
+        return int(rows[0][0])
+
+    def delete_credential(self, tenant_id: str, name: str) -> bool:
+        sql = "DELETE FROM credential WHERE tenant = ? AND name = ?"
+        return bool(self._change(sql, (tenant_id, name), "credential"))
+
+    # --- verification state: the invariants ----------------------------------------------
+    def advance(self, credential_id: int, new_step: int) -> bool:
+        # R20: the compare-and-set is one statement under SQLite's write lock; R22: the
+        # `last_step < ?` guard means the stored step never moves back; R21: autocommit with
+        # the configured synchronous, so the step is on disk before True is returned.
+        sql = (
+            "UPDATE credential SET last_step = ?, failures = 0, not_before = 0"
+            " WHERE id = ? AND last_step < ?"
+        )
+        return self._change(sql, (new_step, credential_id, new_step), "credential") == 1
+
+    def record_failure(
+        self, credential_id: int, now: int, next_state: Callable[[int], ThrottleState]
+    ) -> ThrottleState | None:
+        # R30: the increment and the policy's verdict happen under one write lock, so parallel
+        # guesses cannot both read the same count. A throttled credential changes nothing (R32).
+        with self._transaction("credential") as conn:
+            rows = conn.execute(
+                "UPDATE credential SET failures = failures + 1"
+                " WHERE id = ? AND not_before <= ? RETURNING failures",
+                (credential_id, now),
+            ).fetchall()
+            if not rows:
+                return None
+            state = next_state(int(rows[0][0]))
+            conn.execute(
+                "UPDATE credential SET failures = ?, not_before = ? WHERE id = ?",
+                (state.failures, state.not_before, credential_id),
+            )
+            return state
+
+    # --- bearer tokens ------------------------------------------------------------------
+    def insert_token(self, token: TokenRecord) -> None:
+        sql = "INSERT INTO token (" + _TOKEN_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?)"
+        self._change(sql, astuple(token), "token")
+
+    def get_token(self, token_hash: str) -> TokenRecord | None:
+        sql = "SELECT " + _TOKEN_COLUMNS + " FROM token WHERE token_hash = ?"
+        rows = self._query(sql, (token_hash,))
+        return TokenRecord(*rows[0]) if rows else None
+
+    def renew_token(self, token_hash: str, renewed_at_us: int, expires_at_us: int) -> bool:
+        # The expiry test is in the WHERE clause, so a renewal racing the clock cannot revive
+        # an expired token.
+        sql = (
+            "UPDATE token SET renewed_at_us = ?, expires_at_us = ?"
+            " WHERE token_hash = ? AND expires_at_us > ?"
+        )
+        params = (renewed_at_us, expires_at_us, token_hash, renewed_at_us)
+        return self._change(sql, params, "token") == 1
+
+    def delete_expired_tokens(self, now_us: int) -> int:
+        sql = "DELETE FROM token WHERE expires_at_us <= ?"
+        return self._change(sql, (now_us,), "token")
+
+    # --- small named values --------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def put_meta_if_absent(self, key: str, value: str) -> bool:
+        sql = "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING"
+        return bool(self._change(sql, (key, value), "meta"))
+
+    def close(self) -> None:
+        """Close every connection this thread may close; sqlite3 refuses the others, which
+        close when their thread ends. The store is unusable afterwards."""
+        self._closed = True
+        for conn in list(self._connections):
+            with suppress(sqlite3.ProgrammingError):
+                conn.close()
+        self._local.__dict__.pop("conn", None)
+
+    # --- plumbing ------------------------------------------------------------------------
+    def _connection(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StoreUnavailable("the store is closed")
+        conn: _Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self._path, self._synchronous, self._busy_timeout_ms)
+            self._connections.add(conn)
+            self._local.conn = conn
+        return conn
+
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        with _translate("row"):
+            return self._connection().execute(sql, params).fetchall()
+
+    def _change(self, sql: str, params: Sequence[object], what: str) -> int:
+        with _translate(what):
+            return self._connection().execute(sql, params).rowcount
+
+    @contextmanager
+    def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
+        # IMMEDIATE takes the write lock first, so the transaction never has to upgrade a
+        # stale read snapshot (which would fail at once instead of waiting: R56).
+        with _translate(what):
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                # An unknown commit outcome is reported as a failure (R21).
+                with suppress(sqlite3.Error):
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                raise
+
+
+def _connect(path: Path, synchronous: str, busy_timeout_ms: int) -> _Connection:
+    conn = sqlite3.connect(
+        path,
+        timeout=busy_timeout_ms / 1000,
+        isolation_level=None,  # autocommit: each lone statement is its own transaction
+        check_same_thread=True,
+        factory=_Connection,
+    )
+    try:
+        # Per connection, not per file: a lock wait is bounded (R55, R56), commits are as
+        # durable as configured (R21), and foreign keys are off unless asked for.
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS[synchronous]}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if conn.execute("PRAGMA foreign_keys").fetchall() != [(1,)]:
+            raise ConfigError("this SQLite library does not enforce foreign keys")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+    """Check the file, switch it to WAL and bring its schema up to date."""
+    migrations = migrate.load()
+    # Refuse before writing anything: a newer or foreign database is left untouched.
+    migrate.check_supported(_schema_version(conn, path), migrations)
+    # WAL lets readers run beside the one writer; the mode is stored in the file.
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchall()[0][0]
+    if str(mode).lower() != "wal":
+        raise ConfigError(f"cannot switch the SQLite database {path} to WAL mode")
+    migrate.apply(conn, migrations, split=_statements)
+
+
+def _schema_version(conn: sqlite3.Connection, path: Path) -> int:
+    conn.execute("BEGIN")  # one read snapshot for both questions
+    try:
+        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        version = 0
+        if "schema_version" in names:
+            sql = "SELECT COALESCE(MAX(version), 0) FROM schema_version"
+            version = int(conn.execute(sql).fetchall()[0][0])
+    finally:
+        conn.execute("ROLLBACK")
+    if version == 0 and names - {"schema_version"}:
+        raise ConfigError(f"the SQLite database {path} holds tables otpd did not create")
+    return version
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a migration into statements (sqlite3.execute runs one at a time)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending.strip()
+            pending = ""
+    leftover = [
+        ln for ln in pending.splitlines() if ln.strip() and not ln.lstrip().startswith("--")
+    ]
+    if leftover:
+        raise ConfigError("a schema migration ends inside a statement")
+
+
+@contextmanager
+def _translate(what: str) -> Iterator[None]:
+    """Map sqlite3 errors to domain errors. Messages name the SQLite error code only, never
+    a statement's parameters, which may hold sealed secrets or key hashes."""
+    try:
+        yield
+    except sqlite3.IntegrityError as exc:
+        if exc.sqlite_errorname == "SQLITE_CONSTRAINT_FOREIGNKEY":
+            raise NotFound("no such tenant") from None
+        if exc.sqlite_errorname in _UNIQUE:
+            raise AlreadyExists(f"{what} exists") from None
+        raise StoreUnavailable(f"the database refused the write ({exc.sqlite_errorname})") from exc
+    except sqlite3.DatabaseError as exc:
+        # Disk full, I/O error, locked past busy_timeout: fail closed (R54, R55).
+        name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
+        raise StoreUnavailable(f"the database could not be used ({name})") from exc
+
+
+# --- rows <-> model ----------------------------------------------------------------------
+def _tenant_settings(tenant: Tenant) -> str:
+    settings = {
+        "phenixid_auth": tenant.phenixid_auth.value,
+        "allowed_operations": list(tenant.allowed_operations),
+        "client_cert_subjects": list(tenant.client_cert_subjects),
+    }
+    return json.dumps(settings, sort_keys=True)
+
+
+def _tenant(row: Any) -> Tenant:
+    settings = json.loads(row[1])
+    return Tenant(
+        id=row[0],
+        phenixid_auth=PhenixAuth(settings["phenixid_auth"]),
+        allowed_operations=tuple(settings["allowed_operations"]),
+        client_cert_subjects=tuple(settings["client_cert_subjects"]),
+        created_at=row[2],
+    )
+
+
+def _client(row: Any) -> ApiClient:
+    scopes = frozenset(Scope(s) for s in row[2].split(",") if s)
+    return ApiClient(tenant=row[0], name=row[1], scopes=scopes, key_hash=row[3], created_at=row[4])
+
+
+def _credential_config(record: CredentialRecord) -> tuple[object, ...]:
+    """The columns from name to phone, in table order."""
+    p = record.params
+    config = (record.name, p.algorithm.value, p.digits, p.period, p.skew, record.key_size)
+    return (*config, record.issuer, record.account_name, record.email, record.phone)
+
+
+def _credential(row: Any) -> CredentialRecord:
+    # Positional, in the order of _CREDENTIAL and of the CredentialRecord fields.
+    params = OtpParams(Algorithm(row[3]), row[4], row[5], row[6])
+    throttle = ThrottleState(failures=row[15], not_before=row[16])
+    return CredentialRecord(*row[:3], params, *row[7:13], bytes(row[13]), row[14], throttle)

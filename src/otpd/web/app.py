@@ -1,0 +1,94 @@
+"""create_app(settings): the one ASGI application. Nothing happens at import (DESIGN habit 8):
+the lifespan builds the runtime (store, seal, service) and closes it."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from otpd.api.common import errors_response
+from otpd.api.strongbox import ROUTES as STRONGBOX_ROUTES
+from otpd.api.system import ROUTES as SYSTEM_ROUTES
+from otpd.bootstrap import Runtime, build_runtime
+from otpd.crypto import NodeSession
+from otpd.settings import Settings
+from otpd.web.middleware import OtpdMiddleware
+
+__all__ = ["create_app"]
+
+# Every vendor path answers 503 while sealed (NOTES.md §4), before any routing or parsing.
+_VENDOR_PREFIXES = ("/v1/", "/createuser", "/validate", "/api.php", "/qr/", "/api/authentication/")
+_UNGATED_PREFIXES = ("/v1/state/strongbox/system/",)
+
+
+def sealed_gate(path: str) -> bool:
+    return path.startswith(_VENDOR_PREFIXES) and not path.startswith(_UNGATED_PREFIXES)
+
+
+def render_error(status: int, message: str, path: str) -> Response:
+    """One table from path to the owning API's error format."""
+    if path.startswith("/v1/"):
+        return errors_response(status, message)
+    if path.startswith("/api/authentication/"):
+        return Response(status_code=status)  # PhenixID: the status is the answer, body empty
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def healthz(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    if runtime.sealer.is_sealed():
+        return JSONResponse({"status": "sealed"}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+async def _http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    response = render_error(exc.status_code, exc.detail, request.url.path)
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def create_app(
+    settings: Settings, node: NodeSession | None = None, runtime: Runtime | None = None
+) -> Starlette:
+    """The app for one worker process. Pass `runtime` to share an already built one (tests)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        owned = runtime is None
+        app.state.runtime = runtime or build_runtime(settings, node)
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.runtime.close()
+
+    def is_sealed() -> bool:
+        state_runtime: Runtime | None = getattr(app.state, "runtime", None)
+        return state_runtime is None or state_runtime.sealer.is_sealed()
+
+    routes = [Route("/healthz", healthz, methods=["GET"]), *SYSTEM_ROUTES, *STRONGBOX_ROUTES]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_exception},
+        middleware=[
+            Middleware(
+                OtpdMiddleware,
+                render_error=render_error,
+                max_body_bytes=settings.max_body_bytes,
+                is_sealed=is_sealed,
+                sealed_gate=sealed_gate,
+            )
+        ],
+    )
+
+    return app

@@ -1,0 +1,147 @@
+"""`otpd serve`: bind once, run one or several uvicorn worker processes on the shared socket.
+
+The parent checks start-up (data directory, database, seal key) before binding, so a bad key
+file or a newer schema stops the server with one clear line. Workers are forked after the
+socket and the NodeSession exist, so they share both; each opens its own database connections.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import replace
+
+import uvicorn
+
+from otpd.bootstrap import build_runtime
+from otpd.crypto import NodeSession
+from otpd.settings import Settings
+from otpd.web.app import create_app
+
+__all__ = ["configure_logging", "serve"]
+
+log = logging.getLogger("otpd.server")
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _base_url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _announce_when_ready(url: str) -> None:
+    """Print the one documented line once the app answers (200 ok or 503 sealed)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2):  # noqa: S310 (our URL)
+                pass
+        except urllib.error.HTTPError:
+            pass  # 503 sealed: the server is up
+        except OSError:
+            time.sleep(0.05)
+            continue
+        print(f"otpd listening on {url}", flush=True)
+        return
+    log.error("server did not become ready within 60 s")
+
+
+def _run_worker(settings: Settings, node: NodeSession, sock: socket.socket) -> int:
+    config = uvicorn.Config(
+        create_app(settings, node),
+        lifespan="on",
+        access_log=False,  # ours logs the path without the query string (R10, T74)
+        log_config=None,
+        server_header=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock])
+    return 0 if server.started else 3
+
+
+def _fork_worker(settings: Settings, node: NodeSession, sock: socket.socket) -> int:
+    pid = os.fork()
+    if pid == 0:  # child
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        code = 1
+        try:
+            code = _run_worker(settings, node, sock)
+        finally:
+            os._exit(code)
+    return pid
+
+
+def _supervise(settings: Settings, node: NodeSession, sock: socket.socket, url: str) -> int:
+    children = {_fork_worker(settings, node, sock) for _ in range(settings.workers)}
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    threading.Thread(target=_announce_when_ready, args=(url,), daemon=True).start()
+    failures = 0
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        children.discard(pid)
+        if stopping:
+            continue
+        code = os.waitstatus_to_exitcode(status)
+        log.warning("worker %d exited with %d; starting another", pid, code)
+        failures = failures + 1 if code == 3 else 0
+        if failures >= 3:  # start-up keeps failing: stop rather than spin
+            stop(signal.SIGTERM, None)
+            return 1
+        time.sleep(0.2)
+        children.add(_fork_worker(settings, node, sock))
+    return 0
+
+
+def serve(settings: Settings) -> int:
+    configure_logging(settings.log_level)
+    build_runtime(settings).close()  # fail fast, in the parent, with one clear message
+    node = NodeSession.start(settings.data_dir)
+    sock = _bind(settings.host, settings.port)
+    port = sock.getsockname()[1]
+    url = _base_url(settings.host, port)
+    settings = replace(settings, port=port, public_url=settings.public_url or url)
+    if settings.workers > 1:
+        return _supervise(settings, node, sock, url)
+    threading.Thread(target=_announce_when_ready, args=(url,), daemon=True).start()
+    return _run_worker(settings, node, sock)

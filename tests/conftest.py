@@ -1,0 +1,29 @@
+"""Session-wide fixtures: server log directory and the final no-secret-in-logs check (T71)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests import harness
+
+
+@pytest.fixture(scope="session", autouse=True)
+def server_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every server the session starts logs here; at the end no registered secret may appear
+    in any of those logs, in any common spelling."""
+    harness.LOG_DIR = tmp_path_factory.mktemp("server-logs")
+    yield harness.LOG_DIR
+    leaks = []
+    for log in sorted(harness.LOG_DIR.glob("*.log")):
+        text = log.read_text(errors="replace")
+        for raw in harness.SECRETS:
+            leaks += [(log.name, form[:6] + "...") for form in harness.secret_forms(raw) if form in text]
+    assert not leaks, f"secrets found in server logs: {leaks}"
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "otpd-data"

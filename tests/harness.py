@@ -1,0 +1,141 @@
+"""Run the real otpd: `otpd serve` as a subprocess on a free port, the CLI as subprocesses.
+
+Every server's stderr goes to a log file under one directory per test session, and every
+secret a test creates is registered, so tests/conftest.py can prove no secret reached a log.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+LOG_DIR: Path | None = None  # set by tests/conftest.py for the session
+SECRETS: list[bytes] = []  # raw secret bytes created by the suite
+
+
+def register_secret(raw: bytes) -> None:
+    SECRETS.append(bytes(raw))
+
+
+def secret_forms(raw: bytes) -> list[str]:
+    """The spellings a leaked secret could take in a log line (T71)."""
+    b32 = base64.b32encode(raw).decode()
+    return [b32, b32.rstrip("="), b32.lower().rstrip("="), raw.hex(), base64.b64encode(raw).decode()]
+
+
+def otpd_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTPD_")}
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def run_cli(
+    *args: str, input: str | None = None, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "otpd", *args],
+        input=input if input is not None else "",
+        capture_output=True,
+        text=True,
+        env=otpd_env(env),
+        timeout=timeout,
+    )
+
+
+class Server:
+    """One `otpd serve` process group; `url` once it printed its listening line."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        name: str = "server",
+    ) -> None:
+        self.data_dir = data_dir
+        self.args = list(args)
+        self.env = env
+        self.name = name
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
+        self.log_path = _log_path(name)
+
+    def start(self, timeout: float = 30) -> Server:
+        log = self.log_path.open("a")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "otpd", "serve", "--data-dir", str(self.data_dir),
+             "--port", "0", *self.args],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env=otpd_env(self.env),
+            start_new_session=True,  # its own process group, so kill -9 takes every worker
+        )
+        log.close()
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if line.startswith("otpd listening on "):
+                self.url = line.split()[-1]
+                return self
+            if not line and self.proc.poll() is not None:
+                break
+        self.kill()
+        raise RuntimeError(f"server did not start; log:\n{self.log_path.read_text()[-3000:]}")
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30, **kwargs)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def kill(self) -> None:
+        """kill -9 of the whole process group (parent and workers)."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=20)
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _log_path(name: str) -> Path:
+    assert LOG_DIR is not None, "tests/conftest.py sets harness.LOG_DIR"
+    stamp = f"{name}-{os.getpid()}-{time.monotonic_ns()}.log"
+    return LOG_DIR / stamp
+
+
+def create_client_key(
+    data_dir: Path, tenant: str, name: str, scopes: Sequence[str]
+) -> str:
+    result = run_cli(
+        "client", "create", "--tenant", tenant, "--name", name, "--scopes", ",".join(scopes),
+        "--json", "--data-dir", str(data_dir),
+    )
+    assert result.returncode == 0, result.stderr
+    import json
+
+    key: str = json.loads(result.stdout)["key"]
+    return key

@@ -1,0 +1,87 @@
+"""The `store` fixture runs every contract test over each backend, plus small factories."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from otpd.core.model import (
+    ApiClient,
+    CredentialRecord,
+    OtpParams,
+    Scope,
+    Tenant,
+    ThrottleState,
+)
+from otpd.core.ports import CredentialStore
+from otpd.store.memory import MemoryStore
+from otpd.store.sqlite import SqliteStore
+
+BACKENDS = ["memory", "sqlite"]
+
+
+def open_store(kind: str, tmp_path: Path) -> CredentialStore:
+    if kind == "memory":
+        return MemoryStore()
+    return SqliteStore(tmp_path / "otpd.db")
+
+
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CredentialStore]:
+    backend = open_store(request.param, tmp_path)
+    yield backend
+    backend.close()
+
+
+def make_tenant(tenant_id: str = "acme", **kwargs: Any) -> Tenant:
+    return Tenant(id=tenant_id, **kwargs)
+
+
+def key_hash(label: str) -> str:
+    return hashlib.sha256(label.encode()).hexdigest()
+
+
+def make_client(
+    tenant: str = "acme",
+    name: str = "app",
+    scopes: frozenset[Scope] = frozenset({Scope.VERIFY}),
+    **kwargs: Any,
+) -> ApiClient:
+    kwargs.setdefault("key_hash", key_hash(f"{tenant}/{name}"))
+    return ApiClient(tenant=tenant, name=name, scopes=scopes, **kwargs)
+
+
+def make_record(
+    credential_id: int, tenant: str = "acme", name: str = "alice", **kwargs: Any
+) -> CredentialRecord:
+    fields: dict[str, Any] = {
+        "params": OtpParams(),
+        "key_size": 20,
+        "issuer": "Acme",
+        "account_name": name,
+        "email": None,
+        "phone": None,
+        "created_at_us": 1_700_000_000_000_000 + credential_id,
+        "sealed_secret": b"sealed:" + bytes([credential_id % 256]) * 28,
+    }
+    fields.update(kwargs)
+    return CredentialRecord(id=credential_id, tenant=tenant, name=name, **fields)
+
+
+def add_credential(
+    store: CredentialStore, tenant: str = "acme", name: str = "alice", **kwargs: Any
+) -> CredentialRecord:
+    """Allocate an id and insert a credential (creating the tenant if needed)."""
+    if store.get_tenant(tenant) is None:
+        store.create_tenant(make_tenant(tenant))
+    record = make_record(store.allocate_credential_id(), tenant, name, **kwargs)
+    store.insert_credential(record)
+    return record
+
+
+def never_throttle(failures: int) -> ThrottleState:
+    return ThrottleState(failures=failures, not_before=0)
