@@ -20,7 +20,9 @@ def server_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     for log in sorted(harness.LOG_DIR.glob("*.log")):
         text = log.read_text(errors="replace")
         for raw in harness.SECRETS:
-            leaks += [(log.name, form[:6] + "...") for form in harness.secret_forms(raw) if form in text]
+            leaks += [
+                (log.name, form[:6] + "...") for form in harness.secret_forms(raw) if form in text
+            ]
     assert not leaks, f"secrets found in server logs: {leaks}"
 
 

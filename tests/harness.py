@@ -29,7 +29,13 @@ def register_secret(raw: bytes) -> None:
 def secret_forms(raw: bytes) -> list[str]:
     """The spellings a leaked secret could take in a log line (T71)."""
     b32 = base64.b32encode(raw).decode()
-    return [b32, b32.rstrip("="), b32.lower().rstrip("="), raw.hex(), base64.b64encode(raw).decode()]
+    return [
+        b32,
+        b32.rstrip("="),
+        b32.lower().rstrip("="),
+        raw.hex(),
+        base64.b64encode(raw).decode(),
+    ]
 
 
 def otpd_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -73,8 +79,17 @@ class Server:
     def start(self, timeout: float = 30) -> Server:
         log = self.log_path.open("a")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "otpd", "serve", "--data-dir", str(self.data_dir),
-             "--port", "0", *self.args],
+            [
+                sys.executable,
+                "-m",
+                "otpd",
+                "serve",
+                "--data-dir",
+                str(self.data_dir),
+                "--port",
+                "0",
+                *self.args,
+            ],
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,
@@ -127,12 +142,19 @@ def _log_path(name: str) -> Path:
     return LOG_DIR / stamp
 
 
-def create_client_key(
-    data_dir: Path, tenant: str, name: str, scopes: Sequence[str]
-) -> str:
+def create_client_key(data_dir: Path, tenant: str, name: str, scopes: Sequence[str]) -> str:
     result = run_cli(
-        "client", "create", "--tenant", tenant, "--name", name, "--scopes", ",".join(scopes),
-        "--json", "--data-dir", str(data_dir),
+        "client",
+        "create",
+        "--tenant",
+        tenant,
+        "--name",
+        name,
+        "--scopes",
+        ",".join(scopes),
+        "--json",
+        "--data-dir",
+        str(data_dir),
     )
     assert result.returncode == 0, result.stderr
     import json

@@ -23,7 +23,7 @@ from otpd.core.service import CredentialService
 from otpd.store.memory import MemoryStore
 
 TIME_ZONES = ("UTC", "America/St_Johns")  # St. John's: UTC-3:30 with DST, a non-whole offset
-START = 1_700_000_010  # 2023-11-14T22:13:30Z: ten seconds into a 30 s step
+START = 1_699_999_990  # 2023-11-14T22:13:10Z: ten seconds into a 30 s step
 
 ALL_SCOPES = frozenset({Scope.READ, Scope.WRITE, Scope.VERIFY, Scope.CODE, Scope.REVEAL})
 

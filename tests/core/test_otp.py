@@ -295,6 +295,8 @@ def test_secret_is_not_padded_or_truncated() -> None:
     # (Zero-padding is invisible: HMAC itself pads the key with zeros. Repeating the key up
     # to the "standard" 20/32/64 bytes, as some implementations do, is not.)
     assert hotp(short, 0) != hotp(short * 2, 0)
-    assert totp(SEED20, 59, 30, 8, Algorithm.SHA256) != totp(SEED20 * 2, 59, 30, 8, Algorithm.SHA256)
+    assert totp(SEED20, 59, 30, 8, Algorithm.SHA256) != totp(
+        SEED20 * 2, 59, 30, 8, Algorithm.SHA256
+    )
     long_key = bytes(range(256)) * 2  # longer than any HMAC block: hashed first by HMAC
     assert hotp(long_key, 5, 8, Algorithm.SHA512) == ref_hotp(long_key, 5, 8, "sha512")

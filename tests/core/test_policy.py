@@ -43,11 +43,11 @@ MALFORMED = [
     pytest.param("287_082", id="underscore"),
     pytest.param("2.8e5", id="float-text"),
     pytest.param("28708.", id="dot"),
-    pytest.param("２８７０８２", id="full-width"),
-    pytest.param("٢٨٧٠٨٢", id="arabic-indic"),
-    pytest.param("۲۸۷۰۸۲", id="extended-arabic-indic"),
-    pytest.param("२८७०८२", id="devanagari"),
-    pytest.param("²⁸⁷⁰⁸²", id="superscript"),
+    pytest.param("\uff12\uff18\uff17\uff10\uff18\uff12", id="full-width"),
+    pytest.param("\u0662\u0668\u0667\u0660\u0668\u0662", id="arabic-indic"),
+    pytest.param("\u06f2\u06f8\u06f7\u06f0\u06f8\u06f2", id="extended-arabic-indic"),
+    pytest.param("\u0968\u096e\u096d\u0966\u096e\u0968", id="devanagari"),
+    pytest.param("\u00b2\u2078\u2077\u2070\u2078\u00b2", id="superscript"),
     pytest.param("287082\x00", id="nul"),
     pytest.param("28708\x00", id="nul-inside-length-6"),
     pytest.param("28708a", id="letter"),
@@ -355,3 +355,22 @@ def test_throttle_defaults_follow_notes() -> None:
     """NOTES.md §3: after 5 failures, 1 s doubling, capped at 15 min."""
     policy = ThrottlePolicy()
     assert (policy.free_failures, policy.base_delay, policy.max_delay) == (5, 1, 900)
+
+
+@pytest.mark.parametrize(
+    "trap",
+    [
+        " 287082",
+        "287082\n",
+        "+287082",
+        "287_082",
+        "\uff12\uff18\uff17\uff10\uff18\uff12",
+        "\u0662\u0668\u0667\u0660\u0668\u0662",
+        "\u06f2\u06f8\u06f7\u06f0\u06f8\u06f2",
+        "\u0968\u096e\u096d\u0966\u096e\u0968",
+    ],
+)
+def test_the_traps_are_real(trap: str) -> None:
+    """R39: each of these is 287082 to int(), which is why int() must never parse a code."""
+    assert int(trap) == 287082
+    assert not is_well_formed(trap, 6)

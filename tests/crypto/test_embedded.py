@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
 import stat
 import threading
@@ -72,11 +71,11 @@ def test_missing_data_dir_with_keyring_refuses(data_dir: Path, store: MemoryStor
     [
         b"",
         b"otpd-seal-key v1\n",
-        b"otpd-seal-key v2\n" + base64.b64encode(os.urandom(32)) + b"\n",
-        b"otpd-seal-key v1\n" + base64.b64encode(os.urandom(16)) + b"\n",
+        b"otpd-seal-key v2\n" + base64.b64encode(bytes(range(32))) + b"\n",
+        b"otpd-seal-key v1\n" + base64.b64encode(bytes(range(16))) + b"\n",
         b"otpd-seal-key v1\n!!!not base64!!!\n",
-        b"otpd-seal-key v1\n" + base64.b64encode(os.urandom(32)) + b"\nextra\n",
-        base64.b64encode(os.urandom(32)) + b"\n",
+        b"otpd-seal-key v1\n" + base64.b64encode(bytes(range(32))) + b"\nextra\n",
+        base64.b64encode(bytes(range(32))) + b"\n",
         b"\xff\xfe" * 40,
         b"otpd-seal-key v1\n" + b"A" * 10_000 + b"\n",
     ],

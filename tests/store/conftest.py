@@ -16,6 +16,7 @@ from otpd.core.model import (
     Scope,
     Tenant,
     ThrottleState,
+    TokenRecord,
 )
 from otpd.core.ports import CredentialStore
 from otpd.store.memory import MemoryStore
@@ -85,3 +86,15 @@ def add_credential(
 
 def never_throttle(failures: int) -> ThrottleState:
     return ThrottleState(failures=failures, not_before=0)
+
+
+def make_token(label: str = "t1", expires_at_us: int = 2_000, **kwargs: Any) -> TokenRecord:
+    fields: dict[str, Any] = {
+        "accessor": f"acc-{label}",
+        "tenant": "acme",
+        "client": "app",
+        "created_at_us": 1_000,
+        "renewed_at_us": 1_000,
+    }
+    fields.update(kwargs)
+    return TokenRecord(token_hash=key_hash(label), expires_at_us=expires_at_us, **fields)

@@ -16,6 +16,7 @@ from tests.store.conftest import (
     make_client,
     make_record,
     make_tenant,
+    make_token,
     never_throttle,
 )
 
@@ -195,7 +196,7 @@ def test_delete(store: CredentialStore) -> None:
     assert store.count_credentials("acme") == 0
 
 
-def test_replace_overwrites_and_resets_state(store: CredentialStore) -> None:
+def test_replace_with_reset_overwrites_and_resets_state(store: CredentialStore) -> None:
     old = add_credential(store, "acme", "alice")
     assert store.advance(old.id, 100)
     store.record_failure(old.id, 0, lambda n: ThrottleState(n, 50))
@@ -212,18 +213,41 @@ def test_replace_overwrites_and_resets_state(store: CredentialStore) -> None:
         last_step=55,  # ignored: replace resets the replay state
         throttle=ThrottleState(3, 4),  # ignored too
     )
-    assert store.replace_credential(new) is True
+    assert store.replace_credential(new, reset_state=True) is True
     expected = replace(new, created_at_us=old.created_at_us, last_step=-1, throttle=ThrottleState())
     assert store.get_credential_by_id("acme", old.id) == expected
     assert store.get_credential("acme", "alice") is None
     assert store.get_credential("acme", "alice2") == expected
 
 
+def test_replace_without_reset_keeps_replay_and_failure_state(store: CredentialStore) -> None:
+    old = add_credential(store, "acme", "alice")
+    assert store.advance(old.id, 100)
+    store.record_failure(old.id, 0, lambda n: ThrottleState(n, 50))
+    new = replace(
+        old,
+        name="alice2",
+        issuer="New",
+        created_at_us=1,
+        sealed_secret=b"new-ciphertext-0123456789",
+        last_step=-1,  # ignored without reset: the stored state stays
+        throttle=ThrottleState(),
+    )
+    assert store.replace_credential(new, reset_state=False) is True
+    expected = replace(
+        new, created_at_us=old.created_at_us, last_step=100, throttle=ThrottleState(1, 50)
+    )
+    assert store.get_credential_by_id("acme", old.id) == expected
+    assert store.advance(old.id, 100) is False  # the consumed step is still consumed
+
+
 def test_replace_missing_or_foreign_row_is_false(store: CredentialStore) -> None:
     record = add_credential(store, "acme", "alice")
     store.create_tenant(make_tenant("beta"))
-    assert store.replace_credential(make_record(record.id + 1000, "acme", "x")) is False
-    assert store.replace_credential(replace(record, tenant="beta")) is False
+    for reset in (True, False):
+        missing = make_record(record.id + 1000, "acme", "x")
+        assert store.replace_credential(missing, reset_state=reset) is False
+        assert store.replace_credential(replace(record, tenant="beta"), reset_state=reset) is False
     assert store.get_credential("acme", "alice") == record
     assert store.get_credential("beta", "alice") is None
 
@@ -231,11 +255,12 @@ def test_replace_missing_or_foreign_row_is_false(store: CredentialStore) -> None
 def test_replace_onto_another_name_is_refused(store: CredentialStore) -> None:
     alice = add_credential(store, "acme", "alice")
     bob = add_credential(store, "acme", "bob")
-    with pytest.raises(AlreadyExists):
-        store.replace_credential(replace(alice, name="bob"))
+    for reset in (True, False):
+        with pytest.raises(AlreadyExists):
+            store.replace_credential(replace(alice, name="bob"), reset_state=reset)
     assert store.get_credential("acme", "alice") == alice
     assert store.get_credential("acme", "bob") == bob
-    assert store.replace_credential(replace(alice, issuer="Same name")) is True
+    assert store.replace_credential(replace(alice, issuer="Same name"), reset_state=False)
 
 
 # --- advance: consume a step (R18-R22) -----------------------------------------------------
@@ -358,6 +383,46 @@ def test_policy_error_leaves_state_unchanged(store: CredentialStore) -> None:
     current = store.get_credential_by_id("acme", record.id)
     assert current is not None
     assert current.throttle.failures == 1
+
+
+# --- bearer tokens ------------------------------------------------------------------------
+
+
+def test_token_round_trip(store: CredentialStore) -> None:
+    token = make_token("t1")
+    store.insert_token(token)
+    assert store.get_token(token.token_hash) == token
+    assert store.get_token(key_hash("unknown")) is None
+
+
+def test_token_duplicate_hash_is_refused(store: CredentialStore) -> None:
+    store.insert_token(make_token("t1"))
+    with pytest.raises(AlreadyExists):
+        store.insert_token(make_token("t1", accessor="other"))
+    assert store.get_token(key_hash("t1")) == make_token("t1")
+
+
+def test_renew_token_only_before_expiry(store: CredentialStore) -> None:
+    store.insert_token(make_token("t1", expires_at_us=2_000))
+    assert store.renew_token(key_hash("t1"), 1_500, 5_000) is True
+    assert store.get_token(key_hash("t1")) == make_token(
+        "t1", renewed_at_us=1_500, expires_at_us=5_000
+    )
+    assert store.renew_token(key_hash("t1"), 5_000, 9_000) is False  # expired at 5_000
+    assert store.get_token(key_hash("t1")) == make_token(
+        "t1", renewed_at_us=1_500, expires_at_us=5_000
+    )
+    assert store.renew_token(key_hash("unknown"), 0, 9_000) is False
+
+
+def test_delete_expired_tokens(store: CredentialStore) -> None:
+    for label, expiry in (("a", 100), ("b", 200), ("c", 300)):
+        store.insert_token(make_token(label, expires_at_us=expiry))
+    assert store.delete_expired_tokens(200) == 2
+    assert store.get_token(key_hash("a")) is None
+    assert store.get_token(key_hash("b")) is None
+    assert store.get_token(key_hash("c")) == make_token("c", expires_at_us=300)
+    assert store.delete_expired_tokens(200) == 0
 
 
 # --- meta --------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ through the store's atomic methods. The rule "a code is accepted once" lives her
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -53,6 +54,10 @@ from otpd.core.tokens import (
 __all__ = ["CredentialService"]
 
 _DUMMY_SECRET = bytes(20)
+
+# R61: every attempt with its true outcome (the APIs answer without an oracle, R35). Never the
+# submitted code or any secret (R12); names are validated to a safe alphabet before storage.
+audit_log = logging.getLogger("otpd.audit")
 
 
 class CredentialService:
@@ -325,8 +330,17 @@ class CredentialService:
         return self._verify_record(record, code)
 
     def _verify_record(self, record: CredentialRecord | None, code: object) -> VerifyResult:
-        """Unknown credentials are REJECTED after the same work as a wrong code (R35, R37);
-        adapters that may say 404 check existence themselves."""
+        result = self._evaluate(record, code)
+        audit_log.info(
+            "verify tenant=%s credential=%s outcome=%s",
+            record.tenant if record else "-",
+            record.id if record else "unknown",
+            result.outcome.value,
+        )
+        return result
+
+    def _evaluate(self, record: CredentialRecord | None, code: object) -> VerifyResult:
+        """Unknown credentials are REJECTED after the same work as a wrong code (R35, R37)."""
         now = self.now()
         if record is None:
             evaluate_code(_DUMMY_SECRET, OtpParams(), code, now, -1)

@@ -55,8 +55,10 @@ _REPLACE = _SET_CONFIG + " WHERE id = ? AND tenant = ?"
 _REPLACE_AND_RESET = (
     _SET_CONFIG + ", last_step = -1, failures = 0, not_before = 0 WHERE id = ? AND tenant = ?"
 )
-# In the order of the TokenRecord fields (astuple).
-_TOKEN_COLUMNS = "token_hash, accessor, tenant, client, created_at_us, renewed_at_us, expires_at_us"
+_BEARER = (  # columns in TokenRecord field order
+    "SELECT token_hash, accessor, tenant, client, created_at_us, renewed_at_us, expires_at_us"
+    " FROM token "
+)
 
 
 class _Connection(sqlite3.Connection):
@@ -140,13 +142,14 @@ class SqliteStore:
         return int(rows[0][0])
 
     def insert_credential(self, record: CredentialRecord) -> None:
+        head = (record.id, record.tenant, *_credential_config(record), record.created_at_us)
+        state = (record.last_step, *astuple(record.throttle))
         inserted = self._change(
             "INSERT INTO credential (id, tenant, name, algorithm, digits, period, skew,"
             " key_size, issuer, account_name, email, phone, created_at_us, secret, last_step,"
             " failures, not_before) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
             " WHERE EXISTS (SELECT 1 FROM tenant WHERE id = ?)",
-            (record.id, record.tenant, *_credential_config(record), record.created_at_us)
-            + (record.sealed_secret, record.last_step, *astuple(record.throttle), record.tenant),
+            (*head, record.sealed_secret, *state, record.tenant),
             "credential",
         )
         if not inserted:
@@ -213,12 +216,14 @@ class SqliteStore:
 
     # --- bearer tokens ------------------------------------------------------------------
     def insert_token(self, token: TokenRecord) -> None:
-        sql = "INSERT INTO token (" + _TOKEN_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?)"
-        self._change(sql, astuple(token), "token")
+        sql = (
+            "INSERT INTO token (token_hash, accessor, tenant, client, created_at_us,"
+            " renewed_at_us, expires_at_us) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        )
+        self._change(sql, astuple(token), "token")  # columns in TokenRecord field order
 
     def get_token(self, token_hash: str) -> TokenRecord | None:
-        sql = "SELECT " + _TOKEN_COLUMNS + " FROM token WHERE token_hash = ?"
-        rows = self._query(sql, (token_hash,))
+        rows = self._query(_BEARER + "WHERE token_hash = ?", (token_hash,))
         return TokenRecord(*rows[0]) if rows else None
 
     def renew_token(self, token_hash: str, renewed_at_us: int, expires_at_us: int) -> bool:
@@ -406,7 +411,18 @@ def _credential_config(record: CredentialRecord) -> tuple[object, ...]:
 
 
 def _credential(row: Any) -> CredentialRecord:
-    # Positional, in the order of _CREDENTIAL and of the CredentialRecord fields.
-    params = OtpParams(Algorithm(row[3]), row[4], row[5], row[6])
-    throttle = ThrottleState(failures=row[15], not_before=row[16])
-    return CredentialRecord(*row[:3], params, *row[7:13], bytes(row[13]), row[14], throttle)
+    return CredentialRecord(
+        id=row[0],
+        tenant=row[1],
+        name=row[2],
+        params=OtpParams(Algorithm(row[3]), row[4], row[5], row[6]),
+        key_size=row[7],
+        issuer=row[8],
+        account_name=row[9],
+        email=row[10],
+        phone=row[11],
+        created_at_us=row[12],
+        sealed_secret=bytes(row[13]),
+        last_step=row[14],
+        throttle=ThrottleState(failures=row[15], not_before=row[16]),
+    )

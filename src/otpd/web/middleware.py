@@ -31,14 +31,19 @@ class BodyTooLarge(Exception):
 
 def redact_path(path: str) -> str:
     """The path as it may be logged: no query string (never passed in), capability segments
-    cut, and control characters escaped so one request stays one log record (T79)."""
+    cut, and anything but printable ASCII escaped so one request stays one log record (T79)."""
     for prefix in _CAPABILITY_PREFIXES:
         if path.startswith(prefix):
-            path = prefix + "<redacted>"
-    return (
-        path.encode("ascii", "backslashreplace").decode("ascii").replace("\\", "\\\\")
-        if any(ord(c) < 0x20 or ord(c) >= 0x7F for c in path)
-        else path
+            return prefix + "<redacted>"
+    if path.isascii() and path.isprintable() and "\\" not in path and " " not in path:
+        return path
+    return "".join(
+        c
+        if " " < c < "\x7f" and c != "\\"
+        else f"\\x{ord(c):02x}"
+        if ord(c) < 256
+        else f"\\u{ord(c):04x}"
+        for c in path
     )
 
 
