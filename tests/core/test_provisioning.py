@@ -267,8 +267,9 @@ LABEL_TEXT = st.text(
     min_size=1,
     max_size=30,
 )
-# Key Uri Format: "optional spaces may precede the account name", so a decoder strips them.
-ACCOUNT_TEXT = LABEL_TEXT.filter(lambda s: not s.startswith(" "))
+# Key Uri Format: "optional spaces may precede the account name", so a decoder strips them;
+# the model therefore refuses issuers and account names that start or end with whitespace.
+ACCOUNT_TEXT = LABEL_TEXT.filter(lambda s: s == s.strip())
 PARAMS = st.builds(
     OtpParams,
     algorithm=st.sampled_from(Algorithm),
@@ -277,12 +278,12 @@ PARAMS = st.builds(
 )
 
 
-@settings(max_examples=150)
+@settings(max_examples=400)
 @given(
     secret=st.binary(min_size=10, max_size=64),
     prefix=LABEL_TEXT,
     account=ACCOUNT_TEXT,
-    issuer=LABEL_TEXT,
+    issuer=ACCOUNT_TEXT,
     params=PARAMS,
 )
 def test_uri_round_trip(
@@ -307,11 +308,11 @@ def test_uri_round_trip(
 PYOTP_ALGORITHMS = {Algorithm.SHA1: "sha1", Algorithm.SHA256: "sha256", Algorithm.SHA512: "sha512"}
 
 
-@settings(max_examples=100)
+@settings(max_examples=200)
 @given(
     secret=st.binary(min_size=16, max_size=64),
     account=ACCOUNT_TEXT,
-    issuer=LABEL_TEXT,
+    issuer=ACCOUNT_TEXT,
     algorithm=st.sampled_from(list(PYOTP_ALGORITHMS)),
     digits=st.integers(6, 8),
     period=st.integers(1, 120),  # pyotp's own limit

@@ -713,7 +713,7 @@ def test_one_code_accepted_once_under_concurrency(
 CHOICES = ["cur", "prev", "next", "prev2", "next2", "wrong", "malformed", "same-again"]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(
     free_failures=st.sampled_from([5, 100]),
     skew=st.integers(0, 2),

@@ -223,7 +223,7 @@ def test_closed_store_is_unavailable(db_path: Path) -> None:
 
 def _open_worker(paths: list[str], barrier: Any) -> None:
     for path in paths:
-        barrier.wait(timeout=60)
+        barrier.wait(timeout=30)
         SqliteStore(Path(path)).close()
 
 
@@ -268,7 +268,7 @@ def _run(target: Any, *args: Any, processes: int = 2) -> list[Any]:
 
 
 def test_two_processes_open_a_fresh_file_at_once(tmp_path: Path) -> None:
-    paths = [str(tmp_path / f"fresh-{i}.db") for i in range(8)]
+    paths = [str(tmp_path / f"fresh-{i}.db") for i in range(20)]
     barrier = SPAWN.Barrier(2)
     workers = [SPAWN.Process(target=_open_worker, args=(paths, barrier)) for _ in range(2)]
     for worker in workers:

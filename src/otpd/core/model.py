@@ -206,8 +206,13 @@ class CredentialSpec:
                 raise InvalidInput(label, "must be a string of 1-256 characters")
             if ":" in value:
                 raise InvalidInput(label, "may not contain a colon")
-            if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
-                raise InvalidInput(label, "may not contain control characters")
+            if value != value.strip():
+                # The Key Uri Format lets apps drop spaces before the account name.
+                raise InvalidInput(label, "may not start or end with whitespace")
+            if any(
+                ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or 0xD800 <= ord(c) <= 0xDFFF for c in value
+            ):
+                raise InvalidInput(label, "may not contain control characters or surrogates")
         if self.key_size is not None and (
             type(self.key_size) is not int
             or not MIN_SECRET_BYTES <= self.key_size <= MAX_SECRET_BYTES

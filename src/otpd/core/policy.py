@@ -65,6 +65,9 @@ class ThrottlePolicy:
 
     def __post_init__(self) -> None:
         # R38: a silly value must stop start-up, never silently disable throttling.
+        for name in ("free_failures", "base_delay", "max_delay"):
+            if type(getattr(self, name)) is not int:
+                raise ConfigError(f"throttle {name.replace('_', ' ')} must be a whole number")
         if not 1 <= self.free_failures <= 100:
             raise ConfigError("throttle free failures must be from 1 to 100 (NIST: at most 100)")
         if not 1 <= self.base_delay <= 3600:

@@ -18,6 +18,7 @@ from otpd.core.model import Algorithm, OtpParams, SecretBytes
 __all__ = ["KeyUri", "b32decode_strict", "b32encode", "build_uri", "parse_uri"]
 
 _B32 = re.compile(r"[A-Z2-7]*")
+_NUMBER = re.compile(r"[0-9]{1,10}")  # ASCII only: int() would take " 8" and Arabic-Indic digits
 _VALID_UNPADDED_LENGTHS = {0, 2, 4, 5, 7}  # len % 8 that RFC 4648 can produce
 
 
@@ -26,13 +27,13 @@ def b32encode(secret: SecretBytes) -> str:
 
 
 def b32decode_strict(text: object, field_name: str = "secret") -> SecretBytes:
-    if not isinstance(text, str) or len(text) > 2048:
+    if not isinstance(text, str) or len(text) > 2048 or not text.isascii():
         raise InvalidInput(field_name, "must be a Base32 string")
     body = text.upper().rstrip("=")
     padding = len(text) - len(body)
     if not body or not _B32.fullmatch(body) or len(body) % 8 not in _VALID_UNPADDED_LENGTHS:
         raise InvalidInput(field_name, "must be RFC 4648 Base32 (A-Z, 2-7, padding optional)")
-    if padding and (len(body) + padding) % 8:
+    if padding and padding != -len(body) % 8:
         raise InvalidInput(field_name, "has wrong Base32 padding")
     try:
         raw = base64.b32decode(body + "=" * (-len(body) % 8))
@@ -104,12 +105,14 @@ def parse_uri(uri: str) -> KeyUri:
     if "secret" not in query:
         raise InvalidInput("uri", "has no secret")
     secret = b32decode_strict(query["secret"], "uri secret")
+    digits_text, period_text = query.get("digits", "6"), query.get("period", "30")
+    if not (_NUMBER.fullmatch(digits_text) and _NUMBER.fullmatch(period_text)):
+        raise InvalidInput("uri", "has bad digits or period")
     try:
         algorithm = Algorithm(query.get("algorithm", "SHA1").lower())
-        digits = int(query.get("digits", "6"))
-        period = int(query.get("period", "30"))
     except ValueError:
-        raise InvalidInput("uri", "has a bad algorithm, digits or period") from None
+        raise InvalidInput("uri", "has an unknown algorithm") from None
+    digits, period = int(digits_text), int(period_text)
     return KeyUri(
         label_prefix=prefix,
         account_name=account,

@@ -20,6 +20,7 @@ from otpd.core.errors import (
     InvalidInput,
     NotFound,
     Sealed,
+    SecretCorrupted,
     Unauthenticated,
 )
 from otpd.core.model import (
@@ -233,13 +234,21 @@ class CredentialService:
         access.require(principal, Scope.WRITE)
         self._require_unsealed()
         current = self._get(principal.tenant, spec.name)
+        same_secret = True
         if secret is None and spec.effective_key_size == current.key_size:
             sealed = current.sealed_secret
             key_size = current.key_size
         else:
             new_secret, key_size = self._secret_for(spec, secret)
-            sealed = self.sealer.seal_secret(
-                new_secret, tenant=current.tenant, credential_id=current.id
+            # Compare plaintexts: the sealer's random nonce makes two ciphertexts of one
+            # secret differ, and re-importing the same secret must not re-admit a used code.
+            same_secret = secret is not None and self._holds_secret(current, new_secret)
+            sealed = (
+                current.sealed_secret
+                if same_secret
+                else self.sealer.seal_secret(
+                    new_secret, tenant=current.tenant, credential_id=current.id
+                )
             )
         record = replace(
             current,
@@ -251,7 +260,7 @@ class CredentialService:
             phone=spec.phone,
             sealed_secret=sealed,
         )
-        reset = sealed != current.sealed_secret or spec.params.period != current.params.period
+        reset = not same_secret or spec.params.period != current.params.period
         if not self.store.replace_credential(record, reset_state=reset):
             raise NotFound("no such credential")
         return record
@@ -394,6 +403,12 @@ class CredentialService:
     def _get_unsealed(self, tenant: str, name: str) -> CredentialRecord:
         self._require_unsealed()
         return self._get(tenant, name)
+
+    def _holds_secret(self, record: CredentialRecord, secret: SecretBytes) -> bool:
+        try:
+            return self._open(record) == secret
+        except SecretCorrupted:  # replacing is how a corrupted row gets repaired
+            return False
 
     def _open(self, record: CredentialRecord) -> SecretBytes:
         return self.sealer.open_secret(

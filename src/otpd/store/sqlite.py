@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -83,7 +84,7 @@ class SqliteStore:
         self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._closed = False
         try:
-            _prepare(self._connection(), self._path)
+            _prepare(self._connection(), self._path, busy_timeout_ms)
         except sqlite3.Error as exc:
             self.close()
             raise ConfigError(f"cannot open the SQLite database {self._path}: {exc}") from exc
@@ -317,16 +318,30 @@ def _connect(path: Path, synchronous: str, busy_timeout_ms: int) -> _Connection:
     return conn
 
 
-def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+def _prepare(conn: sqlite3.Connection, path: Path, busy_timeout_ms: int) -> None:
     """Check the file, switch it to WAL and bring its schema up to date."""
     migrations = migrate.load()
     # Refuse before writing anything: a newer or foreign database is left untouched.
     migrate.check_supported(_schema_version(conn, path), migrations)
-    # WAL lets readers run beside the one writer; the mode is stored in the file.
-    mode = conn.execute("PRAGMA journal_mode = WAL").fetchall()[0][0]
+    _enable_wal(conn, path, busy_timeout_ms)
+    migrate.apply(conn, migrations, split=_statements)
+
+
+def _enable_wal(conn: sqlite3.Connection, path: Path, busy_timeout_ms: int) -> None:
+    """WAL lets readers run beside the one writer; the mode is stored in the file. Switching
+    needs an exclusive lock that SQLite does not wait for (a second process opening a fresh
+    file at the same moment gets SQLITE_BUSY at once), so retry up to the busy timeout."""
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchall()[0][0]
+            break
+        except sqlite3.OperationalError as exc:
+            if not exc.sqlite_errorname.startswith("SQLITE_BUSY") or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
     if str(mode).lower() != "wal":
         raise ConfigError(f"cannot switch the SQLite database {path} to WAL mode")
-    migrate.apply(conn, migrations, split=_statements)
 
 
 def _schema_version(conn: sqlite3.Connection, path: Path) -> int:

@@ -1,0 +1,128 @@
+"""Shared benchmark pieces: a fake clock, deterministic secrets, bulk population, tables."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import statistics
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from otpd.bootstrap import SQLITE_FILE
+from otpd.clock import SystemClock
+from otpd.core.model import Scope, SecretBytes
+from otpd.core.service import CredentialService
+from otpd.crypto import SealManager, open_seal
+from otpd.store.sqlite import SqliteStore
+
+__all__ = [
+    "NAME_FORMAT",
+    "PERIOD",
+    "TENANT",
+    "FakeClock",
+    "add_client",
+    "cred_name",
+    "median",
+    "populate",
+    "print_table",
+    "secret_for",
+]
+
+TENANT = "bench"
+NAME_FORMAT = "c%07d"  # also used verbatim by the wrk Lua script (string.format)
+PERIOD = 30  # the credentials' TOTP period (the otpd default)
+_SEED = b"otpd-bench-secrets"
+_INSERT = (
+    "INSERT INTO credential (id, tenant, name, algorithm, digits, period, skew, key_size,"
+    " issuer, account_name, email, phone, created_at_us, secret, last_step, failures,"
+    " not_before) VALUES (?, ?, ?, 'sha1', 6, ?, 1, 20, 'bench', ?, NULL, NULL, ?, ?, -1, 0, 0)"
+)
+
+
+@dataclass
+class FakeClock:
+    """A clock that stands still until told to move (otpd.core.ports.Clock)."""
+
+    now_s: int
+
+    def now_us(self) -> int:
+        return self.now_s * 1_000_000
+
+    def advance(self, seconds: int) -> None:
+        self.now_s += seconds
+
+
+def cred_name(index: int) -> str:
+    return NAME_FORMAT % index
+
+
+def secret_for(index: int) -> bytes:
+    """Credential `index`'s 20-byte secret, recomputed instead of kept (1M would cost RAM)."""
+    return hashlib.blake2b(index.to_bytes(8, "big"), key=_SEED, digest_size=20).digest()
+
+
+def _rows(sealer: SealManager, count: int, created_us: int) -> Iterator[tuple[object, ...]]:
+    for i in range(1, count + 1):
+        blob = sealer.seal_secret(SecretBytes(secret_for(i)), tenant=TENANT, credential_id=i)
+        name = cred_name(i)
+        yield (i, TENANT, name, PERIOD, name, created_us, blob)
+
+
+def _bulk_insert(db_path: Path, sealer: SealManager, count: int) -> None:
+    """One transaction, executemany, ids 1..count; the id sequence is moved past them."""
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(_INSERT, _rows(sealer, count, time.time_ns() // 1000))
+        conn.execute("UPDATE credential_id_seq SET value = ?", (count,))
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+
+
+def populate(data_dir: Path, count: int) -> float:
+    """A data directory (seal key, schema, tenant) with `count` valid sealed credentials, named
+    NAME_FORMAT % i with secret_for(i). Returns the seconds taken."""
+    started = time.perf_counter()
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    store = SqliteStore(data_dir / SQLITE_FILE, synchronous="NORMAL")
+    try:
+        sealer = open_seal(data_dir, store)
+        CredentialService(store, sealer, SystemClock()).create_tenant(TENANT)
+        _bulk_insert(data_dir / SQLITE_FILE, sealer, count)
+    finally:
+        store.close()
+    return time.perf_counter() - started
+
+
+def add_client(data_dir: Path, name: str, scopes: Sequence[Scope]) -> str:
+    """Create an API client of TENANT in a populated data directory; returns its key."""
+    store = SqliteStore(data_dir / SQLITE_FILE, synchronous="NORMAL")
+    try:
+        service = CredentialService(store, open_seal(data_dir, store), SystemClock())
+        return service.create_client(TENANT, name, scopes)[1]
+    finally:
+        store.close()
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """A plain-text table: first column left-aligned, the others right-aligned."""
+    cells = [[str(h) for h in headers], *[[str(c) for c in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+
+    def line(row: Sequence[str]) -> str:
+        parts = [row[0].ljust(widths[0])]
+        parts += [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
+        return "  ".join(parts)
+
+    print(line(cells[0]))
+    print("  ".join("-" * w for w in widths))
+    for row in cells[1:]:
+        print(line(row))
