@@ -12,32 +12,37 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Scope
 
-from otpd.api.common import errors_response
-from otpd.api.strongbox import ROUTES as STRONGBOX_ROUTES
-from otpd.api.system import ROUTES as SYSTEM_ROUTES
+from otpd.api import phenixid, strongbox, system, token2
 from otpd.bootstrap import Runtime, build_runtime
 from otpd.crypto import NodeSession
 from otpd.settings import Settings
-from otpd.web.middleware import OtpdMiddleware
+from otpd.web.middleware import ErrorRenderer, OtpdMiddleware
 
 __all__ = ["create_app"]
 
-# Every vendor path answers 503 while sealed (NOTES.md §4), before any routing or parsing.
-_VENDOR_PREFIXES = ("/v1/", "/createuser", "/validate", "/api.php", "/qr/", "/api/authentication/")
+# One table: which API owns which paths, and how it words an error (NOTES.md §1). Every vendor
+# path answers 503 while sealed (NOTES.md §4), before any routing or parsing.
+_APIS: tuple[tuple[tuple[str, ...], ErrorRenderer], ...] = (
+    (phenixid.PREFIXES, phenixid.render_error),
+    (token2.PREFIXES, token2.render_error),
+    (strongbox.PREFIXES, strongbox.render_error),
+)
 _UNGATED_PREFIXES = ("/v1/state/strongbox/system/",)
 
 
 def sealed_gate(path: str) -> bool:
-    return path.startswith(_VENDOR_PREFIXES) and not path.startswith(_UNGATED_PREFIXES)
+    if path.startswith(_UNGATED_PREFIXES):
+        return False
+    return any(path.startswith(prefixes) for prefixes, _ in _APIS)
 
 
-def render_error(status: int, message: str, path: str) -> Response:
-    """One table from path to the owning API's error format."""
-    if path.startswith("/v1/"):
-        return errors_response(status, message)
-    if path.startswith("/api/authentication/"):
-        return Response(status_code=status)  # PhenixID: the status is the answer, body empty
+def render_error(status: int, message: str, scope: Scope) -> Response:
+    path: str = scope["path"]
+    for prefixes, render in _APIS:
+        if path.startswith(prefixes):
+            return render(status, message, scope)
     return JSONResponse({"error": message}, status_code=status)
 
 
@@ -50,7 +55,7 @@ async def healthz(request: Request) -> Response:
 
 async def _http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    response = render_error(exc.status_code, exc.detail, request.url.path)
+    response = render_error(exc.status_code, exc.detail, request.scope)
     for name, value in (exc.headers or {}).items():
         response.headers[name] = value
     return response
@@ -75,7 +80,13 @@ def create_app(
         state_runtime: Runtime | None = getattr(app.state, "runtime", None)
         return state_runtime is None or state_runtime.sealer.is_sealed()
 
-    routes = [Route("/healthz", healthz, methods=["GET"]), *SYSTEM_ROUTES, *STRONGBOX_ROUTES]
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        *system.ROUTES,
+        *strongbox.ROUTES,
+        *token2.ROUTES,
+        *phenixid.ROUTES,
+    ]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

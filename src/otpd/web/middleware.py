@@ -18,8 +18,8 @@ __all__ = ["ErrorRenderer", "OtpdMiddleware", "redact_path"]
 access_log = logging.getLogger("otpd.access")
 error_log = logging.getLogger("otpd.error")
 
-# (status, message, path) -> a response in the format of the API that owns `path`
-ErrorRenderer = Callable[[int, str, str], Response]
+# (status, message, ASGI scope) -> a response in the format of the API that owns the path
+ErrorRenderer = Callable[[int, str, Scope], Response]
 
 # Paths whose later segments are bearer capabilities (Token2 enrolment tickets, issue #5).
 _CAPABILITY_PREFIXES = ("/qr/",)
@@ -93,7 +93,7 @@ class OtpdMiddleware:
                 await self.app(scope, self._capped(receive), send_with_id)
         except BodyTooLarge:
             if not response_started:
-                await self.render_error(413, "request body too large", path)(
+                await self.render_error(413, "request body too large", scope)(
                     scope, receive, send_with_id
                 )
         except Exception:
@@ -102,7 +102,7 @@ class OtpdMiddleware:
                 "unhandled error request_id=%s path=%s", request_id, redact_path(path)
             )
             if not response_started:
-                await self.render_error(500, f"internal error (request id {request_id})", path)(
+                await self.render_error(500, f"internal error (request id {request_id})", scope)(
                     scope, receive, send_with_id
                 )
         finally:
@@ -121,9 +121,9 @@ class OtpdMiddleware:
         length = Headers(scope=scope).get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
             status = 413 if length.isdigit() else 400
-            return self.render_error(status, "request body too large or bad length", path)
+            return self.render_error(status, "request body too large or bad length", scope)
         if self.sealed_gate(path) and self.is_sealed():
-            return self.render_error(503, "strongbox sealed", path)
+            return self.render_error(503, "strongbox sealed", scope)
         return None
 
     def _capped(self, receive: Receive) -> Receive:
