@@ -272,7 +272,9 @@ def test_advance_first_wins_and_equal_or_lower_is_refused(store: CredentialStore
     assert store.advance(record.id, 10) is False
     assert store.advance(record.id, 9) is False
     assert store.advance(record.id, 11) is True
-    assert store.get_credential_by_id("acme", record.id).last_step == 11  # type: ignore[union-attr]
+    current = store.get_credential_by_id("acme", record.id)
+    assert current is not None
+    assert current.last_step == 11
 
 
 def test_advance_from_fresh_accepts_step_zero(store: CredentialStore) -> None:

@@ -18,7 +18,7 @@ import pytest
 from otpd.core.errors import ConfigError, StoreUnavailable
 from otpd.core.model import ThrottleState
 from otpd.store import migrate
-from otpd.store.sqlite import SqliteStore, _statements
+from otpd.store.sqlite import SqliteStore, _split
 from tests.store.conftest import add_credential, make_record, make_tenant, never_throttle
 
 SPAWN = multiprocessing.get_context("spawn")  # a fresh interpreter, as a second otpd would be
@@ -163,12 +163,12 @@ def test_statements_split_on_complete_statements() -> None:
     script = (
         "-- c\nCREATE TABLE a (\n  x TEXT -- ; not the end\n);\nINSERT INTO a VALUES ('a;b');\n"
     )
-    assert list(_statements(script)) == [
+    assert _split(script) == [
         "-- c\nCREATE TABLE a (\n  x TEXT -- ; not the end\n);",
         "INSERT INTO a VALUES ('a;b');",
     ]
     with pytest.raises(ConfigError):
-        list(_statements("CREATE TABLE a (x"))
+        _split("CREATE TABLE a (x")
 
 
 def test_failed_migration_rolls_back(db_path: Path, tmp_path: Path) -> None:
@@ -176,7 +176,7 @@ def test_failed_migration_rolls_back(db_path: Path, tmp_path: Path) -> None:
     (tmp_path / "m" / "001_ok.sql").write_text("CREATE TABLE a (x);\nCREATE TABLE a (y);\n")
     with closing(sqlite3.connect(db_path, isolation_level=None)) as conn:
         with pytest.raises(sqlite3.OperationalError):
-            migrate.apply(conn, migrate.load(tmp_path / "m"), split=_statements)
+            migrate.apply(conn, migrate.load(tmp_path / "m"), split=_split)
         tables = conn.execute("SELECT name FROM sqlite_master").fetchall()
     assert tables == []
 

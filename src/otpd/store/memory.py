@@ -40,10 +40,12 @@ class MemoryStore:
             self._tenants[tenant.id] = tenant
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
-        return self._tenants.get(tenant_id)
+        with self._lock:
+            return self._tenants.get(tenant_id)
 
     def list_tenants(self) -> list[Tenant]:
-        return sorted(self._tenants.values(), key=lambda t: t.id)
+        with self._lock:
+            return sorted(self._tenants.values(), key=lambda t: t.id)
 
     def create_client(self, client: ApiClient) -> None:
         with self._lock:
@@ -56,12 +58,13 @@ class MemoryStore:
             self._clients[(client.tenant, client.name)] = client
 
     def find_client_by_key_hash(self, key_hash: str) -> ApiClient | None:
-        return next((c for c in self._clients.values() if c.key_hash == key_hash), None)
+        with self._lock:
+            return next((c for c in self._clients.values() if c.key_hash == key_hash), None)
 
     def list_clients(self, tenant_id: str) -> list[ApiClient]:
-        return sorted(
-            (c for c in self._clients.values() if c.tenant == tenant_id), key=lambda c: c.name
-        )
+        with self._lock:
+            clients = list(self._clients.values())
+        return sorted((c for c in clients if c.tenant == tenant_id), key=lambda c: c.name)
 
     # --- credentials ---------------------------------------------------------------------
     def allocate_credential_id(self) -> int:
@@ -98,7 +101,8 @@ class MemoryStore:
             return self._find(tenant_id, name)
 
     def get_credential_by_id(self, tenant_id: str, credential_id: int) -> CredentialRecord | None:
-        record = self._credentials.get(credential_id)
+        with self._lock:
+            record = self._credentials.get(credential_id)
         return record if record is not None and record.tenant == tenant_id else None
 
     def list_credentials(self, tenant_id: str) -> list[CredentialRecord]:
@@ -149,7 +153,8 @@ class MemoryStore:
             self._tokens[token.token_hash] = token
 
     def get_token(self, token_hash: str) -> TokenRecord | None:
-        return self._tokens.get(token_hash)
+        with self._lock:
+            return self._tokens.get(token_hash)
 
     def renew_token(self, token_hash: str, renewed_at_us: int, expires_at_us: int) -> bool:
         with self._lock:
@@ -170,7 +175,8 @@ class MemoryStore:
 
     # --- meta ----------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
-        return self._meta.get(key)
+        with self._lock:
+            return self._meta.get(key)
 
     def put_meta_if_absent(self, key: str, value: str) -> bool:
         with self._lock:

@@ -26,6 +26,7 @@ __all__ = [
     "apply",
     "check_supported",
     "load",
+    "split_statements",
 ]
 
 _FILE_NAME = re.compile(r"(\d{3})_([a-z0-9_]+)\.sql")
@@ -77,6 +78,21 @@ def check_supported(db_version: int, migrations: Sequence[Migration]) -> None:
             f"database schema version {db_version} is newer than this otpd supports "
             f"({known}); upgrade otpd"
         )
+
+
+def split_statements(script: str, is_complete: Callable[[str], bool]) -> list[str]:
+    """Cut a script into single statements (sqlite3's execute runs one at a time), using the
+    dialect's own test for a complete statement so semicolons in strings, comments and
+    trigger bodies do not cut. Ends a line at a time: one statement per group of lines."""
+    statements, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if is_complete(pending):
+            statements.append(pending.strip())
+            pending = ""
+    if any(ln.strip() and not ln.lstrip().startswith("--") for ln in pending.splitlines()):
+        raise ConfigError("a schema migration ends inside a statement")
+    return statements
 
 
 def apply(

@@ -306,7 +306,8 @@ def _connect(path: Path, synchronous: str, busy_timeout_ms: int) -> _Connection:
     )
     try:
         # Per connection, not per file: a lock wait is bounded (R55, R56), commits are as
-        # durable as configured (R21), and foreign keys are off unless asked for.
+        # durable as configured (R21), and foreign keys are off unless asked for. PRAGMA
+        # takes no parameters; both values are validated integers, never input (R43).
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS[synchronous]}")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -324,7 +325,11 @@ def _prepare(conn: sqlite3.Connection, path: Path, busy_timeout_ms: int) -> None
     # Refuse before writing anything: a newer or foreign database is left untouched.
     migrate.check_supported(_schema_version(conn, path), migrations)
     _enable_wal(conn, path, busy_timeout_ms)
-    migrate.apply(conn, migrations, split=_statements)
+    migrate.apply(conn, migrations, split=_split)
+
+
+def _split(script: str) -> list[str]:
+    return migrate.split_statements(script, sqlite3.complete_statement)
 
 
 def _enable_wal(conn: sqlite3.Connection, path: Path, busy_timeout_ms: int) -> None:
@@ -357,21 +362,6 @@ def _schema_version(conn: sqlite3.Connection, path: Path) -> int:
     if version == 0 and names - {"schema_version"}:
         raise ConfigError(f"the SQLite database {path} holds tables otpd did not create")
     return version
-
-
-def _statements(script: str) -> Iterator[str]:
-    """Split a migration into statements (sqlite3.execute runs one at a time)."""
-    pending = ""
-    for line in script.splitlines(keepends=True):
-        pending += line
-        if sqlite3.complete_statement(pending):
-            yield pending.strip()
-            pending = ""
-    leftover = [
-        ln for ln in pending.splitlines() if ln.strip() and not ln.lstrip().startswith("--")
-    ]
-    if leftover:
-        raise ConfigError("a schema migration ends inside a statement")
 
 
 @contextmanager

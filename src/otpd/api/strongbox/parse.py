@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import jsonpatch
 import yaml
 from starlette.requests import Request
 
@@ -20,7 +21,10 @@ from otpd.core.provisioning import b32decode_strict
 __all__ = [
     "CONFIG_FIELDS",
     "Body",
+    "apply_patch",
     "format_duration",
+    "parse_content",
+    "parse_fields",
     "parse_duration",
     "read_body",
     "spec_from_fields",
@@ -153,11 +157,9 @@ def format_duration(seconds: int) -> str:
     return "".join(parts) or "0s"
 
 
-def _int_field(fields: dict[str, Any], key: str, default: int | None) -> int | None:
+def _int_field(fields: dict[str, Any], key: str, default: int) -> int:
     value = fields.get(key, default)
-    if value is None:
-        return None
-    if type(value) is not int:
+    if type(value) is not int:  # not bool, not float, not "6"
         raise InvalidInput(key, "must be an integer")
     return value
 
@@ -169,6 +171,54 @@ def _str_field(fields: dict[str, Any], key: str, default: str) -> str:
     return value
 
 
+def _params(fields: dict[str, Any]) -> OtpParams:
+    try:
+        algorithm = Algorithm(_str_field(fields, "algorithm", "sha1"))
+    except ValueError:
+        raise InvalidInput(
+            "algorithm", "must be one of sha1, sha224, sha256, sha384, sha512"
+        ) from None
+    return OtpParams(
+        algorithm=algorithm,
+        digits=_int_field(fields, "digits", 6),
+        period=parse_duration(fields.get("period", "30s")),
+        skew=_int_field(fields, "skew", 1),
+    )
+
+
+_SHOWABLE_KEY = re.compile(r"[A-Za-z0-9-]{1,32}")
+
+
+def _refuse_unknown(fields: dict[Any, Any]) -> None:
+    """Unknown leaves are refused, so a typo is not silently ignored. The key is named only
+    when it looks like a field name: a misplaced secret must not come back in the error."""
+    for key in fields:
+        if key not in CONFIG_FIELDS:
+            shown = key if isinstance(key, str) and _SHOWABLE_KEY.fullmatch(key) else "a key"
+            raise InvalidInput(shown, "is not a field of totp")
+
+
+def parse_fields(value: str | None) -> frozenset[str] | None:
+    """RESTCONF-style `fields=a;b` (RFC 8040 §4.8.3), commas accepted too. TOTP objects are
+    flat, so a path (`a/b`) or group (`a(b)`) names no leaf and selects nothing."""
+    if value is None:
+        return None
+    wanted = frozenset(part.strip() for part in value.replace(",", ";").split(";"))
+    wanted -= {""}
+    if not wanted or len(value) > 1024:
+        raise InvalidInput("fields", "must list field names separated by ;")
+    return wanted
+
+
+def parse_content(value: str | None) -> str:
+    """RESTCONF `content`: config, nonconfig, or (absent, or `all`) both."""
+    if value is None or value == "all":
+        return "all"
+    if value not in ("config", "nonconfig"):
+        raise InvalidInput("content", "must be config or nonconfig")
+    return value
+
+
 def spec_from_fields(
     fields: object, path_name: str | None = None
 ) -> tuple[CredentialSpec, SecretBytes | None]:
@@ -176,34 +226,59 @@ def spec_from_fields(
     of the vendor page (digits 6, sha1, period 30s, issuer/account-name "unknown", skew 1)."""
     if not isinstance(fields, dict):
         raise InvalidInput("body", "must be an object")
-    unknown = [key for key in fields if key not in CONFIG_FIELDS]
-    if unknown:
-        raise InvalidInput(str(unknown[0])[:64], "is not a field of totp")
+    _refuse_unknown(fields)
+    # null means "not given", as a merge patch's null does: the default applies.
+    fields = {key: value for key, value in fields.items() if value is not None}
     name = fields.get("name", path_name)
     if path_name is not None and name != path_name:
         raise InvalidInput("name", "must equal the name in the path")
-    if not isinstance(name, str):
+    if name is None:
         raise InvalidInput("name", "is required")
-    try:
-        algorithm = Algorithm(_str_field(fields, "algorithm", "sha1"))
-    except ValueError:
-        raise InvalidInput(
-            "algorithm", "must be one of sha1, sha224, sha256, sha384, sha512"
-        ) from None
-    params = OtpParams(
-        algorithm=algorithm,
-        digits=_int_field(fields, "digits", 6) or 0,
-        period=parse_duration(fields.get("period", "30s")),
-        skew=_int_field(fields, "skew", 1) or 0,
-    )
+    if not isinstance(name, str):
+        raise InvalidInput("name", "must be a string")
+    params = _params(fields)
     secret = None
     if fields.get("passcode32") is not None:
         secret = b32decode_strict(fields["passcode32"], "passcode32")
     spec = CredentialSpec(
         name=name,
         params=params,
-        key_size=_int_field(fields, "key-size", None),
+        key_size=_int_field(fields, "key-size", 0) if "key-size" in fields else None,
         issuer=_str_field(fields, "issuer", "unknown"),
         account_name=_str_field(fields, "account-name", "unknown"),
     )
     return spec, secret
+
+
+def _json_patch(current: dict[str, Any], body: Any) -> dict[str, Any]:
+    if not isinstance(body, list):
+        raise InvalidInput("body", "must be a JSON Patch array")
+    try:
+        patched = jsonpatch.apply_patch(current, body)
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError):
+        raise InvalidInput("body", "is not a JSON Patch that applies") from None
+    if not isinstance(patched, dict):
+        raise InvalidInput("body", "must patch the object into an object")
+    return patched
+
+
+def _merge_patch(current: dict[str, Any], body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise InvalidInput("body", "must be an object (merge patch)")
+    merged = dict(current)
+    for key, value in body.items():
+        if value is None:
+            merged.pop(key, None)  # RFC 7396: null removes the leaf, so its default applies
+        else:
+            merged[key] = value
+    return merged
+
+
+def apply_patch(current: dict[str, Any], body: Body) -> dict[str, Any]:
+    """PATCH: RFC 6902 JSON Patch for application/json-patch+json, RFC 7396 merge patch for
+    JSON and YAML (NOTES.md §7). `passcode32` is in the document as null ("keep the secret"),
+    so `add`, `replace` and `remove` all work on it without revealing it."""
+    document = {**current, "passcode32": None}
+    if body.json_patch:
+        return _json_patch(document, body.value)
+    return _merge_patch(document, body.value)

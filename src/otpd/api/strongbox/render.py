@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,16 +13,19 @@ import yaml
 from starlette.responses import Response
 
 from otpd.api.strongbox.parse import format_duration
-from otpd.core.errors import InvalidInput
 from otpd.core.model import CredentialRecord
 
 __all__ = [
     "etag",
     "filter_fields",
     "iso_time",
+    "list_etag",
     "render",
+    "state_view",
     "totp_config",
 ]
+
+STATE_FIELDS = ("url", "creation-time")
 
 
 def iso_time(micros: int) -> str:
@@ -53,21 +58,56 @@ def etag(record: CredentialRecord) -> str:
     return '"' + digest.hexdigest()[:32] + '"'
 
 
-def filter_fields(obj: dict[str, Any], fields: str | None) -> dict[str, Any]:
-    """RESTCONF-style `fields=a;b` (commas too); unknown names are left out; `name` stays."""
-    if fields is None:
+def list_etag(records: Iterable[CredentialRecord]) -> str:
+    """Changes whenever an entry is added, removed or changed."""
+    digest = hashlib.sha256()
+    for record in records:
+        digest.update(f"{record.name}\0{etag(record)}\0".encode())
+    return '"' + digest.hexdigest()[:32] + '"'
+
+
+def state_view(config: dict[str, Any], state: dict[str, Any], content: str) -> dict[str, Any]:
+    """RESTCONF `content` (RFC 8040 §4.8.1): config leaves, state leaves, or both; the list
+    key `name` is in every view."""
+    if content == "config":
+        return config
+    if content == "nonconfig":
+        return {"name": config["name"], **state}
+    return {**config, **state}
+
+
+def filter_fields(obj: dict[str, Any], wanted: frozenset[str] | None) -> dict[str, Any]:
+    """Keep the requested leaves (unknown names select nothing); the key `name` stays."""
+    if wanted is None:
         return obj
-    wanted = {part.strip() for part in fields.replace(",", ";").split(";") if part.strip()}
-    if not wanted or len(fields) > 1024:
-        raise InvalidInput("fields", "must list field names separated by ;")
     return {key: value for key, value in obj.items() if key in wanted or key == "name"}
+
+
+# Plain scalars a YAML 1.2 reader would take as numbers (PyYAML follows 1.1 and leaves e.g.
+# 089123 or 1e3 unquoted): quote them, so a code like "089123" stays a string everywhere.
+_YAML12_NUMBER = re.compile(
+    r"[-+]?(?:[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+|(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?)"
+)
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = '"' if _YAML12_NUMBER.fullmatch(value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
 
 
 def render(
     body: Any, *, yaml_out: bool, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
+    """JSON by default; YAML when the client asked for it (CLIENTS.md §3.7)."""
     if yaml_out:
-        text = yaml.safe_dump(body, sort_keys=False, allow_unicode=True)
+        text = yaml.dump(body, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
         return Response(text, status, headers, media_type="application/yaml")
     raw = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     return Response(raw, status, headers, media_type="application/json")
