@@ -18,6 +18,7 @@ from otpd.crypto import SealManager, open_seal
 from otpd.store.sqlite import SqliteStore
 
 __all__ = [
+    "DIRECT_CALL_ENV",
     "NAME_FORMAT",
     "PERIOD",
     "TENANT",
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 TENANT = "bench"
+DIRECT_CALL_ENV = "BENCH_DIRECT_CALL"  # "1": asgi_app calls the service on the event loop
 NAME_FORMAT = "c%07d"  # also used verbatim by the wrk Lua script (string.format)
 PERIOD = 30  # the credentials' TOTP period (the otpd default)
 _SEED = b"otpd-bench-secrets"

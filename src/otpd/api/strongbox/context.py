@@ -23,10 +23,10 @@ from otpd.core.service import CredentialService
 
 __all__ = [
     "Handler",
+    "bearer",
     "call",
     "check_preconditions",
     "check_site",
-    "bearer",
     "endpoint",
     "flag",
     "not_modified",
@@ -123,9 +123,12 @@ def check_preconditions(request: Request, current: str | None) -> None:
     if if_match is not None and (current is None or not _matches(if_match, current, weak=False)):
         raise PreconditionFailed("if-match")
     if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None and current is not None:
-        if _matches(if_none_match, current, weak=True):
-            raise PreconditionFailed("if-none-match")
+    if (
+        if_none_match is not None
+        and current is not None
+        and _matches(if_none_match, current, weak=True)
+    ):
+        raise PreconditionFailed("if-none-match")
 
 
 def not_modified(request: Request, current: str) -> Response | None:
