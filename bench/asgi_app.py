@@ -4,32 +4,43 @@
     granian --interface asgi --factory bench.asgi_app:make_app ...
 
 Settings come from the usual OTPD_* variables (otpd.settings.load_settings), and logging is
-set up as `otpd serve` sets it up. With BENCH_DIRECT_CALL=1 the API adapters call the service
-on the event loop instead of hopping to the thread pool: every function in an otpd.api module
-that wraps starlette's run_in_threadpool (today otpd.api.strongbox.context.call, imported by
-name into each handler module) is replaced, in this process only, by direct_call. src/ is
-not changed.
+set up as `otpd serve` sets it up. BENCH_CALL chooses how the API adapters reach the service:
+
+  hop         as shipped: run_in_threadpool (anyio's default pool, up to 40 threads)
+  direct      direct_call: on the event loop thread, no hop
+  one-thread  one_thread_call: the hop, but one worker thread at a time (so no two threads'
+              SQLite connections contend for the write lock)
+
+For the last two, every otpd module global bound to starlette's run_in_threadpool (today in
+otpd.api.strongbox.context, whose `call` every Strongbox handler uses, and in the PhenixID
+routes) is rebound to the replacement, in this process only. src/ is not changed.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
-import inspect
 import os
 import pkgutil
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 
 import otpd.api
-from bench.common import DIRECT_CALL_ENV
+from bench.common import CALL_MODE_ENV
 from otpd.settings import load_settings
 from otpd.web.app import create_app
 from otpd.web.server import configure_logging
 
-__all__ = ["direct_call", "hop_functions", "make_app", "remove_thread_hop"]
+__all__ = ["direct_call", "hop_references", "make_app", "one_thread_call", "replace_hop"]
+
+Call = Callable[..., Awaitable[Any]]
+_limiter: list[anyio.CapacityLimiter] = []  # made on first use, inside the event loop
 
 
 async def direct_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -37,37 +48,44 @@ async def direct_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return fn(*args, **kwargs)
 
 
-def _is_hop(value: object) -> bool:
-    code = getattr(value, "__code__", None)
-    return inspect.iscoroutinefunction(value) and "run_in_threadpool" in code.co_names
+async def one_thread_call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """run_in_threadpool, but at most one worker thread at a time."""
+    if not _limiter:
+        _limiter.append(anyio.CapacityLimiter(1))
+    return await anyio.to_thread.run_sync(
+        functools.partial(fn, *args, **kwargs), limiter=_limiter[0]
+    )
 
 
-def hop_functions() -> list[tuple[str, str]]:
-    """(module, name) of every otpd.api global that is a run_in_threadpool wrapper."""
+CALLS: dict[str, Call] = {"direct": direct_call, "one-thread": one_thread_call}
+
+
+def hop_references() -> list[tuple[str, str]]:
+    """(module, name) of every otpd module global bound to starlette's run_in_threadpool."""
     for info in pkgutil.walk_packages(otpd.api.__path__, "otpd.api."):
         importlib.import_module(info.name)
-    modules = [(n, m) for n, m in sys.modules.items() if n.startswith("otpd.api.") and m]
+    modules = [(n, m) for n, m in sys.modules.items() if n.startswith("otpd.") and m]
     return sorted(
         (module_name, name)
         for module_name, module in modules
         for name, value in vars(module).items()
-        if _is_hop(value)
+        if value is run_in_threadpool
     )
 
 
-def remove_thread_hop() -> list[str]:
-    """Point every hop wrapper found by hop_functions() at direct_call."""
-    found = hop_functions()
+def replace_hop(call: Call) -> None:
+    """Rebind every reference found by hop_references() to `call` (same signature)."""
+    found = hop_references()
     if not found:
-        raise RuntimeError("no run_in_threadpool wrapper found in otpd.api: update bench/")
+        raise RuntimeError("otpd no longer uses starlette's run_in_threadpool: update bench/")
     for module_name, name in found:
-        setattr(sys.modules[module_name], name, direct_call)
-    return [f"{module}.{name}" for module, name in found]
+        setattr(sys.modules[module_name], name, call)
 
 
 def make_app() -> Starlette:
     settings = load_settings()
     configure_logging(settings.log_level)
-    if os.environ.get(DIRECT_CALL_ENV) == "1":
-        remove_thread_hop()
+    mode = os.environ.get(CALL_MODE_ENV, "hop")
+    if mode != "hop":
+        replace_hop(CALLS[mode])
     return create_app(settings)

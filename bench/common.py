@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import statistics
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,13 +19,15 @@ from otpd.crypto import SealManager, open_seal
 from otpd.store.sqlite import SqliteStore
 
 __all__ = [
-    "DIRECT_CALL_ENV",
+    "CALL_MODE_ENV",
     "NAME_FORMAT",
     "PERIOD",
     "TENANT",
     "FakeClock",
+    "Meter",
     "add_client",
     "cred_name",
+    "fsync_batch",
     "median",
     "populate",
     "print_table",
@@ -32,7 +35,7 @@ __all__ = [
 ]
 
 TENANT = "bench"
-DIRECT_CALL_ENV = "BENCH_DIRECT_CALL"  # "1": asgi_app calls the service on the event loop
+CALL_MODE_ENV = "BENCH_CALL"  # how bench/asgi_app.py calls the service: hop, direct, one-thread
 NAME_FORMAT = "c%07d"  # also used verbatim by the wrk Lua script (string.format)
 PERIOD = 30  # the credentials' TOTP period (the otpd default)
 _SEED = b"otpd-bench-secrets"
@@ -54,6 +57,50 @@ class FakeClock:
 
     def advance(self, seconds: int) -> None:
         self.now_s += seconds
+
+
+class Meter:
+    """A baseline run in slices (run(duration)), placed around or between the work it is
+    compared with; `rate` is ops/s over all slices. `batch` does some ops, returns how many."""
+
+    def __init__(self, batch: Callable[[], int]) -> None:
+        self.batch = batch
+        self.ops = 0
+        self.seconds = 0.0
+
+    def run(self, duration: float) -> None:
+        start = time.perf_counter()
+        while True:
+            self.ops += self.batch()
+            elapsed = time.perf_counter() - start
+            if elapsed >= duration:
+                self.seconds += elapsed
+                return
+
+    @property
+    def rate(self) -> float:
+        return self.ops / self.seconds if self.seconds else 0.0
+
+
+def fsync_batch(path: Path) -> Callable[[], int]:
+    """The disk baseline: one 4 KiB page written in place and fdatasync'ed (what a SQLite WAL
+    commit with synchronous=FULL waits for), cycling over 1 MiB like a WAL being reused."""
+    page = bytes(4096)
+    path.write_bytes(bytes(256 * len(page)))
+    turn = 0
+
+    def batch() -> int:
+        nonlocal turn
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            os.pwrite(fd, page, (turn % 256) * len(page))
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+        turn += 1
+        return 1
+
+    return batch
 
 
 def cred_name(index: int) -> str:

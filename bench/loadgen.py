@@ -83,7 +83,7 @@ _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
 
 
 def _find(pattern: str, text: str) -> re.Match[str]:
-    match = re.search(pattern, text)
+    match = re.search(pattern, text, re.MULTILINE)
     if match is None:
         raise ValueError(f"wrk output without {pattern!r}:\n{text}")
     return match
@@ -94,25 +94,25 @@ def _ms(text: str) -> float:
     return float(number) * _UNITS_MS[unit]
 
 
-def _parse_wrk(out: str, seconds: float) -> Measurement:
-    requests = int(_find(r"(\d+) requests in", out).group(1))
-    p50 = _find(r"50%\s+(\S+)", out).group(1)
-    p99 = _find(r"99%\s+(\S+)", out).group(1)
+def _parse_wrk(out: str) -> Measurement:
+    requests, elapsed = _find(r"(\d+) requests in (\S+),", out).groups()
+    p50 = _find(r"^\s*50%\s+(\S+)\s*$", out).group(1)  # the Latency Distribution lines
+    p99 = _find(r"^\s*99%\s+(\S+)\s*$", out).group(1)
     errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
     socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors += sum(int(n) for n in socket.groups()) if socket else 0
-    return Measurement(requests, seconds, _ms(p50), _ms(p99), errors)
+    return Measurement(int(requests), _ms(elapsed) / 1000, _ms(p50), _ms(p99), errors)
 
 
-def run_wrk(url: str, load: Load, connections: int, seconds: float, script: Path) -> Measurement:
-    """One wrk thread (the server under test gets the other core)."""
+def run_wrk(url: str, load: Load, connections: int, seconds: int, script: Path) -> Measurement:
+    """One wrk thread (the server under test gets the other core); wrk takes whole seconds."""
     script.write_text(_LUA)
     headers = [f"{name}: {value}" for name, value in load.headers.items()]
     args = [load.method, load.prefix, load.suffix, str(load.names), str(load.offset), load.body]
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout=10s"]
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout=10s"]
     command += ["-s", str(script), url, "--", *args, *headers]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    return _parse_wrk(out, seconds)
+    return _parse_wrk(out)
 
 
 # --- the Python fallback -----------------------------------------------------------------

@@ -3,22 +3,26 @@
 The real otpd app (bench/asgi_app.py: create_app with OTPD_* settings on a temp data dir, the
 logging of `otpd serve`) runs under each variant, one worker process, on a free 127.0.0.1 port:
 
-  uvicorn         uvicorn with uvloop + httptools, the app as it is (run_in_threadpool)
-  uvicorn direct  the same, with the adapters' run_in_threadpool wrapper monkeypatched in the
-                  server process to call the service on the event loop (no thread hop)
-  granian         granian --interface asgi (uvloop), the app as it is
+  uvicorn             uvicorn with uvloop + httptools, the app as it is (run_in_threadpool)
+  uvicorn direct      the same, with the adapters' run_in_threadpool monkeypatched in the
+                      server process to call the service on the event loop (no thread hop)
+  uvicorn one-thread  the same, with run_in_threadpool monkeypatched to a pool of one thread:
+                      the hop stays, SQLite write-lock contention between threads goes
+  granian             granian --interface asgi (uvloop), the app as it is
 
 A load generator in another process (wrk -t1 with --connections, else bench/loadgen.py) drives
 GET /healthz and POST .../verify-code with a wrong code, round-robin over --credentials
 credentials (bulk-populated before the servers start; one login per server start). Each
-measurement follows a discarded warm-up. Rounds alternate the variant order, and every
-ratio is taken within one round, then the median over rounds is shown with the per-round
-values: granian/uvicorn for the server choice, direct/hop for the thread hop.
+measurement follows a discarded warm-up; the disk's fsync/s is probed for 0.25 s before and
+after it and shown beside it, since with synchronous=FULL every failure write waits for it.
+Rounds alternate the variant order, and every ratio is taken within one round, then the
+median over rounds is shown with the per-round values: granian/uvicorn for the server
+choice, variant/run_in_threadpool for the thread hop.
 
 Throttling: the servers run with OTPD_THROTTLE_FREE_FAILURES=100 and failures are spread
 round-robin; the largest failure count reached is printed at the end as a check.
 
-Usage: .venv/bin/python -m bench.server_choice [--duration 4] [--rounds 2] [--sync FULL,NORMAL]
+Usage: .venv/bin/python -m bench.server_choice [--duration 3] [--rounds 3] [--sync FULL,NORMAL]
 """
 
 from __future__ import annotations
@@ -43,8 +47,16 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.asgi_app import hop_functions
-from bench.common import DIRECT_CALL_ENV, add_client, median, populate, print_table
+from bench.asgi_app import hop_references
+from bench.common import (
+    CALL_MODE_ENV,
+    Meter,
+    add_client,
+    fsync_batch,
+    median,
+    populate,
+    print_table,
+)
 from bench.loadgen import Load, Measurement, run_python, run_wrk
 from otpd.bootstrap import SQLITE_FILE
 from otpd.core.model import Scope
@@ -55,22 +67,24 @@ CLIENT = "bench-client"
 FREE_FAILURES = 100
 TARGET = "bench.asgi_app:make_app"
 HEALTHZ = Load("GET", "/healthz")
+_GONE = "starlette.requests.ClientDisconnect"
 
 
 @dataclass(frozen=True)
 class Variant:
     server: str
-    direct: bool = False
+    call: str = "hop"  # bench/asgi_app.py: hop, direct, one-thread
 
     @property
     def label(self) -> str:
-        return self.server + (" direct" if self.direct else "")
+        return self.server + ("" if self.call == "hop" else " " + self.call)
 
 
 UVICORN = Variant("uvicorn")
-UVICORN_DIRECT = Variant("uvicorn", direct=True)
+UVICORN_DIRECT = Variant("uvicorn", "direct")
+UVICORN_ONE_THREAD = Variant("uvicorn", "one-thread")
 GRANIAN = Variant("granian")
-VARIANTS = (UVICORN, UVICORN_DIRECT, GRANIAN)
+VARIANTS = (UVICORN, UVICORN_DIRECT, UVICORN_ONE_THREAD, GRANIAN)
 Key = tuple[Variant, str, str]  # variant, endpoint, synchronous ("-" for /healthz)
 
 
@@ -81,6 +95,7 @@ class Context:
     key: str
     rng: random.Random
     results: dict[Key, list[Measurement]] = field(default_factory=dict)
+    disk: dict[Key, list[float]] = field(default_factory=dict)  # fsync/s around each run
 
     @property
     def data_dir(self) -> Path:
@@ -108,7 +123,7 @@ def _env(ctx: Context, variant: Variant, synchronous: str) -> dict[str, str]:
         OTPD_LOG_LEVEL=ctx.args.log_level,
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
     )
-    env[DIRECT_CALL_ENV] = "1" if variant.direct else "0"
+    env[CALL_MODE_ENV] = variant.call
     return env
 
 
@@ -197,7 +212,7 @@ def _verify_load(ctx: Context, token: str) -> Load:
     )
 
 
-def _generate(ctx: Context, port: int, load: Load, seconds: float) -> Measurement:
+def _generate(ctx: Context, port: int, load: Load, seconds: int) -> Measurement:
     connections = ctx.args.connections
     if ctx.args.loadgen == "wrk":
         url = f"http://{HOST}:{port}"
@@ -206,14 +221,20 @@ def _generate(ctx: Context, port: int, load: Load, seconds: float) -> Measuremen
 
 
 def _measure(ctx: Context, port: int, load: Load, key: Key, round_no: int) -> None:
+    """Warm-up, measurement, and the disk's fsync/s for a quarter second before and after
+    (with synchronous=FULL every failure write waits for the disk)."""
+    disk = Meter(fsync_batch(ctx.work / "fsync-probe"))
+    disk.run(0.25)
     _generate(ctx, port, load, ctx.args.warmup)  # warm-up, discarded
     result = _generate(ctx, port, load, ctx.args.duration)
+    disk.run(0.25)
     ctx.results.setdefault(key, []).append(result)
+    ctx.disk.setdefault(key, []).append(disk.rate)
     variant, endpoint, synchronous = key
     print(
-        f"round {round_no} {variant.label:<14} {endpoint:<11} sync={synchronous:<6}"
-        f" {result.rps:8,.0f} req/s  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms"
-        f"  errors {result.errors}",
+        f"round {round_no} {variant.label:<18} {endpoint:<11} sync={synchronous:<6}"
+        f" {result.rps:6,.0f} req/s  p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:7.2f} ms"
+        f"  errors {result.errors}  disk {disk.rate:6,.0f} fsync/s",
         flush=True,
     )
 
@@ -225,7 +246,7 @@ def run_round(ctx: Context, round_no: int) -> None:
     for synchronous in ctx.args.sync:
         for variant in variants:
             with running_server(ctx, variant, synchronous) as port:
-                if not variant.direct and synchronous == ctx.args.sync[0]:
+                if variant in (UVICORN, GRANIAN) and synchronous == ctx.args.sync[0]:
                     _measure(ctx, port, HEALTHZ, (variant, "healthz", "-"), round_no)
                 load = _verify_load(ctx, _login(port, ctx.key))
                 _measure(ctx, port, load, (variant, "verify-code", synchronous), round_no)
@@ -250,13 +271,15 @@ def _row(ctx: Context, key: Key, label: str, ratio: str) -> list[object]:
         f"{median([m.p50_ms for m in runs]):.2f}",
         f"{median([m.p99_ms for m in runs]):.2f}",
         sum(m.errors for m in runs),
+        f"{median(ctx.disk.get(key, [])):,.0f}",
         ratio,
     ]
 
 
 def print_server_table(ctx: Context) -> None:
     print("\nserver choice: median over rounds; ratio = granian req/s / uvicorn req/s per round")
-    headers = ["endpoint / server", "sync", "req/s", "p50 ms", "p99 ms", "errors", "ratio"]
+    headers = ["endpoint / server", "sync", "req/s", "p50 ms", "p99 ms", "errors", "fsync/s"]
+    headers.append("ratio")
     rows: list[list[object]] = []
     for endpoint, synchronous in [("healthz", "-")] + [("verify-code", s) for s in ctx.args.sync]:
         uvicorn, granian = (UVICORN, endpoint, synchronous), (GRANIAN, endpoint, synchronous)
@@ -266,16 +289,16 @@ def print_server_table(ctx: Context) -> None:
 
 
 def print_hop_table(ctx: Context) -> None:
-    print("\nthread hop, uvicorn, verify-code: ratio = direct-call req/s / threadpool req/s")
-    headers = ["variant", "sync", "req/s", "p50 ms", "p99 ms", "errors", "ratio"]
+    print("\nthread hop, uvicorn, verify-code: ratio = variant req/s / run_in_threadpool req/s")
+    headers = ["variant", "sync", "req/s", "p50 ms", "p99 ms", "errors", "fsync/s", "ratio"]
+    others = ((UVICORN_ONE_THREAD, "one-thread pool"), (UVICORN_DIRECT, "direct call"))
     rows: list[list[object]] = []
     for synchronous in ctx.args.sync:
-        hop, direct = (
-            (UVICORN, "verify-code", synchronous),
-            (UVICORN_DIRECT, "verify-code", synchronous),
-        )
+        hop: Key = (UVICORN, "verify-code", synchronous)
         rows.append(_row(ctx, hop, "run_in_threadpool", "1.00"))
-        rows.append(_row(ctx, direct, "direct call", _ratio(ctx, direct, hop)))
+        for variant, label in others:
+            key: Key = (variant, "verify-code", synchronous)
+            rows.append(_row(ctx, key, label, _ratio(ctx, key, hop)))
     print_table(headers, rows)
 
 
@@ -289,8 +312,20 @@ def print_checks(ctx: Context) -> None:
     for variant in VARIANTS:
         path = _log_path(ctx, variant)
         if path.exists():
-            lines = sum(1 for line in path.open(errors="replace") if " otpd.audit " in line)
-            print(f"        audit log lines written by {variant.label}: {lines:,}")
+            audit, errors, gone = _count_lines(path, " otpd.audit ", " otpd.error ", _GONE)
+            print(
+                f"        {variant.label}: {audit:,} audit log lines; {errors} unhandled errors"
+                f" logged, {gone} of them ClientDisconnect (a load generator stopping)"
+            )
+
+
+def _count_lines(path: Path, *needles: str) -> list[int]:
+    counts = [0] * len(needles)
+    with path.open(errors="replace") as lines:
+        for line in lines:
+            for i, needle in enumerate(needles):
+                counts[i] += needle in line
+    return counts
 
 
 def print_header(ctx: Context) -> None:
@@ -304,8 +339,8 @@ def print_header(ctx: Context) -> None:
         f" {args.duration:g} s per measurement, {args.rounds} round(s);"
         f" {args.credentials:,} credentials; log level {args.log_level}",
     )
-    hops = ", ".join(f"{module}.{name}" for module, name in hop_functions())
-    print(f"'uvicorn direct' replaces the run_in_threadpool wrapper(s): {hops}", flush=True)
+    hops = ", ".join(f"{module}.{name}" for module, name in hop_references())
+    print(f"'direct' and 'one-thread' rebind: {hops}", flush=True)
 
 
 # --- main --------------------------------------------------------------------------------
@@ -315,9 +350,9 @@ def _csv(kind: Callable[[str], str]) -> Callable[[str], list[str]]:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--duration", type=float, default=4.0, help="seconds per measurement")
-    parser.add_argument("--warmup", type=float, default=1.0, help="discarded seconds before")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--duration", type=int, default=3, help="seconds per measurement")
+    parser.add_argument("--warmup", type=int, default=1, help="discarded seconds before")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--credentials", type=int, default=10_000)
     parser.add_argument("--sync", type=_csv(str.upper), default=["FULL", "NORMAL"])

@@ -8,10 +8,14 @@ copy of one bulk-populated data directory and measures, each for --seconds of ti
   valid-code    service.verify with the current code: lookup, unseal, 3 HMACs, advance()
   unknown-name  service.verify on a name that does not exist: lookup miss, 3 dummy HMACs
 
-The baseline (hmac/s) is a bare loop of 3-step-window TOTP checks with hmac/hashlib directly.
-It runs in slices between the scenario's chunks, each as long as the chunk before it, so the
-scenario and its baseline share the same moments of a noisy machine. ratio = verif/s / hmac/s:
-0.05 means one verification costs as much as 20 bare window checks.
+Two baselines run in slices between the scenario's chunks (each slice half as long as the
+chunk before it), so a scenario and its baselines share the same moments of a noisy machine:
+
+  hmac/s   a bare loop of 3-step-window TOTP checks with hmac/hashlib directly (the CPU);
+           vs hmac = verif/s / hmac/s: 0.05 means a verification costs 20 bare checks
+  fsync/s  a bare 4 KiB pwrite + fdatasync in the data directory (the disk: what a WAL commit
+           with synchronous=FULL waits for); vs fsync = verif/s / fsync/s, near 1 (or
+           below) means the disk is the limit
 
 Throttling: the service gets ThrottlePolicy(free_failures=--free-failures, default 100, the
 maximum otpd allows) and wrong codes go round-robin over a shuffled cycle of all credentials, so
@@ -43,7 +47,9 @@ from bench.common import (
     PERIOD,
     TENANT,
     FakeClock,
+    Meter,
     cred_name,
+    fsync_batch,
     populate,
     print_table,
     secret_for,
@@ -67,7 +73,8 @@ class Result:
     ops: int
     seconds: float
     outcomes: Counter[str]
-    baseline_rate: float  # bare-hmac checks/s, measured interleaved with this scenario
+    hmac_rate: float  # bare window checks/s, interleaved with this scenario
+    fsync_rate: float  # bare page write + fdatasync/s, interleaved with this scenario
 
     @property
     def rate(self) -> float:
@@ -76,17 +83,18 @@ class Result:
 
 @dataclass
 class Group:
-    """One runtime under test: N credentials, one synchronous mode."""
+    """One runtime under test: N credentials, one synchronous mode, its data directory."""
 
     n: int
     synchronous: str
+    data_dir: Path
     service: CredentialService
     clock: FakeClock
     rng: random.Random
     chunk: int
 
 
-# --- the baseline ------------------------------------------------------------------------
+# --- baselines -----------------------------------------------------------------------------
 def _bare_check(key: bytes, counters: Sequence[bytes], candidate: bytes) -> bool:
     """One 3-step-window TOTP check (RFC 4226 §5.3 truncation), no early exit."""
     equal = False
@@ -98,52 +106,41 @@ def _bare_check(key: bytes, counters: Sequence[bytes], candidate: bytes) -> bool
     return equal
 
 
-class BareHmac:
-    """The baseline: run in slices between the scenario's chunks, so that both see the same
-    moments of a noisy machine; the ratio is taken against this meter's rate."""
+def hmac_batch() -> Callable[[], int]:
+    """The CPU baseline: bare HMAC-SHA1 window checks over 64 keys."""
+    keys = [secret_for(i) for i in range(1, 65)]
+    step = int(time.time()) // PERIOD
+    counters = [(step + delta).to_bytes(8, "big") for delta in (-1, 0, 1)]
 
-    def __init__(self) -> None:
-        self.keys = [secret_for(i) for i in range(1, 65)]
-        step = int(time.time()) // PERIOD
-        self.counters = [(step + delta).to_bytes(8, "big") for delta in (-1, 0, 1)]
-        self.checks = 0
-        self.seconds = 0.0
+    def batch() -> int:
+        for key in keys:
+            _bare_check(key, counters, b"000000")
+        return len(keys)
 
-    def run(self, duration: float) -> None:
-        start = time.perf_counter()
-        while True:
-            for key in self.keys:
-                _bare_check(key, self.counters, b"000000")
-            self.checks += len(self.keys)
-            elapsed = time.perf_counter() - start
-            if elapsed >= duration:
-                self.seconds += elapsed
-                return
-
-    @property
-    def rate(self) -> float:
-        return self.checks / self.seconds if self.seconds else 0.0
+    return batch
 
 
 # --- service scenarios -------------------------------------------------------------------
 def _timed(
     group: Group, scenario: str, make_chunk: Callable[[], list[Item]], seconds: float
 ) -> Result:
-    """Run chunks until `seconds` of verify calls (only the calls are timed), each chunk
-    followed by a baseline slice of the same duration."""
+    """Run chunks until `seconds` of verify calls (only the calls are timed). After each
+    chunk, the two baselines run for half the chunk's duration each."""
     verify = group.service.verify
-    baseline = BareHmac()
+    cpu = Meter(hmac_batch())
+    disk = Meter(fsync_batch(group.data_dir / "fsync-baseline"))
     ops, spent, outcomes = 0, 0.0, Counter[str]()
     while spent < seconds:
         items = make_chunk()
         start = time.perf_counter()
         results = [verify(PRINCIPAL, name, code) for name, code in items]
         elapsed = time.perf_counter() - start
-        baseline.run(elapsed)
+        cpu.run(elapsed / 2)
+        disk.run(elapsed / 2)
         spent += elapsed
         ops += len(items)
         outcomes.update(result.outcome.value for result in results)
-    return Result(scenario, ops, spent, outcomes, baseline.rate)
+    return Result(scenario, ops, spent, outcomes, cpu.rate, disk.rate)
 
 
 def _shuffled_cycle(n: int, rng: random.Random) -> Iterator[int]:
@@ -201,7 +198,8 @@ def measure_group(
             clock,
             throttle=ThrottlePolicy(free_failures=args.free_failures),
         )
-        group = Group(n, synchronous, service, clock, random.Random(args.seed), args.chunk)
+        rng = random.Random(args.seed)
+        group = Group(n, synchronous, data_dir, service, clock, rng, args.chunk)
         scenarios = (wrong_codes, valid_codes, unknown_names)
         return [scenario(group, args.seconds) for scenario in scenarios]
     finally:
@@ -220,8 +218,10 @@ def table_rows(n: int, synchronous: str, results: list[Result]) -> list[list[obj
             synchronous,
             f"{r.ops:,}",
             f"{r.rate:,.0f}",
-            f"{r.baseline_rate:,.0f}",
-            f"{r.rate / r.baseline_rate:.4f}",
+            f"{r.hmac_rate:,.0f}",
+            f"{r.rate / r.hmac_rate:.4f}",
+            f"{r.fsync_rate:,.0f}",
+            f"{r.rate / r.fsync_rate:.2f}",
             _outcomes(r),
         ]
         for r in results
@@ -270,8 +270,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.rmtree(root, ignore_errors=True)
     print()
     print(f"verify throughput through CredentialService, {args.seconds:g} s timed per scenario;")
-    print("ratio = verif/s / hmac/s (bare 3-step TOTP checks, interleaved with the scenario)")
-    headers = ["scenario", "N", "sync", "ops", "verif/s", "hmac/s", "ratio", "outcomes"]
+    print("baselines interleaved with each scenario: hmac/s = bare 3-step TOTP window checks,")
+    print("fsync/s = bare 4 KiB pwrite + fdatasync in the data directory")
+    print("vs hmac = verif/s / hmac/s; vs fsync = verif/s / fsync/s")
+    headers = ["scenario", "N", "sync", "ops", "verif/s", "hmac/s", "vs hmac", "fsync/s"]
+    headers += ["vs fsync", "outcomes"]
     print_table(headers, rows)
     return 0
 

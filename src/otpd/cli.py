@@ -11,14 +11,17 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
 from otpd.bootstrap import build_runtime, open_store
-from otpd.core.errors import OtpdError
+from otpd.core.errors import InvalidInput, OtpdError
 from otpd.core.model import PhenixAuth, Scope, Tenant
+from otpd.core.tenants import validate_operations, validate_subjects
 from otpd.crypto import init_shamir
 from otpd.settings import Settings, load_settings
+from otpd.subjects import canonical_subject
 
 __all__ = ["main"]
 
@@ -39,6 +42,9 @@ def _common(parser: argparse.ArgumentParser, *names: str) -> None:
         "url": "URL of the running server (OTPD_URL, default http://127.0.0.1:8080)",
         "key": "API key with scope seal (OTPD_KEY)",
         "config": "YAML settings file (OTPD_CONFIG)",
+        "tls_cert": "serve HTTPS with this certificate chain, PEM (OTPD_TLS_CERT)",
+        "tls_key": "its private key, PEM (OTPD_TLS_KEY; default: in --tls-cert)",
+        "tls_client_ca": "require client certificates from these CAs, PEM (OTPD_TLS_CLIENT_CA)",
     }
     for name in names:
         parser.add_argument(
@@ -52,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the server")
     _common(serve, "data_dir", "database", "host", "port", "workers", "public_url", "config")
+    _common(serve, "tls_cert", "tls_key", "tls_client_ca")
 
     tenant = commands.add_parser("tenant", help="manage tenants")
     tenant_commands = tenant.add_subparsers(
@@ -61,6 +68,7 @@ def _parser() -> argparse.ArgumentParser:
         sub = tenant_commands.add_parser(verb, help=f"{verb} a tenant")
         sub.add_argument("tenant")
         sub.add_argument("--phenixid-auth", choices=[a.value for a in PhenixAuth], default=None)
+        _tenant_options(sub)
         _common(sub, "data_dir", "database", "config")
     show = tenant_commands.add_parser("show", help="show a tenant as JSON")
     show.add_argument("tenant")
@@ -93,7 +101,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    names = ("data_dir", "database", "host", "port", "workers", "public_url", "url", "key")
+    names: tuple[str, ...] = ("data_dir", "database", "host", "port", "workers", "public_url")
+    names += ("url", "key", "tls_cert", "tls_key", "tls_client_ca")
     flags = {name: getattr(args, name, None) for name in names}
     config = getattr(args, "config", None)
     return load_settings(flags, config_file=Path(config) if config else None)
@@ -114,25 +123,69 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return serve(_settings(args))
 
 
+def _tenant_options(parser: argparse.ArgumentParser) -> None:
+    """PhenixID tenant settings (docs/api-phenixid.md). A given list replaces the old one."""
+    parser.add_argument(
+        "--allowed-operation",
+        action="append",
+        default=None,
+        help="PhenixID allowedOperation (repeatable or a comma list; '' allows none)",
+    )
+    parser.add_argument(
+        "--client-cert-subject",
+        action="append",
+        default=None,
+        help="allowed client certificate subject, RFC 4514 as CN=x,O=y,C=SE (repeatable)",
+    )
+    parser.add_argument("--clear-client-cert-subjects", action="store_true")
+
+
+def _tenant_changes(args: argparse.Namespace) -> dict[str, Any]:
+    """The tenant settings the flags ask for, all checked before anything is written."""
+    changes: dict[str, Any] = {}
+    if args.phenixid_auth:
+        changes["phenixid_auth"] = PhenixAuth(args.phenixid_auth)
+    if args.allowed_operation is not None:
+        names = [n.strip() for value in args.allowed_operation for n in value.split(",")]
+        changes["allowed_operations"] = validate_operations(n for n in names if n)
+    if args.clear_client_cert_subjects:
+        changes["client_cert_subjects"] = ()
+    if args.client_cert_subject:
+        try:
+            subjects = [canonical_subject(s) for s in args.client_cert_subject]
+        except ValueError:
+            raise InvalidInput(
+                "client-cert-subject", "must be an RFC 4514 name such as CN=client,O=Example,C=SE"
+            ) from None
+        changes["client_cert_subjects"] = validate_subjects(subjects)
+    return changes
+
+
+def _warn_open_or_closed(tenant: Tenant) -> None:
+    if tenant.phenixid_auth is PhenixAuth.NONE:
+        warning = f"PhenixID callers of {tenant.id} are not authenticated"
+    elif tenant.phenixid_auth is PhenixAuth.CLIENT_CERT and not tenant.client_cert_subjects:
+        warning = f"no client certificate subject may call {tenant.id} yet"
+    else:
+        return
+    print(f"otpd: warning: {warning}", file=sys.stderr)
+
+
 def _cmd_tenant(args: argparse.Namespace) -> int:
     runtime = build_runtime(_settings(args))
     try:
         service = runtime.service
-        if args.tenant_command == "create":
-            tenant = service.create_tenant(args.tenant, PhenixAuth(args.phenixid_auth or "basic"))
-        elif args.tenant_command == "update":
+        if args.tenant_command == "show":
             tenant = service.get_tenant(args.tenant)
-            if args.phenixid_auth:
-                tenant = Tenant(
-                    id=tenant.id,
-                    phenixid_auth=PhenixAuth(args.phenixid_auth),
-                    allowed_operations=tenant.allowed_operations,
-                    client_cert_subjects=tenant.client_cert_subjects,
-                    created_at=tenant.created_at,
-                )
-            service.update_tenant(tenant)
         else:
-            tenant = service.get_tenant(args.tenant)
+            changes = _tenant_changes(args)
+            if args.tenant_command == "create":
+                tenant = service.create_tenant(args.tenant)
+            else:
+                tenant = service.get_tenant(args.tenant)
+            tenant = replace(tenant, **changes)
+            service.update_tenant(tenant)
+            _warn_open_or_closed(tenant)
         print(json.dumps(_tenant_json(tenant)))
         return 0
     finally:

@@ -7,7 +7,9 @@ An unknown key or a bad value stops start-up with the key's name (DESIGN habit 7
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -65,6 +67,21 @@ def _url(text: str) -> str:
     return text.rstrip("/")
 
 
+def _networks(text: str) -> tuple[str, ...]:
+    """A comma list of IP addresses or CIDR networks, normalised ("10.0.0.1/32")."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    try:
+        return tuple(str(ipaddress.ip_network(item, strict=False)) for item in items)
+    except ValueError:
+        raise ValueError("must be a comma list of IP addresses or CIDR networks") from None
+
+
+def _header_name(text: str) -> str:
+    if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", text):
+        raise ValueError("must be an HTTP header name")
+    return text
+
+
 def _optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return lambda text: parse(text) if text else None
 
@@ -97,6 +114,26 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("throttle_base_delay", _positive, 1, "first backoff delay in seconds (doubles)"),
     Setting("throttle_max_delay", _positive, 900, "longest backoff delay in seconds"),
     Setting("log_level", _choice("debug", "info", "warning", "error"), "info", "log level"),
+    Setting("tls_cert", _optional(Path), None, "TLS certificate chain (PEM); serve HTTPS"),
+    Setting("tls_key", _optional(Path), None, "TLS private key (PEM); default: in tls_cert"),
+    Setting(
+        "tls_client_ca",
+        _optional(Path),
+        None,
+        "CA certificates (PEM) for client certificates; when set, every client must present one",
+    ),
+    Setting(
+        "trusted_proxies",
+        _networks,
+        (),
+        "comma list of proxy addresses/CIDRs whose client_cert_header is believed",
+    ),
+    Setting(
+        "client_cert_header",
+        _header_name,
+        "X-SSL-Client-S-DN",
+        "request header a trusted proxy puts the verified client certificate subject in",
+    ),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -123,6 +160,11 @@ class Settings:
     throttle_base_delay: int = 1
     throttle_max_delay: int = 900
     log_level: str = "info"
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    trusted_proxies: tuple[str, ...] = ()
+    client_cert_header: str = "X-SSL-Client-S-DN"
 
     def __repr__(self) -> str:
         shown = {

@@ -102,7 +102,7 @@ def test_reopen_keeps_data(db_path: Path) -> None:
 
 def test_schema_version_is_recorded(sqlite_store: SqliteStore, db_path: Path) -> None:
     rows = raw_query(db_path, "SELECT version, applied_at FROM schema_version")
-    assert [version for version, _ in rows] == [1]
+    assert [version for version, _ in rows] == [m.version for m in migrate.load()]
     assert rows[0][1] > 1_600_000_000
 
 
@@ -112,11 +112,12 @@ def test_newer_schema_is_refused_and_left_untouched(db_path: Path) -> None:
         conn.execute("INSERT INTO schema_version VALUES (7, 0)")
         conn.commit()
     before = db_path.read_bytes()
-    message = r"database schema version 7 is newer than this otpd supports \(1\); upgrade otpd"
+    known = len(migrate.load())
+    message = rf"database schema version 7 is newer than this otpd supports \({known}\); upgrade"
     with pytest.raises(ConfigError, match=message):
         SqliteStore(db_path)
     assert db_path.read_bytes() == before
-    assert raw_query(db_path, "SELECT COUNT(*) FROM schema_version") == [(2,)]
+    assert raw_query(db_path, "SELECT COUNT(*) FROM schema_version") == [(known + 1,)]
 
 
 def test_garbage_file_is_refused_and_left_untouched(db_path: Path) -> None:
@@ -277,7 +278,8 @@ def test_two_processes_open_a_fresh_file_at_once(tmp_path: Path) -> None:
         worker.join(timeout=120)
         assert worker.exitcode == 0
     for path in paths:
-        assert raw_query(Path(path), "SELECT version FROM schema_version") == [(1,)]
+        versions = raw_query(Path(path), "SELECT version FROM schema_version ORDER BY version")
+        assert versions == [(m.version,) for m in migrate.load()]
         assert raw_query(Path(path), "SELECT value FROM credential_id_seq") == [(0,)]
 
 

@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 
 from otpd.core.errors import InvalidInput
 
-__all__ = ["bearer_token", "errors_response", "read_json_object"]
+__all__ = ["bearer_token", "errors_response", "parse_json_object", "read_json_object"]
 
 
 def errors_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -30,7 +30,11 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 async def read_json_object(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+    return parse_json_object(await request.body())
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """A JSON object from a request body, by the one rule of every adapter (no duplicate keys)."""
     try:
         value = json.loads(raw, object_pairs_hook=_no_duplicates) if raw else None
     except (ValueError, RecursionError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from otpd.core.enrolment import EnrolmentTicket
 from otpd.core.model import (
     ApiClient,
     CredentialRecord,
@@ -144,3 +145,17 @@ class CredentialStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+    # --- Token2 enrolment tickets (issue #5): only the SHA-256 of a ticket is stored -----
+    def insert_enrolment_ticket(self, ticket: EnrolmentTicket) -> None:
+        """Raises NotFound when the credential (in ticket.tenant) does not exist, and
+        AlreadyExists when the hash is taken. Deleting the credential deletes its tickets."""
+        ...
+
+    def get_enrolment_ticket(self, ticket_hash: str) -> EnrolmentTicket | None:
+        """The stored ticket, expired or not: the caller compares the expiry with its clock."""
+        ...
+
+    def delete_expired_enrolment_tickets(self, now_us: int) -> int:
+        """Delete the tickets with expires_at_us <= now_us; returns how many."""
+        ...

@@ -13,7 +13,9 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 
-from otpd.core import access
+from otpd.core import access, tenants
+from otpd.core.codes import code_text
+from otpd.core.enrolment import Enrolment, credential_for_ticket, enrol
 from otpd.core.errors import (
     AlreadyExists,
     Forbidden,
@@ -25,6 +27,7 @@ from otpd.core.errors import (
 )
 from otpd.core.model import (
     SYSTEM_TENANT,
+    TENANT_ID,
     ApiClient,
     CredentialRecord,
     CredentialSpec,
@@ -141,6 +144,27 @@ class CredentialService:
         if client is None:
             raise Unauthenticated("bad key")
         return Principal(tenant=client.tenant, client=client.name, scopes=client.scopes)
+
+    def authenticate_basic(self, name: object, key: object) -> Principal:
+        """HTTP Basic `<client name>:<key>` (PhenixID). A wrong name, key or either missing all
+        give the same Unauthenticated."""
+        if not isinstance(name, str) or not isinstance(key, str):
+            raise Unauthenticated("bad basic credentials")
+        principal = self.authenticate(key)
+        if not hmac.compare_digest(principal.client.encode(), name.encode("utf-8", "replace")):
+            raise Unauthenticated("bad basic credentials")
+        return principal
+
+    def admit_caller(self, tenant_id: str, caller: tenants.Caller, operation: str) -> Principal:
+        """A PhenixID caller of `operation` in the tenant named by its header: the tenant's
+        settings decide (core.tenants.admit); the principal has scope verify there only."""
+        known = isinstance(tenant_id, str) and TENANT_ID.fullmatch(tenant_id) is not None
+        tenant = self.store.get_tenant(tenant_id) if known else None
+        try:
+            return tenants.admit(tenant, caller, operation, self.authenticate_basic)
+        except (Forbidden, Unauthenticated) as error:  # R61: the true reason, not the answer
+            audit_log.info("admit tenant=%s refused=%s", tenant.id if tenant else "-", error)
+            raise
 
     # --- bearer tokens (Strongbox) -------------------------------------------------------
     def login(self, name: object, key: object, tenant: object = None) -> IssuedToken:
@@ -352,13 +376,15 @@ class CredentialService:
         """Unknown credentials are REJECTED after the same work as a wrong code (R35, R37)."""
         now = self.now()
         if record is None:
-            evaluate_code(_DUMMY_SECRET, OtpParams(), code, now, -1)
+            evaluate_code(_DUMMY_SECRET, OtpParams(), code_text(code, 6), now, -1)
             return VerifyResult(Outcome.REJECTED)
         if is_throttled(record.throttle, now):
             # NOTES.md §7: not evaluated, and not counted, so a flood cannot extend the wait.
             return VerifyResult(Outcome.THROTTLED)
         secret = self._open(record)
-        outcome, step = evaluate_code(secret.reveal(), record.params, code, now, record.last_step)
+        params = record.params  # a NumericCode is zero-padded to these digits (core.codes)
+        text = code_text(code, params.digits)
+        outcome, step = evaluate_code(secret.reveal(), params, text, now, record.last_step)
         if outcome is Outcome.ACCEPTED and step is not None:
             if self.store.advance(record.id, step):
                 return VerifyResult(Outcome.ACCEPTED, step)
@@ -369,6 +395,30 @@ class CredentialService:
         if counted is None:
             return VerifyResult(Outcome.THROTTLED)
         return VerifyResult(outcome)
+
+    # --- Token2 enrolment (issue #5; the rules live in core.enrolment) ---------------------
+    def enrol_user(self, principal: Principal, *, email: str | None, phone: str) -> Enrolment:
+        """Token2 createuser: a SHA-1/6/30 credential with a 20-byte secret, named after the
+        e-mail when possible, else `user<id>`, plus a 15-minute enrolment ticket."""
+        access.require(principal, Scope.WRITE)
+        self._writable_tenant(principal)
+        self._require_unsealed()
+        return enrol(
+            self.store,
+            self.sealer,
+            principal.tenant,
+            email=email,
+            phone=phone,
+            now_us=self.clock.now_us(),
+            random_bytes=self._random_bytes,
+        )
+
+    def enrolment_uri(self, ticket: str) -> str:
+        """The otpauth URI behind a live enrolment ticket. No principal: the ticket is the
+        authority (an <img> tag fetches it). Anything but a live ticket is NotFound."""
+        self._require_unsealed()
+        record = credential_for_ticket(self.store, ticket, self.clock.now_us())
+        return self.uri_for(record, self._open(record))
 
     # --- sealing (NOTES.md §4): shares are the authority, so unsealing needs no principal ---
     def seal_status(self) -> SealStatus:

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 
+from otpd.core.enrolment import EnrolmentTicket
 from otpd.core.errors import AlreadyExists, NotFound
 from otpd.core.model import ApiClient, CredentialRecord, Tenant, ThrottleState, TokenRecord
 
@@ -24,6 +25,7 @@ class MemoryStore:
         self._credentials: dict[int, CredentialRecord] = {}
         self._meta: dict[str, str] = {}
         self._tokens: dict[str, TokenRecord] = {}
+        self._tickets: dict[str, EnrolmentTicket] = {}  # Token2 enrolment tickets by hash
         self._next_id = 0
 
     # --- tenants and API clients ---------------------------------------------------------
@@ -121,6 +123,7 @@ class MemoryStore:
             if record is None:
                 return False
             del self._credentials[record.id]
+            self._drop_tickets(record.id)  # as ON DELETE CASCADE in SQL
             return True
 
     # --- verification state --------------------------------------------------------------
@@ -193,3 +196,29 @@ class MemoryStore:
             (r for r in self._credentials.values() if r.tenant == tenant_id and r.name == name),
             None,
         )
+
+    # --- Token2 enrolment tickets (issue #5) --------------------------------------------
+    def insert_enrolment_ticket(self, ticket: EnrolmentTicket) -> None:
+        with self._lock:
+            record = self._credentials.get(ticket.credential_id)
+            if record is None or record.tenant != ticket.tenant:
+                raise NotFound("no such credential")
+            if ticket.ticket_hash in self._tickets:
+                raise AlreadyExists("enrolment ticket exists")
+            self._tickets[ticket.ticket_hash] = ticket
+
+    def get_enrolment_ticket(self, ticket_hash: str) -> EnrolmentTicket | None:
+        with self._lock:
+            return self._tickets.get(ticket_hash)
+
+    def delete_expired_enrolment_tickets(self, now_us: int) -> int:
+        with self._lock:
+            expired = [h for h, t in self._tickets.items() if t.expires_at_us <= now_us]
+            for ticket_hash in expired:
+                del self._tickets[ticket_hash]
+            return len(expired)
+
+    def _drop_tickets(self, credential_id: int) -> None:
+        gone = [h for h, t in self._tickets.items() if t.credential_id == credential_id]
+        for ticket_hash in gone:
+            del self._tickets[ticket_hash]

@@ -19,6 +19,7 @@ from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
+from otpd.core.enrolment import EnrolmentTicket
 from otpd.core.errors import AlreadyExists, ConfigError, NotFound, StoreUnavailable
 from otpd.core.model import (
     Algorithm,
@@ -294,6 +295,31 @@ class SqliteStore:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                 raise
+
+    # --- Token2 enrolment tickets (issue #5) --------------------------------------------
+    def insert_enrolment_ticket(self, ticket: EnrolmentTicket) -> None:
+        # INSERT ... SELECT: a credential of another tenant reads as missing, like a deleted one.
+        inserted = self._change(
+            "INSERT INTO enrolment_ticket (ticket_hash, tenant, credential_id, expires_at_us)"
+            " SELECT ?, ?, ?, ? WHERE EXISTS"
+            " (SELECT 1 FROM credential WHERE id = ? AND tenant = ?)",
+            (*astuple(ticket), ticket.credential_id, ticket.tenant),
+            "enrolment ticket",
+        )
+        if not inserted:
+            raise NotFound("no such credential")
+
+    def get_enrolment_ticket(self, ticket_hash: str) -> EnrolmentTicket | None:
+        rows = self._query(
+            "SELECT ticket_hash, tenant, credential_id, expires_at_us FROM enrolment_ticket"
+            " WHERE ticket_hash = ?",
+            (ticket_hash,),
+        )
+        return EnrolmentTicket(*rows[0]) if rows else None
+
+    def delete_expired_enrolment_tickets(self, now_us: int) -> int:
+        sql = "DELETE FROM enrolment_ticket WHERE expires_at_us <= ?"
+        return self._change(sql, (now_us,), "enrolment ticket")
 
 
 def _connect(path: Path, synchronous: str, busy_timeout_ms: int) -> _Connection:

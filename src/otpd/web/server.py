@@ -17,7 +17,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 
 import uvicorn
 
@@ -25,6 +27,7 @@ from otpd.bootstrap import build_runtime
 from otpd.crypto import NodeSession
 from otpd.settings import Settings
 from otpd.web.app import create_app
+from otpd.web.tls import check_tls, tls_answers, tls_enabled, uvicorn_tls_options
 
 __all__ = ["configure_logging", "serve"]
 
@@ -50,20 +53,27 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _base_url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+def _base_url(host: str, port: int, scheme: str = "http") -> str:
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
-def _announce_when_ready(url: str) -> None:
-    """Print the one documented line once the app answers (200 ok or 503 sealed)."""
+def _http_answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/healthz", timeout=2):  # noqa: S310 (our URL)
+            pass
+    except urllib.error.HTTPError:
+        pass  # 503 sealed: the server is up
+    except OSError:
+        return False
+    return True
+
+
+def _announce_when_ready(url: str, answers: Callable[[], bool] | None = None) -> None:
+    """Print the one documented line once the app answers (200 ok or 503 sealed); over TLS,
+    once a worker answers a handshake (web/tls.py: we hold no client certificate)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=2):  # noqa: S310 (our URL)
-                pass
-        except urllib.error.HTTPError:
-            pass  # 503 sealed: the server is up
-        except OSError:
+        if not (answers() if answers else _http_answers(url)):
             time.sleep(0.05)
             continue
         print(f"otpd listening on {url}", flush=True)
@@ -80,6 +90,7 @@ def _run_worker(settings: Settings, node: NodeSession, sock: socket.socket) -> i
         server_header=False,
         proxy_headers=False,
         timeout_graceful_shutdown=10,
+        **uvicorn_tls_options(settings),
     )
     server = uvicorn.Server(config)
     server.run(sockets=[sock])
@@ -99,7 +110,13 @@ def _fork_worker(settings: Settings, node: NodeSession, sock: socket.socket) -> 
     return pid
 
 
-def _supervise(settings: Settings, node: NodeSession, sock: socket.socket, url: str) -> int:
+def _supervise(
+    settings: Settings,
+    node: NodeSession,
+    sock: socket.socket,
+    url: str,
+    probe: Callable[[], bool] | None = None,
+) -> int:
     children = {_fork_worker(settings, node, sock) for _ in range(settings.workers)}
     stopping = False
 
@@ -112,7 +129,7 @@ def _supervise(settings: Settings, node: NodeSession, sock: socket.socket, url: 
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    threading.Thread(target=_announce_when_ready, args=(url,), daemon=True).start()
+    threading.Thread(target=_announce_when_ready, args=(url, probe), daemon=True).start()
     failures = 0
     while children:
         try:
@@ -136,12 +153,14 @@ def _supervise(settings: Settings, node: NodeSession, sock: socket.socket, url: 
 def serve(settings: Settings) -> int:
     configure_logging(settings.log_level)
     build_runtime(settings).close()  # fail fast, in the parent, with one clear message
+    check_tls(settings)
     node = NodeSession.start(settings.data_dir)
     sock = _bind(settings.host, settings.port)
     port = sock.getsockname()[1]
-    url = _base_url(settings.host, port)
+    url = _base_url(settings.host, port, "https" if tls_enabled(settings) else "http")
     settings = replace(settings, port=port, public_url=settings.public_url or url)
+    probe = partial(tls_answers, settings.host, port) if tls_enabled(settings) else None
     if settings.workers > 1:
-        return _supervise(settings, node, sock, url)
-    threading.Thread(target=_announce_when_ready, args=(url,), daemon=True).start()
+        return _supervise(settings, node, sock, url, probe)
+    threading.Thread(target=_announce_when_ready, args=(url, probe), daemon=True).start()
     return _run_worker(settings, node, sock)

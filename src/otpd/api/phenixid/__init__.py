@@ -1,15 +1,20 @@
-"""PhenixID otp_token_auth, issue #6 (not built yet: only its error format)."""
+"""PhenixID `otp_token_auth` (issue #6): tenants, Basic auth and client certificates.
+
+Spec: shared/specs/phenixid-otp-token-auth.txt; choices: CLIENTS.md §2.3, NOTES.md §5, §7;
+docs/api-phenixid.md.
+"""
 
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 from starlette.types import Scope
+
+from otpd.api.phenixid.errors import status_response
+from otpd.api.phenixid.routes import PREFIX, ROUTES
 
 __all__ = ["PREFIXES", "ROUTES", "render_error"]
 
-PREFIXES = ("/api/authentication/",)
-ROUTES: list[BaseRoute] = []
+PREFIXES = (PREFIX,)
 
 
 def render_error(status: int, message: str, scope: Scope) -> Response:
-    """PhenixID: the status is the answer; the body is empty."""
-    return Response(status_code=status)
+    """Errors raised outside the routes (404, 413, 503 sealed, 500): the status, empty body."""
+    return status_response(status, {"Allow": "PUT"} if status == 405 else None)

@@ -87,7 +87,7 @@ def flag(request: Request, name: str) -> bool:
     """`validate`, `keys`, `count`: the spec's only value is "true"; "false" is accepted."""
     value = request.query_params.get(name)
     if value not in (None, "true", "false"):
-        raise InvalidInput(name, "must be true")
+        raise InvalidInput(name, "must be true or false")
     return value == "true"
 
 

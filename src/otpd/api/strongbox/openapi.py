@@ -9,18 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cache
-from typing import Any
 
 from otpd import __version__
-from otpd.core.model import MAX_PERIOD, MAX_SECRET_BYTES, MAX_SKEW, MIN_SECRET_BYTES
+from otpd.api.strongbox.openapi_schemas import Json, ref, schemas
 
 __all__ = ["OPENAPI_PATH", "openapi_document"]
 
 OPENAPI_PATH = "/v1/openapi.json"
 CONFIG = "/v1/config/strongbox/totp"
 STATE = "/v1/state/strongbox/totp"
-
-Json = dict[str, Any]
 
 JSON = "application/json"
 YAML_IN = ("application/yaml", "application/x-yaml", "text/yaml")
@@ -42,155 +39,12 @@ REASONS = {
 }
 
 
-def _ref(name: str) -> Json:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _nullable(schema: Json) -> Json:
-    # Request bodies may send null for a leaf: it means "not given", so the default applies.
-    return {"anyOf": [schema, {"type": "null"}]}
-
-
-_TEXT = "^[^:\\u0000-\\u001f\\u007f]{1,256}$"
-_DURATION = "^(?:[0-9]{1,6}y)?(?:[0-9]{1,6}d)?(?:[0-9]{1,6}h)?(?:[0-9]{1,6}m)?(?:[0-9]{1,9}s)?$"
-_LEAVES: Json = {
-    "name": _ref("Name"),
-    "digits": {"type": "integer", "minimum": 6, "maximum": 10, "default": 6},
-    "algorithm": {
-        "type": "string",
-        "enum": ["sha1", "sha224", "sha256", "sha384", "sha512"],
-        "default": "sha1",
-    },
-    "key-size": {
-        "type": "integer",
-        "minimum": MIN_SECRET_BYTES,
-        "maximum": MAX_SECRET_BYTES,
-        "description": "Default by algorithm: sha1 20, sha224 32, sha256 32, sha384 64, "
-        "sha512 64. An imported passcode32's length overrides it.",
-    },
-    "period": {
-        "description": "[<n>y][<n>d][<n>h][<n>m][<n>s], 1 s to 1 d; a positive integer is "
-        "taken as seconds. Read back in canonical form (90s -> 1m30s).",
-        "anyOf": [
-            {"type": "string", "minLength": 2, "pattern": _DURATION},
-            {"type": "integer", "minimum": 1, "maximum": MAX_PERIOD},
-        ],
-        "default": "30s",
-    },
-    "issuer": {"type": "string", "pattern": _TEXT, "default": "unknown"},
-    "account-name": {"type": "string", "pattern": _TEXT, "default": "unknown"},
-    "skew": {"type": "integer", "minimum": 0, "maximum": MAX_SKEW, "default": 1},
-    "passcode32": {
-        "type": "string",
-        "pattern": "^[A-Za-z2-7]+=*$",
-        "description": "RFC 4648 Base32, case-insensitive, padding optional, at least "
-        f"{MIN_SECRET_BYTES} bytes. Shown only to clients with scope reveal.",
-    },
-}
-
-
-def _totp_input(required: list[str]) -> Json:
-    properties = {key: _nullable(value) for key, value in _LEAVES.items()}
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": required,
-        "additionalProperties": False,
-    }
-
-
-def _totp_output(state: bool) -> Json:
-    properties: Json = {
-        key: {k: v for k, v in value.items() if k != "default"} for key, value in _LEAVES.items()
-    }
-    properties["period"] = {"type": "string", "pattern": _DURATION}
-    if state:
-        properties["url"] = {"type": "string", "pattern": "^otpauth://totp/"}
-        properties["creation-time"] = {"type": "string", "format": "date-time"}
-    return {
-        "type": "object",
-        "description": "`fields` and `content` may leave any leaf out except `name`.",
-        "properties": properties,
-        "required": ["name"],
-        "additionalProperties": False,
-    }
-
-
-def _schemas() -> Json:
-    string = {"type": "string"}
-    return {
-        "Name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$"},
-        "TotpCreate": _totp_input(["name"]),
-        "TotpReplace": _totp_input([]),
-        "Totp": _totp_output(state=False),
-        "TotpState": _totp_output(state=True),
-        "JsonPatch": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "op": {"enum": ["add", "remove", "replace", "move", "copy", "test"]},
-                    "path": string,
-                    "from": string,
-                    "value": {},
-                },
-                "required": ["op", "path"],
-            },
-        },
-        "Count": _object({"count": {"type": "integer", "minimum": 0}}),
-        "Names": {"type": "array", "items": _ref("Name")},
-        "Code": _object({"code": {"type": "string", "pattern": "^[0-9]{6,10}$"}}),
-        "QrCode": _object(
-            {
-                "qr-code": {"type": "string", "contentEncoding": "base64"},
-                "url": {"type": "string", "pattern": "^otpauth://totp/"},
-            }
-        ),
-        "VerifyCode": {"type": "object", "properties": {"code": string}, "required": ["code"]},
-        "Valid": _object({"valid": {"type": "boolean"}}),
-        "Login": {
-            "type": "object",
-            "properties": {"username": string, "password": string, "tenant": string},
-            "required": ["username", "password"],
-        },
-        "Refresh": {"type": "object", "properties": {"increment": _LEAVES["period"]}},
-        "Token": _object(
-            {
-                "token": string,
-                "expires-in": {"type": "integer", "minimum": 0},
-                "expires": {"type": "string", "format": "date-time"},
-                "accessor": string,
-                "creation-time": {"type": "string", "format": "date-time"},
-                "renewal-time": {"type": "string", "format": "date-time"},
-            }
-        ),
-        "Errors": _object(
-            {
-                "errors": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": _object({"error-message": string, "error-info": {"type": "object"}}),
-                }
-            }
-        ),
-    }
-
-
-def _object(properties: Json) -> Json:
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": list(properties),
-        "additionalProperties": False,
-    }
-
-
 def _query(name: str, description: str, enum: list[str] | None = None) -> Json:
     schema: Json = {"type": "string"} if enum is None else {"type": "string", "enum": enum}
     return {"name": name, "in": "query", "description": description, "schema": schema}
 
 
-def _parameters() -> Json:
+def _parameters(site: str) -> Json:
     flag = ["true", "false"]
     return {
         "name": {
@@ -198,15 +52,18 @@ def _parameters() -> Json:
             "in": "path",
             "required": True,
             "description": "name of totp",
-            "schema": _ref("Name"),
+            "schema": ref("Name"),
             "example": "admin",
         },
         "validate": _query("validate", "Run every check, change nothing", flag),
-        "fields": _query("fields", "Only these leaves, separated by ; (name always stays)"),
+        "fields": {
+            **_query("fields", "Only these leaves, separated by ; (name always stays)"),
+            "schema": {"type": "string", "maxLength": 1024, "pattern": "[^;,\\s]"},
+        },
         "keys": _query("keys", "Only the list of names", flag),
         "count": _query("count", "Only the number of entries", flag),
         "content": _query("content", "config or nonconfig leaves", ["config", "nonconfig", "all"]),
-        "site": _query("site", "Must be the configured site name (default local), else 404"),
+        "site": _query("site", "The configured site name (OTPD_SITE); any other is 404", [site]),
         "if-match": {"name": "If-Match", "in": "header", "schema": {"type": "string"}},
         "if-none-match": {"name": "If-None-Match", "in": "header", "schema": {"type": "string"}},
     }
@@ -219,7 +76,7 @@ _ETAG = {"ETag": _HEADER}
 def _response(status: int, schema: Json | None = None, headers: Json | None = None) -> Json:
     response: Json = {"description": REASONS[status]}
     if status >= 400:
-        schema = _ref("Errors")
+        schema = ref("Errors")
         headers = {"WWW-Authenticate": _HEADER} if status == 401 else headers
     if schema is not None:
         types = (JSON,) if status >= 400 else OUT_TYPES
@@ -274,6 +131,18 @@ def _options(op_id: str) -> Json:
     return _operation(op_id + "Options", ok, (), public=True, headers={204: {"Allow": _HEADER}})
 
 
+def _named(operations: Json) -> Json:
+    """A /{name} path: every operation takes the name, except that OPTIONS answers for any
+    name without looking at it."""
+    any_name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+    options = {**operations["options"], "parameters": [any_name]}
+    return {
+        "parameters": [{"$ref": "#/components/parameters/name"}],
+        **operations,
+        "options": options,
+    }
+
+
 def _reads(op_id: str, schema: Json, params: tuple[str, ...], errors: tuple[int, ...]) -> Json:
     get = _operation(
         op_id, {200: schema, 304: None}, errors, params, headers={200: _ETAG, 304: _ETAG}
@@ -282,8 +151,8 @@ def _reads(op_id: str, schema: Json, params: tuple[str, ...], errors: tuple[int,
 
 
 def _listing(item: str) -> Json:
-    listing = {"type": "array", "items": _ref(item)}
-    return {"anyOf": [listing, _ref("Names"), _ref("Count")]}
+    listing = {"type": "array", "items": ref(item)}
+    return {"anyOf": [listing, ref("Names"), ref("Count")]}
 
 
 _PRECONDITIONS = ("if-match", "if-none-match")
@@ -292,66 +161,53 @@ _STATE = ("site", "content")
 _CREATED = {201: {"Location": _HEADER}}
 
 
+def _one_totp() -> Json:
+    precondition = ("validate", *_PRECONDITIONS)
+    patch_types = {**_body(ref("TotpReplace"))["content"]}
+    patch_types["application/json-patch+json"] = {"schema": ref("JsonPatch")}
+    replace = _body(ref("TotpReplace"))
+    return {
+        **_reads("getTotp", ref("Totp"), ("fields", *precondition), _ONE),
+        "put": _operation(
+            "putTotp", {201: None, 204: None}, _PUT, precondition, replace, headers=_CREATED
+        ),
+        "patch": _operation(
+            "patchTotp", {204: None}, _ONE, precondition, {"required": True, "content": patch_types}
+        ),
+        "delete": _operation("deleteTotp", {204: None}, _ONE, precondition),
+    }
+
+
 def _paths() -> Json:
-    token = {200: _ref("Token")}
-    patch_types = {**_body(_ref("TotpReplace"))["content"]}
-    patch_types["application/json-patch+json"] = {"schema": _ref("JsonPatch")}
+    token = {200: ref("Token")}
+    create = _body(ref("TotpCreate"))
+    state_one = ("fields", "validate", *_STATE, *_PRECONDITIONS)
     return {
         "/v1/login": {
-            "post": _operation("login", token, (400, 401), body=_body(_ref("Login")), public=True),
+            "post": _operation("login", token, (400, 401), body=_body(ref("Login")), public=True),
             "options": _options("login"),
         },
         "/v1/state/strongbox/token/refresh": {
-            "post": _operation("refreshToken", token, (400,), body=_body(_ref("Refresh"), False)),
+            "post": _operation("refreshToken", token, (400,), body=_body(ref("Refresh"), False)),
             "options": _options("refreshToken"),
         },
         CONFIG: {
             **_reads("listTotp", _listing("Totp"), _LIST, (400, 403, 412)),
             "post": _operation(
-                "createTotp",
-                {201: None},
-                (400, 403, 409),
-                ("validate",),
-                _body(_ref("TotpCreate")),
-                headers=_CREATED,
+                "createTotp", {201: None}, _CREATE, ("validate",), create, headers=_CREATED
             ),
         },
-        CONFIG + "/{name}": {
-            "parameters": [{"$ref": "#/components/parameters/name"}],
-            **_reads("getTotp", _ref("Totp"), ("fields", "validate", *_PRECONDITIONS), _ONE),
-            "put": _operation(
-                "putTotp",
-                {201: None, 204: None},
-                (400, 403, 409, 412),
-                ("validate", *_PRECONDITIONS),
-                _body(_ref("TotpReplace")),
-                headers=_CREATED,
-            ),
-            "patch": _operation(
-                "patchTotp",
-                {204: None},
-                _ONE,
-                ("validate", *_PRECONDITIONS),
-                {"required": True, "content": patch_types},
-            ),
-            "delete": _operation("deleteTotp", {204: None}, _ONE, ("validate", *_PRECONDITIONS)),
-        },
+        CONFIG + "/{name}": _named(_one_totp()),
         STATE: _reads("listTotpState", _listing("TotpState"), (*_LIST, *_STATE), _ONE),
-        STATE + "/{name}": {
-            "parameters": [{"$ref": "#/components/parameters/name"}],
-            **_reads(
-                "getTotpState",
-                _ref("TotpState"),
-                ("fields", "validate", *_STATE, *_PRECONDITIONS),
-                _ONE,
-            ),
-        },
+        STATE + "/{name}": _named(_reads("getTotpState", ref("TotpState"), state_one, _ONE)),
         **_operations(),
         OPENAPI_PATH: _document(),
     }
 
 
 _ONE = (400, 403, 404, 412)
+_CREATE = (400, 403, 409)
+_PUT = (400, 403, 409, 412)
 
 
 def _document() -> Json:
@@ -361,23 +217,20 @@ def _document() -> Json:
 
 def _operations() -> Json:
     operations = {
-        "get-code": ("getCode", _ref("Code"), None),
-        "get-qr-code": ("getQrCode", _ref("QrCode"), None),
-        "verify-code": ("verifyCode", _ref("Valid"), _body(_ref("VerifyCode"))),
+        "get-code": ("getCode", ref("Code"), None),
+        "get-qr-code": ("getQrCode", ref("QrCode"), None),
+        "verify-code": ("verifyCode", ref("Valid"), _body(ref("VerifyCode"))),
     }
     paths = {}
     for suffix, (op_id, schema, body) in operations.items():
         post = _operation(op_id, {200: schema}, (400, 403, 404), body=body)
-        paths[f"{STATE}/{{name}}/{suffix}"] = {
-            "parameters": [{"$ref": "#/components/parameters/name"}],
-            "post": post,
-            "options": _options(op_id),
-        }
+        paths[f"{STATE}/{{name}}/{suffix}"] = _named({"post": post, "options": _options(op_id)})
     return paths
 
 
 @cache
-def openapi_document() -> Json:
+def openapi_document(site: str = "local") -> Json:
+    """The document for a server answering for `site` (the one value `site=` accepts)."""
     return {
         "openapi": "3.1.0",
         "info": {
@@ -389,8 +242,8 @@ def openapi_document() -> Json:
         },
         "paths": _paths(),
         "components": {
-            "schemas": _schemas(),
-            "parameters": _parameters(),
+            "schemas": schemas(),
+            "parameters": _parameters(site),
             "securitySchemes": {"accessToken": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"accessToken": []}],

@@ -44,8 +44,9 @@ CONFIG_FIELDS = (
 )
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 JSON_PATCH_TYPE = "application/json-patch+json"
+# [0-9], not \d: \d also matches non-ASCII digits, which int() would then happily read.
 _DURATION = re.compile(
-    r"(?:(\d{1,6})y)?(?:(\d{1,6})d)?(?:(\d{1,6})h)?(?:(\d{1,6})m)?(?:(\d{1,9})s)?"
+    r"(?:([0-9]{1,6})y)?(?:([0-9]{1,6})d)?(?:([0-9]{1,6})h)?(?:([0-9]{1,6})m)?(?:([0-9]{1,9})s)?"
 )
 _UNITS = (365 * 86400, 86400, 3600, 60, 1)
 
@@ -54,6 +55,7 @@ _UNITS = (365 * 86400, 86400, 3600, 60, 1)
 class Body:
     value: Any
     json_patch: bool
+    present: bool = True  # False: the request had no body (not even `null`)
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -90,7 +92,7 @@ async def read_body(request: Request, *, required: bool = True) -> Body:
     if not raw.strip():
         if required:
             raise InvalidInput("body", "is required")
-        return Body(None, False)
+        return Body(None, False, present=False)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -94,8 +94,13 @@ class _Dumper(yaml.SafeDumper):
     pass
 
 
+# PyYAML writes these raw, and a reader then takes NEL, LS and PS for line breaks: escape them.
+_YAML_BREAKS = re.compile("[\x80-\x9f\u2028\u2029\ufeff]")
+
+
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = '"' if _YAML12_NUMBER.fullmatch(value) else None
+    quote = _YAML12_NUMBER.fullmatch(value) or _YAML_BREAKS.search(value)
+    style = '"' if quote else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

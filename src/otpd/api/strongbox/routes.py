@@ -68,7 +68,7 @@ class _Dispatch:
 
 async def openapi(request: Request) -> Response:
     """The OpenAPI 3.1 document of exactly this API (no authentication: it holds no data)."""
-    return reply(request, openapi_document())
+    return reply(request, openapi_document(request.app.state.runtime.settings.site))
 
 
 RESOURCES: tuple[Resource, ...] = (

@@ -49,11 +49,11 @@ async def refresh(request: Request) -> Response:
     """Reset the token's TTL from now. avassa-client sends no body; `{"increment": "15m"}`
     asks for a shorter TTL (never longer than the configured one)."""
     token = bearer(request)
-    body = (await read_body(request, required=False)).value
-    if body is not None and not isinstance(body, dict):
+    body = await read_body(request, required=False)
+    if body.present and not isinstance(body.value, dict):
         raise InvalidInput("body", "must be an object")
     increment = None
-    if body is not None and body.get("increment") is not None:
-        increment = parse_duration(body["increment"], "increment")
+    if body.present and body.value.get("increment") is not None:
+        increment = parse_duration(body.value["increment"], "increment")
     issued = await call(service(request).refresh_token, token, increment)
     return reply(request, _token_body(issued, issued.record.renewed_at_us))

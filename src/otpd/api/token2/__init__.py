@@ -1,14 +1,9 @@
-"""The Token2 TOTPRadius Web API, issue #5 (not built yet: only its error format)."""
+"""The Token2 TOTPRadius Web API, issue #5: /createuser, /validate, /api.php?action=listusers,
+the enrolment images under /qr/ and the WordPress plugin's /protected/json/sms/ leftover."""
 
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute
-from starlette.types import Scope
+from otpd.api.token2.routes import ROUTES, render_error
 
 __all__ = ["PREFIXES", "ROUTES", "render_error"]
 
-PREFIXES = ("/createuser", "/validate", "/api.php", "/qr/")
-ROUTES: list[BaseRoute] = []
-
-
-def render_error(status: int, message: str, scope: Scope) -> Response:
-    return JSONResponse({"response": message, "success": "false"}, status_code=status)
+# Every path here is gated while sealed (NOTES.md §4) and fails in the Token2 format.
+PREFIXES = ("/createuser", "/validate", "/api.php", "/qr/", "/protected/json/sms/")

@@ -1,0 +1,88 @@
+"""PhenixID request -> typed values. Bad input raises InvalidInput (400); nothing here decides
+who may call or whether a code is right.
+
+Spec: shared/specs/phenixid-otp-token-auth.txt; choices: CLIENTS.md §2.3, NOTES.md §5, §7.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+from starlette.datastructures import Headers
+
+from otpd.api.common import parse_json_object
+from otpd.core.codes import NumericCode
+from otpd.core.errors import InvalidInput
+
+__all__ = ["TokenAuth", "basic_credentials", "parse_token_auth", "tenant_header"]
+
+MAX_AUTHORIZATION = 4096  # a Basic header of a 40-character name and a 40-character key is ~120
+
+
+@dataclass(frozen=True)
+class TokenAuth:
+    """otp_token_auth's body: `{"username": "...", "otp": "..."}`."""
+
+    username: str
+    otp: str | NumericCode
+
+    def __repr__(self) -> str:  # never the code (R12)
+        return f"TokenAuth(username={self.username!r}, otp=***)"
+
+
+def tenant_header(headers: Headers) -> str | None:
+    """The `tenant` header's value when there is exactly one; None when it is missing or
+    repeated (which tenant would a repeated header name? Neither: 403, as an unknown one)."""
+    values = headers.getlist("tenant")
+    return values[0] if len(values) == 1 else None
+
+
+def basic_credentials(headers: Headers) -> tuple[str, str] | None:
+    """`Authorization: Basic base64(name:key)` -> (name, key). Missing, repeated, another
+    scheme, bad Base64 or UTF-8, or no colon -> None: all are "no Basic credentials" (T68)."""
+    values = headers.getlist("authorization")
+    if len(values) != 1 or len(values[0]) > MAX_AUTHORIZATION:
+        return None
+    scheme, _, token = values[0].partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    name, colon, key = decoded.partition(":")
+    if not colon or not name or not key:
+        return None
+    return name, key
+
+
+def _is_json(content_type: str | None) -> bool:
+    """`application/json`, any case, parameters allowed (`; charset=utf-8`)."""
+    if content_type is None:
+        return False
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json"
+
+
+def parse_token_auth(content_type: str | None, body: bytes) -> TokenAuth:
+    """Content-Type must be application/json (400 otherwise, T19); the body a JSON object
+    with a non-empty string `username` and an `otp` that is a string or a non-negative
+    integer (T13: floats, exponents, negatives, booleans, null, arrays, objects are 400).
+    Other members are ignored: PhenixID bodies "may contain data" agreed at configuration."""
+    if not _is_json(content_type):
+        raise InvalidInput("Content-Type", "must be application/json")
+    fields = parse_json_object(body)
+    username = fields.get("username")
+    if not isinstance(username, str) or not username:
+        raise InvalidInput("username", "must be a non-empty string")
+    return TokenAuth(username=username, otp=_otp(fields.get("otp")))
+
+
+def _otp(value: object) -> str | NumericCode:
+    if isinstance(value, str):
+        return value  # the code rules of NOTES.md §3 apply in the core, never here
+    if type(value) is int:  # not bool (a subclass of int), not float
+        return NumericCode(value)  # negative -> InvalidInput
+    raise InvalidInput("otp", "must be a string (or a non-negative integer)")

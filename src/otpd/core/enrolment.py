@@ -1,0 +1,204 @@
+"""Token2 enrolment (issue #5): a credential named after the user's e-mail, and an enrolment
+ticket that lets an <img> tag fetch the credential's QR code for a short while.
+
+NOTES.md §2: `createuser` names the credential after its `email` when that is a valid
+credential name and free in the tenant, else `user<id>`. NOTES.md §5, §7: the `hashqr` URL
+carries an unguessable ticket (at least 128 random bits) that serves the PNG for 15 minutes and
+then 404s. Only the ticket's SHA-256 is stored, as with API keys and bearer tokens: a copy of
+the database does not hand out QR codes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
+
+from otpd.core.errors import AlreadyExists, InvalidInput, NotFound
+from otpd.core.model import (
+    CREDENTIAL_NAME,
+    CredentialRecord,
+    CredentialSpec,
+    OtpParams,
+    SecretBytes,
+)
+
+if TYPE_CHECKING:  # ports imports EnrolmentTicket from here
+    from otpd.core.ports import CredentialStore, Sealer
+
+__all__ = [
+    "TICKET_BYTES",
+    "TICKET_LIFETIME_S",
+    "TOKEN2_KEY_SIZE",
+    "TOKEN2_PARAMS",
+    "Enrolment",
+    "EnrolmentTicket",
+    "candidate_names",
+    "credential_for_ticket",
+    "enrol",
+    "hash_ticket",
+    "is_well_formed_ticket",
+    "new_ticket",
+    "normalise_phone",
+    "validate_email",
+]
+
+TICKET_LIFETIME_S = 15 * 60  # NOTES.md §5: the PNG is served for 15 minutes, then 404
+TICKET_BYTES = 32  # 256 random bits (NOTES.md §7 asks for at least 128)
+TOKEN2_KEY_SIZE = 20  # CLIENTS.md §1.5: `hash` is 32 Base32 characters (20 bytes)
+TOKEN2_PARAMS = OtpParams()  # SHA-1, 6 digits, 30 s: what Token2's apps use (CLIENTS.md §1.4)
+
+_TICKET = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url of TICKET_BYTES, no padding
+_PHONE_SEPARATORS = re.compile(r"[ ().-]")
+_PHONE_DIGITS = re.compile(r"[0-9]{6,15}")  # E.164 allows at most 15 digits
+_EMAIL = re.compile(r"[^\s@]+@[^\s@]+")
+MAX_EMAIL_LENGTH = 254  # RFC 5321's path limit less the angle brackets
+_MAX_NAME_TRIES = 20
+
+
+@dataclass(frozen=True)
+class EnrolmentTicket:
+    """What the store keeps of a ticket: its hash, whose credential, and until when."""
+
+    ticket_hash: str  # SHA-256 hex of the ticket; the ticket itself is shown once
+    tenant: str
+    credential_id: int
+    expires_at_us: int
+
+
+class Enrolment(NamedTuple):
+    record: CredentialRecord
+    secret: SecretBytes  # shown once, in the createuser answer (R10)
+    ticket: str  # shown once, inside `hashqr`
+
+
+def hash_ticket(ticket: str) -> str:
+    return hashlib.sha256(ticket.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def is_well_formed_ticket(ticket: object) -> bool:
+    return isinstance(ticket, str) and _TICKET.fullmatch(ticket) is not None
+
+
+def new_ticket(
+    random_bytes: bytes, tenant: str, credential_id: int, now_us: int
+) -> tuple[str, EnrolmentTicket]:
+    if len(random_bytes) < 16:
+        raise ValueError("an enrolment ticket needs at least 128 random bits")
+    ticket = base64.urlsafe_b64encode(random_bytes).rstrip(b"=").decode("ascii")
+    expires = now_us + TICKET_LIFETIME_S * 1_000_000
+    return ticket, EnrolmentTicket(hash_ticket(ticket), tenant, credential_id, expires)
+
+
+def normalise_phone(phone: object) -> str:
+    """E.164 with or without `+` (the WordPress plugin strips it), common separators allowed,
+    6-15 digits. Returns `+<digits>`, the one spelling stored."""
+    if not isinstance(phone, str) or len(phone) > 64:
+        raise InvalidInput("phone", "must be a phone number of 6-15 digits")
+    digits = _PHONE_SEPARATORS.sub("", phone.removeprefix("+"))
+    if not _PHONE_DIGITS.fullmatch(digits):
+        raise InvalidInput("phone", "must be a phone number of 6-15 digits")
+    return "+" + digits
+
+
+def validate_email(email: object) -> str:
+    """Loose on purpose (internationalised addresses exist): one `@`, no whitespace or control
+    characters, at most 254 characters. The address is stored, never sent anywhere."""
+    if (
+        not isinstance(email, str)
+        or len(email) > MAX_EMAIL_LENGTH
+        or not _EMAIL.fullmatch(email)
+        or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or 0xD800 <= ord(c) <= 0xDFFF for c in email)
+    ):
+        raise InvalidInput("email", "must be an e-mail address")
+    return email
+
+
+def candidate_names(email: str | None, credential_id: int) -> Iterator[str]:
+    """The e-mail when it is a valid credential name, then `user<id>`, then `user<id>-2`...
+    (a Strongbox client may already have named a credential `user<id>`)."""
+    if email is not None and CREDENTIAL_NAME.fullmatch(email):
+        yield email
+    yield f"user{credential_id}"
+    for n in range(2, _MAX_NAME_TRIES + 1):
+        yield f"user{credential_id}-{n}"
+
+
+def enrol(
+    store: CredentialStore,
+    sealer: Sealer,
+    tenant: str,
+    *,
+    email: str | None,
+    phone: str,
+    now_us: int,
+    random_bytes: Callable[[int], bytes],
+) -> Enrolment:
+    """Create a Token2 user: a TOTP credential (SHA-1/6/30, 20-byte secret) and its ticket.
+
+    The name is settled by the insert itself (a taken name raises AlreadyExists and the next
+    candidate is tried), so two concurrent createuser calls with one e-mail cannot both win.
+    The credential is written before its ticket: if the ticket write fails the caller gets an
+    error and the credential stays, like any other half-finished enrolment."""
+    email = validate_email(email) if email is not None else None
+    phone = normalise_phone(phone)
+    store.delete_expired_enrolment_tickets(now_us)
+    secret = SecretBytes(random_bytes(TOKEN2_KEY_SIZE))
+    credential_id = store.allocate_credential_id()
+    sealed = sealer.seal_secret(secret, tenant=tenant, credential_id=credential_id)
+    for name in candidate_names(email, credential_id):
+        # The issuer is the tenant: the one label every user of this tenant shares.
+        spec = CredentialSpec(
+            name=name,
+            params=TOKEN2_PARAMS,
+            key_size=TOKEN2_KEY_SIZE,
+            issuer=tenant,
+            account_name=name,
+            email=email,
+            phone=phone,
+        )
+        record = _record(spec, credential_id, tenant, now_us, sealed)
+        try:
+            store.insert_credential(record)
+        except AlreadyExists:
+            continue
+        ticket, stored = new_ticket(random_bytes(TICKET_BYTES), tenant, credential_id, now_us)
+        store.insert_enrolment_ticket(stored)
+        return Enrolment(record, secret, ticket)
+    raise AlreadyExists("no free user name")
+
+
+def credential_for_ticket(store: CredentialStore, ticket: object, now_us: int) -> CredentialRecord:
+    """The credential a live ticket stands for. Malformed, unknown, expired, or a credential
+    deleted since: all the same NotFound, so the image URL says nothing after expiry."""
+    if not is_well_formed_ticket(ticket):
+        raise NotFound("no such enrolment ticket")
+    assert isinstance(ticket, str)
+    stored = store.get_enrolment_ticket(hash_ticket(ticket))
+    if stored is None or stored.expires_at_us <= now_us:
+        raise NotFound("no such enrolment ticket")
+    record = store.get_credential_by_id(stored.tenant, stored.credential_id)
+    if record is None:
+        raise NotFound("no such enrolment ticket")
+    return record
+
+
+def _record(
+    spec: CredentialSpec, credential_id: int, tenant: str, now_us: int, sealed: bytes
+) -> CredentialRecord:
+    return CredentialRecord(
+        id=credential_id,
+        tenant=tenant,
+        name=spec.name,
+        params=spec.params,
+        key_size=TOKEN2_KEY_SIZE,
+        issuer=spec.issuer,
+        account_name=spec.account_name,
+        email=spec.email,
+        phone=spec.phone,
+        created_at_us=now_us,
+        sealed_secret=sealed,
+    )
