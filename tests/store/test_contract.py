@@ -455,3 +455,22 @@ def test_same_name_in_two_tenants_is_independent(store: CredentialStore) -> None
     assert b_now is not None
     assert b_now.last_step == 10
     assert store.get_credential("acme", "alice") is None
+
+
+# --- attempts on unknown names (R31, R37) --------------------------------------------------
+
+
+def test_unknown_attempts_count_per_tenant_and_touch_no_credential(store: CredentialStore) -> None:
+    store.create_tenant(make_tenant("acme"))
+    store.create_tenant(make_tenant("other"))
+    record = add_credential(store, "acme", "alice")
+    for _ in range(3):
+        store.record_unknown_attempt("acme")
+    store.record_unknown_attempt("other")
+    store.record_unknown_attempt("nobody")  # a tenant that does not exist: nothing to count
+    assert store.unknown_attempts("acme") == 3
+    assert store.unknown_attempts("other") == 1
+    assert store.unknown_attempts("nobody") == 0
+    after = store.get_credential("acme", "alice")
+    assert after is not None and after.throttle == record.throttle
+    assert after.last_step == record.last_step

@@ -125,6 +125,14 @@ class CredentialStore(Protocol):
         consecutive-failure count to the state to store (the pure policy decides)."""
         ...
 
+    def record_unknown_attempt(self, tenant_id: str) -> None:
+        """Count an attempt against a name that does not exist in the tenant. One write, like a
+        real failure, so timing does not tell unknown users from known ones (R37); it changes
+        no credential's state (R31)."""
+        ...
+
+    def unknown_attempts(self, tenant_id: str) -> int: ...
+
     # --- bearer tokens (Strongbox login) -------------------------------------------------
     def insert_token(self, token: TokenRecord) -> None: ...
 

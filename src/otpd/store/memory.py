@@ -25,6 +25,7 @@ class MemoryStore:
         self._credentials: dict[int, CredentialRecord] = {}
         self._meta: dict[str, str] = {}
         self._tokens: dict[str, TokenRecord] = {}
+        self._unknown_attempts: dict[str, int] = {}
         self._tickets: dict[str, EnrolmentTicket] = {}  # Token2 enrolment tickets by hash
         self._next_id = 0
 
@@ -147,6 +148,14 @@ class MemoryStore:
             state = next_state(record.throttle.failures + 1)
             self._credentials[credential_id] = replace(record, throttle=state)
             return state
+
+    def record_unknown_attempt(self, tenant_id: str) -> None:
+        with self._lock:
+            if tenant_id in self._tenants:
+                self._unknown_attempts[tenant_id] = self._unknown_attempts.get(tenant_id, 0) + 1
+
+    def unknown_attempts(self, tenant_id: str) -> int:
+        return self._unknown_attempts.get(tenant_id, 0)
 
     # --- tokens --------------------------------------------------------------------------
     def insert_token(self, token: TokenRecord) -> None:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 
 from starlette.datastructures import Headers
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -91,6 +92,10 @@ class OtpdMiddleware:
                 await early(scope, receive, send_with_id)
             else:
                 await self.app(scope, self._capped(receive), send_with_id)
+        except ClientDisconnect:
+            # The client went away mid-request (a load generator stopping, a closed tab):
+            # nothing to answer and nothing wrong on our side.
+            access_log.info("client disconnected request_id=%s", request_id)
         except BodyTooLarge:
             if not response_started:
                 await self.render_error(413, "request body too large", scope)(
