@@ -1,0 +1,203 @@
+"""AccessService: who may call otpd, and the seal. The base of CredentialService.
+
+Tenants and API clients (administration, for the CLI), authentication by API key, HTTP Basic,
+tenant rules (PhenixID) and Strongbox bearer tokens, and unseal/seal. Split from service.py
+to keep each module short; adapters still call the one CredentialService.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+
+from otpd.core import access, tenants
+from otpd.core.errors import (
+    AlreadyExists,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Sealed,
+    Unauthenticated,
+)
+from otpd.core.model import (
+    SYSTEM_TENANT,
+    TENANT_ID,
+    ApiClient,
+    PhenixAuth,
+    Principal,
+    Scope,
+    SealStatus,
+    Tenant,
+    validate_tenant_id,
+)
+from otpd.core.policy import ThrottlePolicy
+from otpd.core.ports import Clock, CredentialStore, Sealer
+from otpd.core.tokens import (
+    IssuedToken,
+    TokenPolicy,
+    new_token_record,
+    principal_for_token,
+    renewed_expiry,
+)
+
+__all__ = ["AccessService", "audit_log"]
+
+# R61: every attempt with its true outcome (the APIs answer without an oracle, R35). Never the
+# submitted code or any secret (R12); names are validated to a safe alphabet before storage.
+audit_log = logging.getLogger("otpd.audit")
+
+
+class AccessService:
+    def __init__(
+        self,
+        store: CredentialStore,
+        sealer: Sealer,
+        clock: Clock,
+        *,
+        throttle: ThrottlePolicy | None = None,
+        label_prefix: str = "Sbox",
+        tokens: TokenPolicy | None = None,
+        random_bytes: Callable[[int], bytes] = secrets.token_bytes,
+    ) -> None:
+        self.store = store
+        self.sealer = sealer
+        self.clock = clock
+        self.throttle = throttle or ThrottlePolicy()
+        self.label_prefix = label_prefix
+        self.tokens = tokens or TokenPolicy()
+        self._dummy_blob: bytes | None = None
+        self._random_bytes = random_bytes
+
+    # --- time ----------------------------------------------------------------------------
+    def now(self) -> int:
+        return self.clock.now_us() // 1_000_000
+
+    # --- administration (CLI; no principal: whoever can read the data directory is root) --
+    def create_tenant(self, tenant_id: str, phenixid_auth: PhenixAuth = PhenixAuth.BASIC) -> Tenant:
+        tenant = Tenant(id=tenant_id, phenixid_auth=phenixid_auth, created_at=self.now())
+        self.store.create_tenant(tenant)
+        return tenant
+
+    def ensure_tenant(self, tenant_id: str) -> Tenant:
+        existing = self.store.get_tenant(validate_tenant_id(tenant_id))
+        if existing is not None:
+            return existing
+        try:
+            return self.create_tenant(tenant_id)
+        except AlreadyExists:  # created by someone else meanwhile
+            tenant = self.store.get_tenant(tenant_id)
+            assert tenant is not None
+            return tenant
+
+    def get_tenant(self, tenant_id: str) -> Tenant:
+        tenant = self.store.get_tenant(tenant_id)
+        if tenant is None:
+            raise NotFound("no such tenant")
+        return tenant
+
+    def update_tenant(self, tenant: Tenant) -> None:
+        self.store.update_tenant(tenant)
+
+    def create_client(
+        self, tenant_id: str, name: str, scopes: Iterable[Scope]
+    ) -> tuple[ApiClient, str]:
+        """Create an API client (and its tenant if new). Returns the key, shown once."""
+        scope_set = frozenset(scopes)
+        if not scope_set:
+            raise InvalidInput("scopes", "must name at least one scope")
+        if tenant_id == SYSTEM_TENANT and scope_set - {Scope.SEAL}:
+            raise InvalidInput("scopes", f"clients of {SYSTEM_TENANT!r} may only have scope seal")
+        key = access.new_key()
+        client = ApiClient(
+            tenant=tenant_id,
+            name=name,
+            scopes=scope_set,
+            key_hash=access.hash_key(key),
+            created_at=self.now(),
+        )
+        self.ensure_tenant(tenant_id)
+        self.store.create_client(client)
+        return client, key
+
+    # --- authentication ------------------------------------------------------------------
+    def authenticate(self, key: str) -> Principal:
+        """API key -> principal. Raises Unauthenticated for any wrong key (one answer)."""
+        if not isinstance(key, str) or len(key) != access.KEY_LENGTH:
+            raise Unauthenticated("bad key")
+        client = self.store.find_client_by_key_hash(access.hash_key(key))
+        if client is None:
+            raise Unauthenticated("bad key")
+        return Principal(tenant=client.tenant, client=client.name, scopes=client.scopes)
+
+    def authenticate_basic(self, name: object, key: object) -> Principal:
+        """HTTP Basic `<client name>:<key>` (PhenixID). A wrong name, key or either missing all
+        give the same Unauthenticated."""
+        if not isinstance(name, str) or not isinstance(key, str):
+            raise Unauthenticated("bad basic credentials")
+        principal = self.authenticate(key)
+        if not hmac.compare_digest(principal.client.encode(), name.encode("utf-8", "replace")):
+            raise Unauthenticated("bad basic credentials")
+        return principal
+
+    def admit_caller(self, tenant_id: str, caller: tenants.Caller, operation: str) -> Principal:
+        """A PhenixID caller of `operation` in the tenant named by its header: the tenant's
+        settings decide (core.tenants.admit); the principal has scope verify there only."""
+        known = isinstance(tenant_id, str) and TENANT_ID.fullmatch(tenant_id) is not None
+        tenant = self.store.get_tenant(tenant_id) if known else None
+        try:
+            return tenants.admit(tenant, caller, operation, self.authenticate_basic)
+        except (Forbidden, Unauthenticated) as error:  # R61: the true reason, not the answer
+            audit_log.info("admit tenant=%s refused=%s", tenant.id if tenant else "-", error)
+            raise
+
+    # --- bearer tokens (Strongbox) -------------------------------------------------------
+    def login(self, name: object, key: object, tenant: object = None) -> IssuedToken:
+        """Client name + key (+ optional tenant) -> a bearer token. Wrong name, key or tenant
+        all give the same Unauthenticated (NOTES.md §7)."""
+        if not isinstance(name, str) or not isinstance(key, str):
+            raise Unauthenticated("bad login")
+        principal = self.authenticate(key)
+        same_name = hmac.compare_digest(principal.client.encode(), name.encode("utf-8", "replace"))
+        if not same_name or tenant not in (None, principal.tenant):
+            raise Unauthenticated("bad login")
+        issued = new_token_record(principal, self.clock.now_us(), self.tokens)
+        self.store.insert_token(issued.record)
+        return issued
+
+    def authenticate_token(self, token: str) -> Principal:
+        return principal_for_token(self.store, token, self.clock.now_us())[0]
+
+    def refresh_token(self, token: str, increment_s: int | None = None) -> IssuedToken:
+        now_us = self.clock.now_us()
+        _, record = principal_for_token(self.store, token, now_us)
+        expires = renewed_expiry(record, now_us, increment_s, self.tokens)
+        if not self.store.renew_token(record.token_hash, now_us, expires):
+            raise Unauthenticated("bad token")
+        return IssuedToken(token, replace(record, renewed_at_us=now_us, expires_at_us=expires))
+
+    # --- sealing (NOTES.md §4): shares are the authority, so unsealing needs no principal ---
+    def seal_status(self) -> SealStatus:
+        return self.sealer.status()
+
+    def submit_unseal_share(self, share: str) -> SealStatus:
+        return self.sealer.submit_share(share)
+
+    def reset_unseal(self) -> SealStatus:
+        return self.sealer.reset_progress()
+
+    def seal(self, principal: Principal) -> SealStatus:
+        access.require(principal, Scope.SEAL)
+        self.sealer.seal()
+        return self.sealer.status()
+
+    # --- helpers ---------------------------------------------------------------------------
+    def _writable_tenant(self, principal: Principal) -> None:
+        if principal.tenant == SYSTEM_TENANT:
+            raise Forbidden("the system tenant holds no credentials")
+
+    def _require_unsealed(self) -> None:
+        if self.sealer.is_sealed():
+            raise Sealed()
