@@ -1,25 +1,32 @@
-"""Shared benchmark pieces: a fake clock, deterministic secrets, bulk population, tables."""
+"""Shared benchmark pieces: a fake clock, deterministic secrets and codes, bulk population,
+stopping a server's process group, tables."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import signal
 import sqlite3
 import statistics
+import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from otpd.bootstrap import SQLITE_FILE
 from otpd.clock import SystemClock
 from otpd.core.model import Scope, SecretBytes
+from otpd.core.otp import totp
 from otpd.core.service import CredentialService
 from otpd.crypto import SealManager, open_seal
 from otpd.store.sqlite import SqliteStore
 
 __all__ = [
     "CALL_MODE_ENV",
+    "FREE_FAILURES",
     "NAME_FORMAT",
     "PERIOD",
     "TENANT",
@@ -32,12 +39,15 @@ __all__ = [
     "populate",
     "print_table",
     "secret_for",
+    "stop_group",
+    "wrong_code",
 ]
 
 TENANT = "bench"
 CALL_MODE_ENV = "BENCH_CALL"  # how bench/asgi_app.py calls the service: hop, direct, one-thread
 NAME_FORMAT = "c%07d"  # also used verbatim by the wrk Lua script (string.format)
 PERIOD = 30  # the credentials' TOTP period (the otpd default)
+FREE_FAILURES = 100  # OTPD_THROTTLE_FREE_FAILURES of the servers: wrong codes never throttle
 _SEED = b"otpd-bench-secrets"
 _INSERT = (
     "INSERT INTO credential (id, tenant, name, algorithm, digits, period, skew, key_size,"
@@ -112,6 +122,13 @@ def secret_for(index: int) -> bytes:
     return hashlib.blake2b(index.to_bytes(8, "big"), key=_SEED, digest_size=20).digest()
 
 
+def wrong_code(secret: bytes, now: int, period: int = PERIOD) -> str:
+    """A 6-digit code that matches no step of a skew-1 window around `now`, nor of the next
+    step's window (the clock may move on before the code is sent)."""
+    window = {totp(secret, now + d * period, period, 6) for d in (-1, 0, 1, 2)}
+    return next(c for c in ("000000", "111111", "222222", "333333") if c not in window)
+
+
 def _rows(sealer: SealManager, count: int, created_us: int) -> Iterator[tuple[object, ...]]:
     for i in range(1, count + 1):
         blob = sealer.seal_secret(SecretBytes(secret_for(i)), tenant=TENANT, credential_id=i)
@@ -155,6 +172,19 @@ def add_client(data_dir: Path, name: str, scopes: Sequence[Scope]) -> str:
         return service.create_client(TENANT, name, scopes)[1]
     finally:
         store.close()
+
+
+def stop_group(proc: subprocess.Popen[Any]) -> None:
+    """Stop a server started with start_new_session=True: SIGTERM to its process group (the
+    workers are in it too), SIGKILL after 15 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def median(values: Sequence[float]) -> float:

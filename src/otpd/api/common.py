@@ -10,7 +10,13 @@ from starlette.responses import JSONResponse, Response
 
 from otpd.core.errors import InvalidInput
 
-__all__ = ["bearer_token", "errors_response", "parse_json_object", "read_json_object"]
+__all__ = [
+    "bearer_token",
+    "errors_response",
+    "no_duplicate_keys",
+    "parse_json_object",
+    "read_json_object",
+]
 
 
 def errors_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -19,7 +25,7 @@ def errors_response(status: int, message: str, headers: dict[str, str] | None = 
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     # One documented rule for duplicate JSON keys in every adapter (R45, T18): refuse them.
     result: dict[str, Any] = {}
     for key, value in pairs:
@@ -36,7 +42,7 @@ async def read_json_object(request: Request) -> dict[str, Any]:
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     """A JSON object from a request body, by the one rule of every adapter (no duplicate keys)."""
     try:
-        value = json.loads(raw, object_pairs_hook=_no_duplicates) if raw else None
+        value = json.loads(raw, object_pairs_hook=no_duplicate_keys) if raw else None
     except (ValueError, RecursionError):
         raise InvalidInput("body", "must be a JSON object") from None
     if not isinstance(value, dict):

@@ -189,16 +189,11 @@ def credential_for_ticket(store: CredentialStore, ticket: object, now_us: int) -
 def _record(
     spec: CredentialSpec, credential_id: int, tenant: str, now_us: int, sealed: bytes
 ) -> CredentialRecord:
-    return CredentialRecord(
-        id=credential_id,
+    return CredentialRecord.from_spec(
+        spec,
+        credential_id=credential_id,
         tenant=tenant,
-        name=spec.name,
-        params=spec.params,
         key_size=TOKEN2_KEY_SIZE,
-        issuer=spec.issuer,
-        account_name=spec.account_name,
-        email=spec.email,
-        phone=spec.phone,
         created_at_us=now_us,
         sealed_secret=sealed,
     )

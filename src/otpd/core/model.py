@@ -248,6 +248,32 @@ class CredentialRecord:
     last_step: int = -1
     throttle: ThrottleState = field(default_factory=ThrottleState)
 
+    @classmethod
+    def from_spec(
+        cls,
+        spec: CredentialSpec,
+        *,
+        credential_id: int,
+        tenant: str,
+        key_size: int,
+        created_at_us: int,
+        sealed_secret: bytes,
+    ) -> CredentialRecord:
+        """A new record with the settings of `spec` (and fresh replay and failure state)."""
+        return cls(
+            id=credential_id,
+            tenant=tenant,
+            name=spec.name,
+            params=spec.params,
+            key_size=key_size,
+            issuer=spec.issuer,
+            account_name=spec.account_name,
+            email=spec.email,
+            phone=spec.phone,
+            created_at_us=created_at_us,
+            sealed_secret=sealed_secret,
+        )
+
 
 @dataclass(frozen=True)
 class TokenRecord:

@@ -53,16 +53,11 @@ class CredentialService(AccessService):
             raise AlreadyExists("name taken")
         secret, key_size = self._secret_for(spec, secret)
         credential_id = self.store.allocate_credential_id()
-        record = CredentialRecord(
-            id=credential_id,
+        record = CredentialRecord.from_spec(
+            spec,
+            credential_id=credential_id,
             tenant=principal.tenant,
-            name=spec.name,
-            params=spec.params,
             key_size=key_size,
-            issuer=spec.issuer,
-            account_name=spec.account_name,
-            email=spec.email,
-            phone=spec.phone,
             created_at_us=self.clock.now_us(),
             sealed_secret=self.sealer.seal_secret(
                 secret, tenant=principal.tenant, credential_id=credential_id
@@ -124,16 +119,15 @@ class CredentialService(AccessService):
                     new_secret, tenant=current.tenant, credential_id=current.id
                 )
             )
-        record = replace(
-            current,
-            params=spec.params,
+        fresh = CredentialRecord.from_spec(
+            spec,
+            credential_id=current.id,
+            tenant=current.tenant,
             key_size=key_size,
-            issuer=spec.issuer,
-            account_name=spec.account_name,
-            email=spec.email,
-            phone=spec.phone,
+            created_at_us=current.created_at_us,
             sealed_secret=sealed,
         )
+        record = replace(fresh, last_step=current.last_step, throttle=current.throttle)
         reset = not same_secret or spec.params.period != current.params.period
         if not self.store.replace_credential(record, reset_state=reset):
             raise NotFound("no such credential")

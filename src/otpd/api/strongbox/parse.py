@@ -14,6 +14,7 @@ import jsonpatch
 import yaml
 from starlette.requests import Request
 
+from otpd.api.common import no_duplicate_keys
 from otpd.core.errors import InvalidInput
 from otpd.core.model import Algorithm, CredentialSpec, OtpParams, SecretBytes
 from otpd.core.provisioning import b32decode_strict
@@ -56,15 +57,6 @@ class Body:
     value: Any
     json_patch: bool
     present: bool = True  # False: the request had no body (not even `null`)
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise InvalidInput("body", "repeats a key")
-        result[key] = value
-    return result
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -111,7 +103,7 @@ async def read_body(request: Request, *, required: bool = True) -> Body:
 
 def _load_json(text: str) -> Any:
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicate_keys)
+        return json.loads(text, object_pairs_hook=no_duplicate_keys)
     except (ValueError, RecursionError):
         raise InvalidInput("body", "is not valid JSON") from None
 
