@@ -8,6 +8,7 @@ scenarios, which spread their failures over many credentials, never meet throttl
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -16,7 +17,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -33,6 +34,7 @@ __all__ = [
     "otpd_cli",
     "otpd_env",
     "otpd_serve",
+    "parse_args",
     "print_report",
     "served_client",
     "status",
@@ -179,14 +181,35 @@ def timed_each(
     return [timed(stats, send, answer) for send in sends]
 
 
-# --- the report ----------------------------------------------------------------------------
+# --- flags and the report ------------------------------------------------------------------
+def parse_args(
+    doc: str | None, argv: Sequence[str] | None, count_flag: str, rounds: int
+) -> argparse.Namespace:
+    """The one-client benchmarks' flags: `count_flag` (requests per scenario per round, 200),
+    --rounds, --sync FULL|NORMAL."""
+    first = " ".join(doc.split("\n\n")[0].split()) if doc else None
+    parser = argparse.ArgumentParser(description=first)
+    parser.add_argument(count_flag, type=int, default=200, help="requests per scenario per round")
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--sync", choices=("FULL", "NORMAL"), default="FULL")
+    return parser.parse_args(argv)
+
+
 def print_report(
-    title: str, stats: Mapping[str, Stats], floor: str = "healthz", per_round: bool = False
+    api: str,
+    args: argparse.Namespace,
+    n: int,
+    stats: Mapping[str, Stats],
+    floor: str = "healthz",
+    per_round: bool = False,
 ) -> None:
-    """The title and a table of `stats`: requests, req/s, median and p95 latency, the ratio to
-    the `floor` scenario's req/s and the answers. The ratio is the whole run's (per_round
+    """A title line, then a table of `stats`: requests, req/s, median and p95 latency, the ratio
+    to the `floor` scenario's req/s and the answers. The ratio is the whole run's (per_round
     False), or the median of the ratios taken within each round, followed by those."""
-    print(title)
+    print(
+        f"otpd {api} over HTTP, one keep-alive client, {args.rounds} rounds x {n}"
+        f" requests per scenario, SQLite synchronous={args.sync}"
+    )
     base = stats[floor]
     headers = ["scenario", "requests", "req/s", "median ms", "p95 ms", f"vs {floor}"]
     headers += ["per round"] if per_round else []

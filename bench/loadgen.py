@@ -1,5 +1,6 @@
 """Load generators for server_choice.py, each in its own process: wrk (preferred) or, when wrk is
 missing, the small keep-alive HTTP/1.1 client in this module (`python -m bench.loadgen`).
+phenixid_bench.py drives `wrk` with a Lua script of its own.
 
 A Load is a fixed path, or a path per credential: prefix + NAME_FORMAT % i + suffix with i
 going round-robin from `offset` over `names` credentials, so failures spread evenly.
@@ -14,12 +15,13 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bench.common import NAME_FORMAT
 
-__all__ = ["Load", "Measurement", "run_python", "run_wrk"]
+__all__ = ["Load", "Measurement", "run_python", "run_wrk", "wrk"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Measurement:
     p50_ms: float
     p99_ms: float
     errors: int  # non-2xx/3xx answers, socket errors and timeouts
+    non_2xx: int = 0  # the answers alone
 
     @property
     def rps(self) -> float:
@@ -98,21 +101,29 @@ def _parse_wrk(out: str) -> Measurement:
     requests, elapsed = _find(r"(\d+) requests in (\S+),", out).groups()
     p50 = _find(r"^\s*50%\s+(\S+)\s*$", out).group(1)  # the Latency Distribution lines
     p99 = _find(r"^\s*99%\s+(\S+)\s*$", out).group(1)
-    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    non_2xx = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
     socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    errors += sum(int(n) for n in socket.groups()) if socket else 0
-    return Measurement(int(requests), _ms(elapsed) / 1000, _ms(p50), _ms(p99), errors)
+    errors = non_2xx + (sum(int(n) for n in socket.groups()) if socket else 0)
+    return Measurement(int(requests), _ms(elapsed) / 1000, _ms(p50), _ms(p99), errors, non_2xx)
+
+
+def wrk(
+    url: str, connections: int, seconds: int, script: Path | None = None, args: Sequence[str] = ()
+) -> Measurement:
+    """One wrk thread (the server under test gets the other core); wrk takes whole seconds.
+    `script` is a Lua script (without: GET `url`), `args` what its init(args) gets."""
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout=10s"]
+    command += [*(["-s", str(script)] if script else []), url, *(["--", *args] if args else [])]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return _parse_wrk(out)
 
 
 def run_wrk(url: str, load: Load, connections: int, seconds: int, script: Path) -> Measurement:
-    """One wrk thread (the server under test gets the other core); wrk takes whole seconds."""
+    """`load` through wrk, with this module's Lua script written to `script`."""
     script.write_text(_LUA)
     headers = [f"{name}: {value}" for name, value in load.headers.items()]
     args = [load.method, load.prefix, load.suffix, str(load.names), str(load.offset), load.body]
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout=10s"]
-    command += ["-s", str(script), url, "--", *args, *headers]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    return _parse_wrk(out)
+    return wrk(url, connections, seconds, script, [*args, *headers])
 
 
 # --- the Python fallback -----------------------------------------------------------------
@@ -152,11 +163,12 @@ async def _drive(host: str, port: int, load: Load, connections: int, seconds: fl
     done = await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - start
     latencies = sorted(x for lat, _ in done for x in lat)
+    errors = sum(e for _, e in done)  # non-2xx answers; socket errors raise here
     if not latencies:
-        return Measurement(0, elapsed, float("nan"), float("nan"), sum(e for _, e in done))
+        return Measurement(0, elapsed, float("nan"), float("nan"), errors, errors)
     p50 = latencies[len(latencies) // 2] * 1000
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
-    return Measurement(len(latencies), elapsed, p50, p99, sum(e for _, e in done))
+    return Measurement(len(latencies), elapsed, p50, p99, errors, errors)
 
 
 def run_python(host: str, port: int, load: Load, connections: int, seconds: float) -> Measurement:

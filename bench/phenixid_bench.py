@@ -1,9 +1,10 @@
 """PhenixID otp_token_auth over real HTTP, as ratios against GET /healthz in the same run.
 
-`otpd serve` (one worker, the real CLI, default settings but OTPD_THROTTLE_FREE_FAILURES=100)
-runs on a bulk-populated data directory (bench.common.populate: --credentials credentials of
-tenant `bench`, default caller authentication `basic` with an API client of scope verify, or
-`--auth none`). wrk (one thread; the server gets the other core) drives, for --seconds each:
+`otpd serve` (one worker, the real CLI, default settings and log level but
+OTPD_THROTTLE_FREE_FAILURES=100: bench.http_bench.otpd_serve) runs on a bulk-populated data
+directory (bench.common.populate: --credentials credentials of tenant `bench`, default caller
+authentication `basic` with an API client of scope verify, or `--auth none`). wrk (one
+thread, bench.loadgen.wrk; the server gets the other core) drives, for --seconds each:
 
   healthz      GET /healthz: the HTTP + middleware baseline
   wrong-code   PUT /api/authentication/otp_token_auth, Basic auth, a wrong code: tenant
@@ -26,68 +27,30 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
-import os
-import re
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import PERIOD, TENANT, add_client, median, populate, print_table, secret_for
+from bench.common import (
+    PERIOD,
+    TENANT,
+    add_client,
+    median,
+    populate,
+    print_table,
+    secret_for,
+    wrong_code,
+)
+from bench.http_bench import otpd_cli, otpd_serve
+from bench.loadgen import Measurement, wrk
 from otpd.core.model import Scope
 from otpd.core.otp import totp
 
-REPO = Path(__file__).resolve().parent.parent
 PATH = "/api/authentication/otp_token_auth"
 CLIENT = "bench-client"
-FREE_FAILURES = 100
-
-
-@dataclass(frozen=True)
-class Run:
-    scenario: str
-    requests: int
-    seconds: float
-    p50_ms: float
-    p99_ms: float
-    non_2xx: int
-
-    @property
-    def rps(self) -> float:
-        return self.requests / self.seconds
-
-
-# --- the server ----------------------------------------------------------------------------
-@contextlib.contextmanager
-def otpd_serve(data_dir: Path, sync: str, log: Path) -> Iterator[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTPD_")}
-    env.update(OTPD_THROTTLE_FREE_FAILURES=str(FREE_FAILURES), OTPD_SQLITE_SYNCHRONOUS=sync)
-    with log.open("ab") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "otpd", "serve", "--data-dir", str(data_dir), "--port", "0"],
-            stdout=subprocess.PIPE,
-            stderr=err,
-            env=env,
-            cwd=REPO,
-            text=True,
-            start_new_session=True,
-        )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line.startswith("otpd listening on "):
-            raise RuntimeError(f"otpd serve did not start; see {log}")
-        yield line.split()[-1]
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
 
 
 # --- load ------------------------------------------------------------------------------------
@@ -118,36 +81,8 @@ def _lua(first: int, codes: list[str], headers: dict[str, str]) -> str:
     )
 
 
-_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
-
-
-def _ms(text: str) -> float:
-    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
-    if match is None:
-        raise ValueError(f"wrk latency {text!r}")
-    return float(match.group(1)) * _UNITS_MS[match.group(2)]
-
-
-def wrk(scenario: str, url: str, args: argparse.Namespace, script: Path | None) -> Run:
-    command = ["wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s", "--latency"]
-    command += ["--timeout=10s", *(["-s", str(script)] if script else []), url]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return Run(
-        scenario,
-        int(_find(r"(\d+) requests in", out)),
-        float(args.seconds),
-        _ms(_find(r"^\s*50%\s+(\S+)", out)),  # the distribution's line, not a "66.50%" column
-        _ms(_find(r"^\s*99%\s+(\S+)", out)),
-        int(bad.group(1)) if bad else 0,
-    )
-
-
-def _find(pattern: str, text: str) -> str:
-    match = re.search(pattern, text, re.MULTILINE)
-    if match is None:
-        raise ValueError(f"wrk output without {pattern!r}:\n{text}")
-    return match.group(1)
+def wrk_run(url: str, args: argparse.Namespace, script: Path | None = None) -> Measurement:
+    return wrk(url, args.connections, args.seconds, script)
 
 
 # --- codes -----------------------------------------------------------------------------------
@@ -159,11 +94,7 @@ def current_codes(first: int, count: int) -> list[str]:
 def wrong_codes(first: int, count: int) -> list[str]:
     """A code per credential that matches no step of its window (skew 1)."""
     now = int(time.time())
-    codes = []
-    for i in range(first, first + count):
-        window = {totp(secret_for(i), now + d * PERIOD, PERIOD, 6) for d in (-1, 0, 1, 2)}
-        codes.append(next(c for c in ("000000", "111111", "222222", "333333") if c not in window))
-    return codes
+    return [wrong_code(secret_for(i), now) for i in range(first, first + count)]
 
 
 @dataclass
@@ -187,17 +118,18 @@ class Plan:
 
 def one_round(
     url: str, args: argparse.Namespace, plan: Plan, work: Path, headers: dict[str, str]
-) -> list[Run]:
-    runs = [wrk("healthz", url + "/healthz", args, None)]
+) -> list[Measurement]:
+    """healthz, wrong-code, valid-code."""
+    runs = [wrk_run(url + "/healthz", args)]
     script = work / "wrong.lua"
     script.write_text(
         _lua(plan.wrong_first, wrong_codes(plan.wrong_first, plan.wrong_count), headers)
     )
-    runs.append(wrk("wrong-code", url, args, script))
+    runs.append(wrk_run(url, args, script))
     first, count = plan.take_valid(args.rounds)
     script = work / "valid.lua"
     script.write_text(_lua(first, current_codes(first, count), headers))
-    runs.append(wrk("valid-code", url, args, script))
+    runs.append(wrk_run(url, args, script))
     return runs
 
 
@@ -228,20 +160,16 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     if args.auth == "basic":
         headers["Authorization"] = "Basic " + base64.b64encode(f"{CLIENT}:{key}".encode()).decode()
     else:
-        subprocess.run(
-            [sys.executable, "-m", "otpd", "tenant", "update", TENANT, "--phenixid-auth", "none",
-             "--data-dir", str(data_dir)],
-            check=True, capture_output=True,
-        )  # fmt: skip
+        otpd_cli(data_dir, "tenant", "update", TENANT, "--phenixid-auth", "none")
     wrong_count = args.credentials // 3
     plan = Plan(1, wrong_count, wrong_count + 1, args.credentials)
     print(
         f"{args.credentials} credentials populated in {seconds:.1f} s; auth {args.auth}, "
         f"synchronous={args.sync}, wrk -t1 -c{args.connections}, {args.seconds} s per run"
     )
-    rounds: list[list[Run]] = []
-    with otpd_serve(data_dir, args.sync, work / "server.log") as url:
-        wrk("warm-up", url + "/healthz", args, None)
+    rounds: list[list[Measurement]] = []
+    with otpd_serve(data_dir, args.sync, log=work / "server.log") as url:
+        wrk_run(url + "/healthz", args)  # warm-up
         for _ in range(args.rounds):
             rounds.append(one_round(url, args, plan, work, headers))
     rows = []

@@ -34,7 +34,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -50,12 +49,14 @@ from pathlib import Path
 from bench.asgi_app import hop_references
 from bench.common import (
     CALL_MODE_ENV,
+    FREE_FAILURES,
     Meter,
     add_client,
     fsync_batch,
     median,
     populate,
     print_table,
+    stop_group,
 )
 from bench.loadgen import Load, Measurement, run_python, run_wrk
 from otpd.bootstrap import SQLITE_FILE
@@ -64,7 +65,6 @@ from otpd.core.model import Scope
 REPO = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 CLIENT = "bench-client"
-FREE_FAILURES = 100
 TARGET = "bench.asgi_app:make_app"
 HEALTHZ = Load("GET", "/healthz")
 _GONE = "starlette.requests.ClientDisconnect"
@@ -152,18 +152,6 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], log_path: Path) -> None
     raise RuntimeError(f"server at {url} not ready within 30 s; see {log_path}")
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Stop the process group this script started (granian's worker is in it too)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
 @contextlib.contextmanager
 def running_server(ctx: Context, variant: Variant, synchronous: str) -> Iterator[int]:
     port = _free_port()
@@ -181,7 +169,7 @@ def running_server(ctx: Context, variant: Variant, synchronous: str) -> Iterator
             _wait_ready(f"http://{HOST}:{port}", proc, log_path)
             yield port
         finally:
-            _stop(proc)
+            stop_group(proc)  # granian's worker is in the group too
 
 
 # --- load --------------------------------------------------------------------------------

@@ -26,7 +26,6 @@ Usage: .venv/bin/python -m bench.token2_bench [--users 200] [--rounds 3] [--sync
 
 from __future__ import annotations
 
-import argparse
 import base64
 import time
 from collections.abc import Sequence
@@ -36,7 +35,15 @@ from functools import partial
 import httpx
 
 from bench.common import wrong_code
-from bench.http_bench import Send, Stats, print_report, served_client, status, timed_each
+from bench.http_bench import (
+    Send,
+    Stats,
+    parse_args,
+    print_report,
+    served_client,
+    status,
+    timed_each,
+)
 from otpd.core.otp import totp
 
 SCENARIOS = ("healthz", "createuser", "validate-valid", "validate-wrong")
@@ -83,21 +90,13 @@ def run_round(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--users", type=int, default=200, help="requests per scenario per round")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--sync", choices=("FULL", "NORMAL"), default="FULL")
-    args = parser.parse_args(argv)
+    args = parse_args(__doc__, argv, "--users", rounds=3)
     stats = {name: Stats() for name in SCENARIOS}
     users: list[User] = []
     with served_client("otpd-token2-bench-", args.sync, "read,write,verify") as (http, key):
         for _ in range(args.rounds):
             run_round(http, key, args.users, users, stats)
-    title = (
-        f"otpd Token2 over HTTP, one keep-alive client, {args.rounds} rounds x {args.users}"
-        f" requests per scenario, SQLite synchronous={args.sync}"
-    )
-    print_report(title, stats)
+    print_report("Token2", args, args.users, stats)
 
 
 if __name__ == "__main__":

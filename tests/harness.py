@@ -129,6 +129,14 @@ class Server:
     def log(self) -> str:
         return self.log_path.read_text()
 
+    def wait_for_log(self, text: str, timeout: float = 10) -> str:
+        """The log once it holds `text`: the access line is written after the response is
+        sent, so a test can read the log before the line is there."""
+        deadline = time.monotonic() + timeout
+        while text not in (log := self.log()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return log
+
     def __enter__(self) -> Server:
         return self.start()
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import threading
+import urllib.parse
 
 import httpx
 
@@ -53,7 +55,9 @@ def test_access_log_has_no_query_strings(running: Running) -> None:
     with running.server.client() as http:
         http.get(f"/healthz?api_key={marker}&token=123456")
         http.get(f"/validate?api={marker}")
-    log = running.server.log()
+        http.get("/healthz?last=1")
+    log = running.server.wait_for_log("GET /healthz 200", timeout=10)
+    log = running.server.wait_for_log("GET /validate ", timeout=10)
     assert "/healthz" in log
     assert marker not in log
 
@@ -62,7 +66,8 @@ def test_log_injection_stays_one_record(running: Running) -> None:
     marker = secrets.token_hex(6)
     with running.server.client() as http:
         http.get(f"/v1/x%0aFAKE-{marker}%1b[31m")
-    lines = [line for line in running.server.log().splitlines() if marker in line]
+    log = running.server.wait_for_log(marker)
+    lines = [line for line in log.splitlines() if marker in line]
     assert len(lines) == 1
     assert "\x1b" not in lines[0] and lines[0].startswith("20")
 
@@ -104,3 +109,22 @@ def test_two_workers_share_replay_state(tmp_path) -> None:
         }
         assert len(pids) >= 2, "both workers should have served requests"
         sb.close()
+
+
+def _raw_status(url: str, request_line: str, headers: str = "") -> int:
+    """httpx refuses to send a 100 kB URL, so talk HTTP/1.1 over a plain socket."""
+    parsed = urllib.parse.urlsplit(url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=10) as sock:
+        sock.sendall(f"{request_line} HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode())
+        reply = sock.recv(65536).decode("latin-1")
+    return int(reply.split(" ", 2)[1])
+
+
+def test_oversized_headers_and_urls_are_refused(running: Running) -> None:
+    url = running.server.url
+    assert _raw_status(url, "GET /healthz", "X-Big: " + "a" * 1_000_000 + "\r\n") == 431
+    assert _raw_status(url, "GET /v1/" + "a" * 100_000) == 400
+    params = "&".join(f"p{i}=1" for i in range(10_000))
+    assert _raw_status(url, "GET /validate?" + params) == 400
+    with running.server.client() as http:
+        assert http.get("/healthz").status_code == 200  # and the server is fine

@@ -106,3 +106,13 @@ async def test_sealed_gate() -> None:
 )
 def test_redact_path(path: str, logged: str) -> None:
     assert redact_path(path) == logged
+
+
+@pytest.mark.anyio
+async def test_header_caps(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/v1/echo", headers={"X-Big": "a" * 30_000})).status_code == 200
+    big = await client.post("/v1/echo", headers={"X-Big": "a" * 40_000})
+    assert big.status_code == 431
+    assert big.json()["errors"][0]["error-message"] == "request headers too large"
+    many = {f"X-H{i}": "1" for i in range(120)}
+    assert (await client.post("/v1/echo", headers=many)).status_code == 431

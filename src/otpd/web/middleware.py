@@ -26,6 +26,12 @@ ErrorRenderer = Callable[[int, str, Scope], Response]
 _CAPABILITY_PREFIXES = ("/qr/",)
 
 
+# nginx's default large_client_header_buffers (4 x 8k) is the usual front of an otpd; stay
+# within it so a request that passes the proxy passes here.
+MAX_HEADER_BYTES = 32 * 1024
+MAX_HEADERS = 100
+
+
 class BodyTooLarge(Exception):
     pass
 
@@ -123,6 +129,10 @@ class OtpdMiddleware:
             )
 
     def _refuse_early(self, scope: Scope, path: str) -> Response | None:
+        header_bytes = sum(len(name) + len(value) for name, value in scope["headers"])
+        if header_bytes > MAX_HEADER_BYTES or len(scope["headers"]) > MAX_HEADERS:
+            # R41: httptools sets no limit of its own; answer before any work is done.
+            return self.render_error(431, "request headers too large", scope)
         length = Headers(scope=scope).get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
             status = 413 if length.isdigit() else 400

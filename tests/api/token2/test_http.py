@@ -123,7 +123,9 @@ def test_logs_hold_no_key_code_or_secret(running: Running) -> None:
     t2.validate(body["userid"], code)
     httpx.get(body["hashqr"], timeout=30)
     t2.http.get("/validate", params={"api_key": running.keys.admin, "token": "987654"})
-    log = running.server.log()
+    t2.http.get("/healthz", params={"last": "1"})
+    running.server.wait_for_log("/qr/<redacted>")
+    log = running.server.wait_for_log("GET /healthz 200")
     ticket = body["hashqr"].split("/qr/")[1].split(".png")[0]
     for value in (running.keys.admin, code, "987654", body["hash"], ticket):
         assert value not in log
