@@ -39,6 +39,7 @@ __all__ = [
     "served_client",
     "status",
     "timed",
+    "timed_between",
     "timed_each",
 ]
 
@@ -138,11 +139,13 @@ def _rate(latencies: list[float]) -> float:
 @dataclass
 class Stats:
     """One scenario: each request's latency (s) and a count of its answers; end_round() marks
-    where each round's requests end, for ratios taken within a round."""
+    where each round's requests end, for ratios taken within a round; `floor` holds the
+    baseline requests measured between its own (timed_between)."""
 
     latencies: list[float] = field(default_factory=list)
     answers: Counter[str] = field(default_factory=Counter)
     round_ends: list[int] = field(default_factory=list)
+    floor: Stats | None = None  # the baseline requests timed_between interleaved with these
 
     @property
     def rate(self) -> float:
@@ -155,6 +158,8 @@ class Stats:
 
     def end_round(self) -> None:
         self.round_ends.append(len(self.latencies))
+        if self.floor is not None:
+            self.floor.end_round()
 
     def round_rates(self) -> list[float]:
         starts = [0, *self.round_ends[:-1]]
@@ -181,6 +186,26 @@ def timed_each(
     return [timed(stats, send, answer) for send in sends]
 
 
+def timed_between(
+    stats: Stats,
+    sends: Sequence[Send],
+    answer: Callable[[httpx.Response], str],
+    floor: Send,
+    chunk: int = 20,
+) -> list[httpx.Response]:
+    """timed_each() with a baseline woven in: `chunk` `floor` requests (timed into stats.floor)
+    before each chunk of `sends` and after the last one, so that a scenario and its baseline
+    see the same moments of a noisy machine."""
+    if stats.floor is None:
+        stats.floor = Stats()
+    responses: list[httpx.Response] = []
+    for start in range(0, len(sends), chunk):
+        timed_each(stats.floor, [floor] * chunk, status)
+        responses += timed_each(stats, sends[start : start + chunk], answer)
+    timed_each(stats.floor, [floor] * chunk, status)
+    return responses
+
+
 # --- flags and the report ------------------------------------------------------------------
 def parse_args(
     doc: str | None, argv: Sequence[str] | None, count_flag: str, rounds: int
@@ -205,7 +230,8 @@ def print_report(
 ) -> None:
     """A title line, then a table of `stats`: requests, req/s, median and p95 latency, the ratio
     to the `floor` scenario's req/s and the answers. The ratio is the whole run's (per_round
-    False), or the median of the ratios taken within each round, followed by those."""
+    False), or the median of the ratios taken within each round, followed by those; a
+    scenario measured with timed_between is compared with its own woven-in baseline."""
     print(
         f"otpd {api} over HTTP, one keep-alive client, {args.rounds} rounds x {n}"
         f" requests per scenario, SQLite synchronous={args.sync}"
@@ -223,7 +249,7 @@ def print_report(
             f"{s.percentile(0.95):.2f}",
         ]
         if per_round:
-            pairs = zip(s.round_rates(), base.round_rates(), strict=True)
+            pairs = zip(s.round_rates(), (s.floor or base).round_rates(), strict=True)
             ratios = [rate / floor_rate for rate, floor_rate in pairs if floor_rate]
             row.append(f"{median(ratios):.2f}" if ratios else "-")
             row.append(" ".join(f"{r:.2f}" for r in ratios))

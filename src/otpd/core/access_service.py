@@ -193,6 +193,14 @@ class AccessService:
         self.sealer.seal()
         return self.sealer.status()
 
+    # --- housekeeping ----------------------------------------------------------------------
+    def sweep_expired(self) -> int:
+        """Delete expired bearer tokens and enrolment tickets (the web app runs this every few
+        minutes; lookups check expiry themselves, so this only keeps the tables small)."""
+        now_us = self.clock.now_us()
+        tokens = self.store.delete_expired_tokens(now_us)
+        return tokens + self.store.delete_expired_enrolment_tickets(now_us)
+
     # --- helpers ---------------------------------------------------------------------------
     def _writable_tenant(self, principal: Principal) -> None:
         if principal.tenant == SYSTEM_TENANT:

@@ -145,7 +145,6 @@ def enrol(
     error and the credential stays, like any other half-finished enrolment."""
     email = validate_email(email) if email is not None else None
     phone = normalise_phone(phone)
-    store.delete_expired_enrolment_tickets(now_us)
     secret = SecretBytes(random_bytes(TOKEN2_KEY_SIZE))
     credential_id = store.allocate_credential_id()
     sealed = sealer.seal_secret(secret, tenant=tenant, credential_id=credential_id)

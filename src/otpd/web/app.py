@@ -3,10 +3,13 @@ the lifespan builds the runtime (store, seal, service) and closes it."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -16,11 +19,14 @@ from starlette.types import Scope
 
 from otpd.api import phenixid, strongbox, system, token2
 from otpd.bootstrap import Runtime, build_runtime
+from otpd.core.errors import OtpdError
 from otpd.crypto import NodeSession
 from otpd.settings import Settings
 from otpd.web.middleware import ErrorRenderer, OtpdMiddleware
 
 __all__ = ["create_app"]
+
+log = logging.getLogger("otpd.server")
 
 # One table: which API owns which paths, and how it words an error (NOTES.md §1). Every vendor
 # path answers 503 while sealed (NOTES.md §4), before any routing or parsing.
@@ -44,6 +50,21 @@ def render_error(status: int, message: str, scope: Scope) -> Response:
         if path.startswith(prefixes):
             return render(status, message, scope)
     return JSONResponse({"error": message}, status_code=status)
+
+
+SWEEP_SECONDS = 300
+
+
+async def _sweep_forever(runtime: Runtime) -> None:
+    """Expired tokens and enrolment tickets go every few minutes, off the request path."""
+    while True:
+        await asyncio.sleep(SWEEP_SECONDS)
+        if runtime.sealer.is_sealed():
+            continue  # sealed means nothing changes (R48)
+        try:
+            await run_in_threadpool(runtime.service.sweep_expired)
+        except OtpdError as error:  # a busy or full disk: try again next time
+            log.warning("sweep of expired tokens and tickets failed: %s", type(error).__name__)
 
 
 async def healthz(request: Request) -> Response:
@@ -70,9 +91,11 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned = runtime is None
         app.state.runtime = runtime or build_runtime(settings, node)
+        sweeper = asyncio.create_task(_sweep_forever(app.state.runtime))
         try:
             yield
         finally:
+            sweeper.cancel()
             if owned:
                 app.state.runtime.close()
 
