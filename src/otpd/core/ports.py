@@ -111,9 +111,11 @@ class CredentialStore(Protocol):
     def delete_credential(self, tenant_id: str, name: str) -> bool: ...
 
     # --- verification state: the invariants ----------------------------------------------
-    def advance(self, credential_id: int, new_step: int) -> bool:
-        """Consume a time step: set last_step = new_step only if last_step < new_step, and
-        reset the failure state, in one atomic statement. True if this call won (R18-R22).
+    def advance(self, credential_id: int, new_step: int, *, now: int | None = None) -> bool:
+        """Consume a time step: set last_step = new_step only if last_step < new_step (and,
+        given `now`, the credential is not throttled at `now`), and reset the failure state,
+        in one atomic statement. True if this call won (R18-R22, R30: a request that read the
+        credential before a concurrent failure throttled it must not consume a step after).
         Durable before it returns (R21)."""
         ...
 
@@ -166,4 +168,9 @@ class CredentialStore(Protocol):
 
     def delete_expired_enrolment_tickets(self, now_us: int) -> int:
         """Delete the tickets with expires_at_us <= now_us; returns how many."""
+        ...
+
+    def delete_enrolment_tickets(self, tenant_id: str, credential_id: int) -> int:
+        """Delete every ticket of that credential (its secret is about to change); returns
+        how many."""
         ...

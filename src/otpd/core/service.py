@@ -129,6 +129,11 @@ class CredentialService(AccessService):
         )
         record = replace(fresh, last_step=current.last_step, throttle=current.throttle)
         reset = not same_secret or spec.params.period != current.params.period
+        if not same_secret:
+            # A live Token2 enrolment ticket shows the credential as it is now: it must not
+            # hand out the new secret (rotating is the remedy for a leaked enrolment link).
+            # Before the write, so no moment exists where an old ticket shows the new secret.
+            self.store.delete_enrolment_tickets(current.tenant, current.id)
         if not self.store.replace_credential(record, reset_state=reset):
             raise NotFound("no such credential")
         return record
@@ -236,9 +241,13 @@ class CredentialService(AccessService):
         text = code_text(code, params.digits)
         outcome, step = evaluate_code(secret.reveal(), params, text, now, record.last_step)
         if outcome is Outcome.ACCEPTED and step is not None:
-            if self.store.advance(record.id, step):
+            # `now` makes the throttle test part of the compare-and-set: the check above read
+            # a snapshot, and parallel guesses may have throttled the credential since (R30).
+            if self.store.advance(record.id, step, now=now):
                 return VerifyResult(Outcome.ACCEPTED, step)
-            outcome = Outcome.REPLAYED  # another request consumed this step first
+            # Another request consumed this step first, or throttled the credential meanwhile
+            # (then record_failure below counts nothing and answers THROTTLED).
+            outcome = Outcome.REPLAYED
         counted = self.store.record_failure(
             record.id, now, lambda failures: self.throttle.after_failure(failures, now)
         )

@@ -128,10 +128,12 @@ class MemoryStore:
             return True
 
     # --- verification state --------------------------------------------------------------
-    def advance(self, credential_id: int, new_step: int) -> bool:
+    def advance(self, credential_id: int, new_step: int, *, now: int | None = None) -> bool:
         with self._lock:
             record = self._credentials.get(credential_id)
             if record is None or record.last_step >= new_step:
+                return False
+            if now is not None and now < record.throttle.not_before:
                 return False
             self._credentials[credential_id] = replace(
                 record, last_step=new_step, throttle=ThrottleState()
@@ -226,6 +228,17 @@ class MemoryStore:
             for ticket_hash in expired:
                 del self._tickets[ticket_hash]
             return len(expired)
+
+    def delete_enrolment_tickets(self, tenant_id: str, credential_id: int) -> int:
+        with self._lock:
+            gone = [
+                h
+                for h, t in self._tickets.items()
+                if t.credential_id == credential_id and t.tenant == tenant_id
+            ]
+            for ticket_hash in gone:
+                del self._tickets[ticket_hash]
+            return len(gone)
 
     def _drop_tickets(self, credential_id: int) -> None:
         gone = [h for h, t in self._tickets.items() if t.credential_id == credential_id]

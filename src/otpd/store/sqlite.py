@@ -41,6 +41,7 @@ __all__ = ["SqliteStore"]
 SYNCHRONOUS = {"FULL": 2, "NORMAL": 1}
 MIN_SQLITE = (3, 35, 0)  # UPDATE ... RETURNING
 _UNIQUE = {"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"}
+_NO_THROTTLE_CHECK = 2**63 - 1  # advance() without `now`: no not_before is that late
 
 _TENANT = "SELECT id, settings, created_at FROM tenant "
 _CLIENT = "SELECT tenant, name, scopes, key_hash, created_at FROM api_client "
@@ -191,15 +192,19 @@ class SqliteStore:
         return bool(self._change(sql, (tenant_id, name), "credential"))
 
     # --- verification state: the invariants ----------------------------------------------
-    def advance(self, credential_id: int, new_step: int) -> bool:
+    def advance(self, credential_id: int, new_step: int, *, now: int | None = None) -> bool:
         # R20: the compare-and-set is one statement under SQLite's write lock; R22: the
         # `last_step < ?` guard means the stored step never moves back; R21: autocommit with
-        # the configured synchronous, so the step is on disk before True is returned.
+        # the configured synchronous, so the step is on disk before True is returned. With
+        # `now`, a credential throttled at `now` is not consumed either (R30: the throttle
+        # test and the consumption are one atomic step).
         sql = (
             "UPDATE credential SET last_step = ?, failures = 0, not_before = 0"
-            " WHERE id = ? AND last_step < ?"
+            " WHERE id = ? AND last_step < ? AND not_before <= ?"
         )
-        return self._change(sql, (new_step, credential_id, new_step), "credential") == 1
+        limit = now if now is not None else _NO_THROTTLE_CHECK
+        params = (new_step, credential_id, new_step, limit)
+        return self._change(sql, params, "credential") == 1
 
     def record_failure(
         self, credential_id: int, now: int, next_state: Callable[[int], ThrottleState]
@@ -337,6 +342,10 @@ class SqliteStore:
     def delete_expired_enrolment_tickets(self, now_us: int) -> int:
         sql = "DELETE FROM enrolment_ticket WHERE expires_at_us <= ?"
         return self._change(sql, (now_us,), "enrolment ticket")
+
+    def delete_enrolment_tickets(self, tenant_id: str, credential_id: int) -> int:
+        sql = "DELETE FROM enrolment_ticket WHERE tenant = ? AND credential_id = ?"
+        return self._change(sql, (tenant_id, credential_id), "enrolment ticket")
 
 
 def _connect(path: Path, synchronous: str, busy_timeout_ms: int) -> _Connection:

@@ -247,13 +247,20 @@ def spec_from_fields(
 def _json_patch(current: dict[str, Any], body: Any) -> dict[str, Any]:
     if not isinstance(body, list):
         raise InvalidInput("body", "must be a JSON Patch array")
-    try:
-        patched = jsonpatch.apply_patch(current, body)
-    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError):
-        raise InvalidInput("body", "is not a JSON Patch that applies") from None
-    if not isinstance(patched, dict):
-        raise InvalidInput("body", "must patch the object into an object")
-    return patched
+    # One operation at a time, and the document must stay a flat object after each: a TOTP
+    # object has only scalar leaves, and `copy` of a list into itself doubles it, so 40 ops
+    # in 2 KB would otherwise build 2**40 objects (R41: memory stays bounded).
+    patched: Any = current
+    for operation in body:
+        try:
+            patched = jsonpatch.apply_patch(patched, [operation])
+        except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException, TypeError, KeyError):
+            raise InvalidInput("body", "is not a JSON Patch that applies") from None
+        if not isinstance(patched, dict):
+            raise InvalidInput("body", "must patch the object into an object")
+        if any(isinstance(value, dict | list) for value in patched.values()):
+            raise InvalidInput("body", "must leave every field a single value")
+    return dict(patched)
 
 
 def _merge_patch(current: dict[str, Any], body: Any) -> dict[str, Any]:
