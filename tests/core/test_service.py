@@ -757,3 +757,15 @@ def test_a_step_is_accepted_at_most_once(
         assert record.last_step >= last_step
         last_step = record.last_step
         assert last_step == max(accepted, default=-1)
+
+
+def test_replace_keeps_contact_details_the_spec_does_not_carry(
+    service: CredentialService, admin: Principal
+) -> None:
+    """A Strongbox PUT (no email/phone fields) must not drop what Token2's createuser stored."""
+    enrolled = service.enrol_user(admin, email="ann@example.com", phone="+41791234567")
+    name = enrolled.record.name
+    service.replace_credential(admin, CredentialSpec(name=name, issuer="x", account_name="ann"))
+    after = service.get_credential(admin, name)
+    assert (after.email, after.phone) == ("ann@example.com", "+41791234567")
+    assert (after.issuer, after.account_name) == ("x", "ann")

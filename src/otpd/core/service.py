@@ -127,7 +127,14 @@ class CredentialService(AccessService):
             created_at_us=current.created_at_us,
             sealed_secret=sealed,
         )
-        record = replace(fresh, last_step=current.last_step, throttle=current.throttle)
+        record = replace(
+            fresh,
+            # Strongbox has no email/phone fields: a PUT from it keeps what Token2 stored.
+            email=spec.email if spec.email is not None else current.email,
+            phone=spec.phone if spec.phone is not None else current.phone,
+            last_step=current.last_step,
+            throttle=current.throttle,
+        )
         reset = not same_secret or spec.params.period != current.params.period
         if not same_secret:
             # A live Token2 enrolment ticket shows the credential as it is now: it must not
