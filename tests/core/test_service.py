@@ -769,3 +769,24 @@ def test_replace_keeps_contact_details_the_spec_does_not_carry(
     after = service.get_credential(admin, name)
     assert (after.email, after.phone) == ("ann@example.com", "+41791234567")
     assert (after.issuer, after.account_name) == ("x", "ann")
+
+
+def test_conditional_writes_refuse_a_stale_version(
+    service: CredentialService, admin: Principal
+) -> None:
+    from otpd.core.errors import PreconditionFailed
+
+    spec = CredentialSpec(name="alice")
+    record, _ = service.create_credential(admin, spec)
+    newer = service.replace_credential(admin, CredentialSpec(name="alice", issuer="x"))
+    assert newer.version == record.version + 1
+    with pytest.raises(PreconditionFailed):
+        service.replace_credential(admin, spec, expect_version=record.version)
+    with pytest.raises(PreconditionFailed):
+        service.delete_credential(admin, "alice", expect_version=record.version)
+    service.delete_credential(admin, "alice", expect_version=newer.version)
+    # RFC 9110 §13.1.1: a condition on a credential that is gone is false too (412) ...
+    with pytest.raises(PreconditionFailed):
+        service.delete_credential(admin, "alice", expect_version=newer.version)
+    with pytest.raises(NotFound):  # ... while a plain delete of it is 404
+        service.delete_credential(admin, "alice")

@@ -214,7 +214,13 @@ def test_replace_with_reset_overwrites_and_resets_state(store: CredentialStore) 
         throttle=ThrottleState(3, 4),  # ignored too
     )
     assert store.replace_credential(new, reset_state=True) is True
-    expected = replace(new, created_at_us=old.created_at_us, last_step=-1, throttle=ThrottleState())
+    expected = replace(
+        new,
+        created_at_us=old.created_at_us,
+        last_step=-1,
+        throttle=ThrottleState(),
+        version=old.version + 1,
+    )
     assert store.get_credential_by_id("acme", old.id) == expected
     assert store.get_credential("acme", "alice") is None
     assert store.get_credential("acme", "alice2") == expected
@@ -235,7 +241,11 @@ def test_replace_without_reset_keeps_replay_and_failure_state(store: CredentialS
     )
     assert store.replace_credential(new, reset_state=False) is True
     expected = replace(
-        new, created_at_us=old.created_at_us, last_step=100, throttle=ThrottleState(1, 50)
+        new,
+        created_at_us=old.created_at_us,
+        last_step=100,
+        throttle=ThrottleState(1, 50),
+        version=old.version + 1,
     )
     assert store.get_credential_by_id("acme", old.id) == expected
     assert store.advance(old.id, 100) is False  # the consumed step is still consumed
@@ -474,3 +484,40 @@ def test_unknown_attempts_count_per_tenant_and_touch_no_credential(store: Creden
     after = store.get_credential("acme", "alice")
     assert after is not None and after.throttle == record.throttle
     assert after.last_step == record.last_step
+
+
+# --- row versions: compare-and-set for conditional writes (issue #4, If-Match) -----------
+
+
+def test_replace_bumps_the_version_and_honours_expect_version(store: CredentialStore) -> None:
+    record = add_credential(store, "acme", "alice")
+    assert record.version == 1
+    assert store.replace_credential(
+        replace(record, issuer="a"), reset_state=False, expect_version=1
+    )
+    assert store.get_credential("acme", "alice").version == 2  # type: ignore[union-attr]
+    # a writer still holding version 1 loses, and nothing changes
+    assert not store.replace_credential(
+        replace(record, issuer="b"), reset_state=False, expect_version=1
+    )
+    current = store.get_credential("acme", "alice")
+    assert current is not None and current.issuer == "a" and current.version == 2
+    # unconditional writes still work and bump
+    assert store.replace_credential(replace(record, issuer="c"), reset_state=True)
+    assert store.get_credential("acme", "alice").version == 3  # type: ignore[union-attr]
+
+
+def test_verification_state_does_not_bump_the_version(store: CredentialStore) -> None:
+    record = add_credential(store, "acme", "alice")
+    assert store.advance(record.id, 10)
+    store.record_failure(record.id, 0, never_throttle)
+    assert store.get_credential("acme", "alice").version == 1  # type: ignore[union-attr]
+
+
+def test_delete_honours_expect_version(store: CredentialStore) -> None:
+    record = add_credential(store, "acme", "alice")
+    store.replace_credential(replace(record, issuer="a"), reset_state=False)
+    assert not store.delete_credential("acme", "alice", expect_version=1)
+    assert store.get_credential("acme", "alice") is not None
+    assert store.delete_credential("acme", "alice", expect_version=2)
+    assert store.get_credential("acme", "alice") is None

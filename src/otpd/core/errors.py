@@ -4,6 +4,7 @@
      ├── InvalidInput          a request field breaks a rule (names the field, never echoes it)
      ├── NotFound              no such object in the caller's tenant
      ├── AlreadyExists         a name is taken in the tenant
+     ├── PreconditionFailed    the object changed since the caller read it (If-Match)
      ├── Unauthenticated       no, wrong or expired credentials
      ├── Forbidden             authenticated, but the scope is missing
      ├── Sealed                the seal key is not in memory
@@ -26,6 +27,7 @@ __all__ = [
     "InvalidShare",
     "NotFound",
     "OtpdError",
+    "PreconditionFailed",
     "Sealed",
     "SecretCorrupted",
     "StoreUnavailable",
@@ -52,6 +54,10 @@ class NotFound(OtpdError):
 
 class AlreadyExists(OtpdError):
     pass
+
+
+class PreconditionFailed(OtpdError):
+    """A conditional write found the object at another version than the caller expected."""
 
 
 class Unauthenticated(OtpdError):

@@ -247,6 +247,7 @@ class CredentialRecord:
     sealed_secret: bytes
     last_step: int = -1
     throttle: ThrottleState = field(default_factory=ThrottleState)
+    version: int = 1  # bumped by every replace; verification state does not count
 
     @classmethod
     def from_spec(

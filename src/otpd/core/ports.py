@@ -92,10 +92,18 @@ class CredentialStore(Protocol):
         """Raises AlreadyExists when the name is taken in the tenant."""
         ...
 
-    def replace_credential(self, record: CredentialRecord, *, reset_state: bool) -> bool:
-        """Overwrite the configuration and secret of the row with record.id (same tenant);
-        with reset_state also set last_step=-1 and clear the failure state, else leave those
-        columns alone (a concurrent verify may be moving them). False if the row is gone."""
+    def replace_credential(
+        self,
+        record: CredentialRecord,
+        *,
+        reset_state: bool,
+        expect_version: int | None = None,
+    ) -> bool:
+        """Overwrite the configuration and secret of the row with record.id (same tenant) and
+        bump its version; with reset_state also set last_step=-1 and clear the failure state,
+        else leave those columns alone (a concurrent verify may be moving them). With
+        expect_version, only a row still at that version is written (compare-and-set).
+        False if no row was written."""
         ...
 
     def get_credential(self, tenant_id: str, name: str) -> CredentialRecord | None: ...
@@ -108,7 +116,11 @@ class CredentialStore(Protocol):
 
     def count_credentials(self, tenant_id: str) -> int: ...
 
-    def delete_credential(self, tenant_id: str, name: str) -> bool: ...
+    def delete_credential(
+        self, tenant_id: str, name: str, *, expect_version: int | None = None
+    ) -> bool:
+        """Delete (only at `expect_version` when given). False if no row was deleted."""
+        ...
 
     # --- verification state: the invariants ----------------------------------------------
     def advance(self, credential_id: int, new_step: int, *, now: int | None = None) -> bool:

@@ -16,6 +16,7 @@ from otpd.core.enrolment import Enrolment, credential_for_ticket, enrol
 from otpd.core.errors import (
     AlreadyExists,
     NotFound,
+    PreconditionFailed,
     SecretCorrupted,
 )
 from otpd.core.model import (
@@ -94,15 +95,23 @@ class CredentialService(AccessService):
         return self._get(principal.tenant, name)
 
     def replace_credential(
-        self, principal: Principal, spec: CredentialSpec, secret: SecretBytes | None = None
+        self,
+        principal: Principal,
+        spec: CredentialSpec,
+        secret: SecretBytes | None = None,
+        *,
+        expect_version: int | None = None,
     ) -> CredentialRecord:
         """Replace an existing credential's settings (and its secret when one is given or the
         key size changes). The id and creation time stay. Replay and failure state reset only
         when the secret or the period changes: with the same secret and steps, a consumed
-        code must stay consumed (R18)."""
+        code must stay consumed (R18). With expect_version the write is a compare-and-set:
+        PreconditionFailed if the credential changed since the caller read it."""
         access.require(principal, Scope.WRITE)
         self._require_unsealed()
         current = self._get(principal.tenant, spec.name)
+        if expect_version not in (None, current.version):
+            raise PreconditionFailed("the credential changed")
         same_secret = True
         if secret is None and spec.effective_key_size == current.key_size:
             sealed = current.sealed_secret
@@ -141,9 +150,11 @@ class CredentialService(AccessService):
             # hand out the new secret (rotating is the remedy for a leaked enrolment link).
             # Before the write, so no moment exists where an old ticket shows the new secret.
             self.store.delete_enrolment_tickets(current.tenant, current.id)
-        if not self.store.replace_credential(record, reset_state=reset):
-            raise NotFound("no such credential")
-        return record
+        if not self.store.replace_credential(
+            record, reset_state=reset, expect_version=expect_version
+        ):
+            self._explain_missed_write(principal.tenant, spec.name, expect_version is not None)
+        return replace(record, version=current.version + 1)
 
     def get_credential(self, principal: Principal, name: str) -> CredentialRecord:
         access.require(principal, Scope.READ)
@@ -163,11 +174,20 @@ class CredentialService(AccessService):
         self._require_unsealed()
         return self.store.list_credentials(principal.tenant)
 
-    def delete_credential(self, principal: Principal, name: str) -> None:
+    def delete_credential(
+        self, principal: Principal, name: str, *, expect_version: int | None = None
+    ) -> None:
         access.require(principal, Scope.WRITE)
         self._require_unsealed()
-        if not self.store.delete_credential(principal.tenant, name):
-            raise NotFound("no such credential")
+        if not self.store.delete_credential(principal.tenant, name, expect_version=expect_version):
+            self._explain_missed_write(principal.tenant, name, expect_version is not None)
+
+    def _explain_missed_write(self, tenant: str, name: str, conditional: bool) -> None:
+        """A write touched no row. Conditional: the version the caller holds is no longer
+        there, changed or deleted (RFC 9110 §13.1.1: 412 either way). Else it is gone."""
+        if conditional:
+            raise PreconditionFailed("the credential changed")
+        raise NotFound("no such credential")
 
     def reveal_secret(self, principal: Principal, name: str) -> SecretBytes:
         access.require(principal, Scope.REVEAL)

@@ -83,10 +83,18 @@ class MemoryStore:
                 raise AlreadyExists("credential exists")
             self._credentials[record.id] = record
 
-    def replace_credential(self, record: CredentialRecord, *, reset_state: bool) -> bool:
+    def replace_credential(
+        self,
+        record: CredentialRecord,
+        *,
+        reset_state: bool,
+        expect_version: int | None = None,
+    ) -> bool:
         with self._lock:
             current = self._credentials.get(record.id)
             if current is None or current.tenant != record.tenant:
+                return False
+            if expect_version is not None and current.version != expect_version:
                 return False
             other = self._find(record.tenant, record.name)
             if other is not None and other.id != record.id:
@@ -96,6 +104,7 @@ class MemoryStore:
                 created_at_us=current.created_at_us,
                 last_step=-1 if reset_state else current.last_step,
                 throttle=ThrottleState() if reset_state else current.throttle,
+                version=current.version + 1,
             )
             return True
 
@@ -118,10 +127,12 @@ class MemoryStore:
     def count_credentials(self, tenant_id: str) -> int:
         return len(self.list_credentials(tenant_id))
 
-    def delete_credential(self, tenant_id: str, name: str) -> bool:
+    def delete_credential(
+        self, tenant_id: str, name: str, *, expect_version: int | None = None
+    ) -> bool:
         with self._lock:
             record = self._find(tenant_id, name)
-            if record is None:
+            if record is None or expect_version not in (None, record.version):
                 return False
             del self._credentials[record.id]
             self._drop_tickets(record.id)  # as ON DELETE CASCADE in SQL

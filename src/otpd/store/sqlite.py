@@ -47,17 +47,19 @@ _TENANT = "SELECT id, settings, created_at FROM tenant "
 _CLIENT = "SELECT tenant, name, scopes, key_hash, created_at FROM api_client "
 _CREDENTIAL = (
     "SELECT id, tenant, name, algorithm, digits, period, skew, key_size, issuer, account_name,"
-    " email, phone, created_at_us, secret, last_step, failures, not_before FROM credential "
+    " email, phone, created_at_us, secret, last_step, failures, not_before, version"
+    " FROM credential "
 )
 
 _SET_CONFIG = (
     "UPDATE credential SET name = ?, algorithm = ?, digits = ?, period = ?, skew = ?,"
-    " key_size = ?, issuer = ?, account_name = ?, email = ?, phone = ?, secret = ?"
+    " key_size = ?, issuer = ?, account_name = ?, email = ?, phone = ?, secret = ?,"
+    " version = version + 1"
 )
-_REPLACE = _SET_CONFIG + " WHERE id = ? AND tenant = ?"
-_REPLACE_AND_RESET = (
-    _SET_CONFIG + ", last_step = -1, failures = 0, not_before = 0 WHERE id = ? AND tenant = ?"
-)
+# `? IS NULL OR version = ?`: an unconditional write, or a compare-and-set on the version.
+_WHERE_ROW = " WHERE id = ? AND tenant = ? AND (? IS NULL OR version = ?)"
+_REPLACE = _SET_CONFIG + _WHERE_ROW
+_REPLACE_AND_RESET = _SET_CONFIG + ", last_step = -1, failures = 0, not_before = 0" + _WHERE_ROW
 _BEARER = (  # columns in TokenRecord field order
     "SELECT token_hash, accessor, tenant, client, created_at_us, renewed_at_us, expires_at_us"
     " FROM token "
@@ -163,11 +165,18 @@ class SqliteStore:
         if not inserted:
             raise NotFound("no such tenant")
 
-    def replace_credential(self, record: CredentialRecord, *, reset_state: bool) -> bool:
+    def replace_credential(
+        self,
+        record: CredentialRecord,
+        *,
+        reset_state: bool,
+        expect_version: int | None = None,
+    ) -> bool:
         # One statement: the id and created_at_us stay. Without reset_state the replay and
         # failure columns are not written at all, so a concurrent advance() is never undone.
         sql = _REPLACE_AND_RESET if reset_state else _REPLACE
-        params = (*_credential_config(record), record.sealed_secret, record.id, record.tenant)
+        row = (record.id, record.tenant, expect_version, expect_version)
+        params = (*_credential_config(record), record.sealed_secret, *row)
         return bool(self._change(sql, params, "credential"))
 
     def get_credential(self, tenant_id: str, name: str) -> CredentialRecord | None:
@@ -187,9 +196,12 @@ class SqliteStore:
         rows = self._query("SELECT COUNT(*) FROM credential WHERE tenant = ?", (tenant_id,))
         return int(rows[0][0])
 
-    def delete_credential(self, tenant_id: str, name: str) -> bool:
-        sql = "DELETE FROM credential WHERE tenant = ? AND name = ?"
-        return bool(self._change(sql, (tenant_id, name), "credential"))
+    def delete_credential(
+        self, tenant_id: str, name: str, *, expect_version: int | None = None
+    ) -> bool:
+        sql = "DELETE FROM credential WHERE tenant = ? AND name = ? AND (? IS NULL OR version = ?)"
+        params = (tenant_id, name, expect_version, expect_version)
+        return bool(self._change(sql, params, "credential"))
 
     # --- verification state: the invariants ----------------------------------------------
     def advance(self, credential_id: int, new_step: int, *, now: int | None = None) -> bool:
@@ -482,4 +494,5 @@ def _credential(row: Any) -> CredentialRecord:
         sealed_secret=bytes(row[13]),
         last_step=row[14],
         throttle=ThrottleState(failures=row[15], not_before=row[16]),
+        version=row[17],
     )

@@ -12,6 +12,7 @@ from otpd.core.errors import (
     InvalidShare,
     NotFound,
     OtpdError,
+    PreconditionFailed,
     Sealed,
     SecretCorrupted,
     StoreUnavailable,
@@ -21,10 +22,8 @@ from otpd.core.errors import (
 __all__ = ["PreconditionFailed", "error_response"]
 
 
-class PreconditionFailed(OtpdError):
-    """If-Match / If-None-Match did not hold (412)."""
-
-
+# PreconditionFailed (412) is core's: the adapter raises it for a failed If-Match check, the
+# service for a conditional write that lost a race. Re-exported for the adapter's modules.
 _TABLE: list[tuple[type[OtpdError], int, str]] = [
     (InvalidInput, 400, "invalid request"),
     (InvalidShare, 400, "invalid share"),

@@ -52,8 +52,10 @@ def totp_config(record: CredentialRecord, passcode32: str | None = None) -> dict
 
 
 def etag(record: CredentialRecord) -> str:
-    """Changes whenever the configuration or the secret changes."""
-    digest = hashlib.sha256(json.dumps(totp_config(record), sort_keys=True).encode())
+    """Changes whenever the configuration or the secret changes, and with every write (the
+    row version is what a conditional PUT/PATCH/DELETE compares and sets)."""
+    digest = hashlib.sha256(f"{record.id}\0{record.version}\0".encode())
+    digest.update(json.dumps(totp_config(record), sort_keys=True).encode())
     digest.update(hashlib.sha256(record.sealed_secret).digest())
     return '"' + digest.hexdigest()[:32] + '"'
 

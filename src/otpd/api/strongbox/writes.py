@@ -49,6 +49,21 @@ def _find(svc: CredentialService, caller: Principal, name: str) -> CredentialRec
         return None
 
 
+async def _existing(
+    request: Request, svc: CredentialService, caller: Principal, name: str
+) -> CredentialRecord:
+    """The credential a PATCH or DELETE acts on (404 when missing), after its preconditions."""
+    record: CredentialRecord = await call(svc.get_credential_for_update, caller, name)
+    check_preconditions(request, etag(record))
+    return record
+
+
+def _conditional(request: Request, record: CredentialRecord) -> int | None:
+    """The version a write must still find when the client made it conditional (If-Match):
+    the check above and the write below are then one compare-and-set in the store."""
+    return record.version if "if-match" in request.headers else None
+
+
 @endpoint
 async def put(request: Request) -> Response:
     """Replace or create: 201 when created, 204 when replaced. A replace without
@@ -63,7 +78,11 @@ async def put(request: Request) -> Response:
     if record is None:
         await call(svc.check_create if dry_run else svc.create_credential, caller, spec, secret)
         return _created(name)
-    await call(svc.check_replace if dry_run else svc.replace_credential, caller, spec, secret)
+    if dry_run:
+        await call(svc.check_replace, caller, spec, secret)
+    else:
+        expected = _conditional(request, record)
+        await call(svc.replace_credential, caller, spec, secret, expect_version=expected)
     return Response(status_code=204)
 
 
@@ -74,13 +93,17 @@ async def patch(request: Request) -> Response:
     dry_run = flag(request, "validate")
     body = await read_body(request)
     svc = service(request)
-    record = await call(svc.get_credential_for_update, caller, name)
-    check_preconditions(request, etag(record))
+    record = await _existing(request, svc, caller, name)
     patched = apply_patch(totp_config(record), body)
     if patched.get("name", name) != name:
         raise InvalidInput("name", "cannot be changed by PATCH")
     spec, secret = spec_from_fields(patched, path_name=name)
-    await call(svc.check_replace if dry_run else svc.replace_credential, caller, spec, secret)
+    if dry_run:
+        await call(svc.check_replace, caller, spec, secret)
+    else:
+        # Always conditional: the patch was applied to the version read above, so a write
+        # that landed in between must not be silently overwritten (a lost update).
+        await call(svc.replace_credential, caller, spec, secret, expect_version=record.version)
     return Response(status_code=204)
 
 
@@ -90,8 +113,9 @@ async def delete(request: Request) -> Response:
     name = path_name(request)
     dry_run = flag(request, "validate")
     svc = service(request)
-    record = await call(svc.get_credential_for_update, caller, name)
-    check_preconditions(request, etag(record))
+    record = await _existing(request, svc, caller, name)
     if not dry_run:
-        await call(svc.delete_credential, caller, name)
+        await call(
+            svc.delete_credential, caller, name, expect_version=_conditional(request, record)
+        )
     return Response(status_code=204)
