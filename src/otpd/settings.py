@@ -210,10 +210,9 @@ def load_settings(
             ) from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {file_path} must hold a mapping of settings")
-        for name, raw in loaded.items():
-            values[str(name).replace("-", "_")] = _parse(
-                str(name).replace("-", "_"), raw, str(file_path)
-            )
+        for key, raw in loaded.items():
+            name = str(key).replace("-", "_")
+            values[name] = _parse(name, raw, str(file_path))
     for name in _BY_NAME:
         if env_name(name) in environ:
             values[name] = _parse(name, environ[env_name(name)], env_name(name))

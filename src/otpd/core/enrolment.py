@@ -24,6 +24,7 @@ from otpd.core.model import (
     CredentialSpec,
     OtpParams,
     SecretBytes,
+    has_control_characters,
 )
 
 if TYPE_CHECKING:  # ports imports EnrolmentTicket from here
@@ -74,6 +75,9 @@ class Enrolment(NamedTuple):
     secret: SecretBytes  # shown once, in the createuser answer (R10)
     ticket: str  # shown once, inside `hashqr`
 
+    def __repr__(self) -> str:  # the ticket is a bearer capability: never in a log line
+        return f"Enrolment(record={self.record!r}, secret={self.secret!r}, ticket=***)"
+
 
 def hash_ticket(ticket: str) -> str:
     return hashlib.sha256(ticket.encode("utf-8", "surrogatepass")).hexdigest()
@@ -111,7 +115,7 @@ def validate_email(email: object) -> str:
         not isinstance(email, str)
         or len(email) > MAX_EMAIL_LENGTH
         or not _EMAIL.fullmatch(email)
-        or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or 0xD800 <= ord(c) <= 0xDFFF for c in email)
+        or has_control_characters(email)
     ):
         raise InvalidInput("email", "must be an e-mail address")
     return email

@@ -31,6 +31,7 @@ __all__ = [
     "ThrottleState",
     "TokenRecord",
     "VerifyResult",
+    "has_control_characters",
     "validate_credential_name",
     "validate_tenant_id",
 ]
@@ -88,6 +89,11 @@ def validate_tenant_id(value: str, field_name: str = "tenant") -> str:
     if not isinstance(value, str) or not TENANT_ID.fullmatch(value):
         raise InvalidInput(field_name, "must match [a-z0-9][a-z0-9-]{0,62}")
     return value
+
+
+def has_control_characters(text: str) -> bool:
+    """C0 and C1 controls, DEL, or lone surrogates: never part of a label or an address."""
+    return any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or 0xD800 <= ord(c) <= 0xDFFF for c in text)
 
 
 def validate_credential_name(value: str, field_name: str = "name") -> str:
@@ -209,9 +215,7 @@ class CredentialSpec:
             if value != value.strip():
                 # The Key Uri Format lets apps drop spaces before the account name.
                 raise InvalidInput(label, "may not start or end with whitespace")
-            if any(
-                ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or 0xD800 <= ord(c) <= 0xDFFF for c in value
-            ):
+            if has_control_characters(value):
                 raise InvalidInput(label, "may not contain control characters or surrogates")
         if self.key_size is not None and (
             type(self.key_size) is not int

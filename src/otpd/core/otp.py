@@ -18,6 +18,13 @@ def _digest(algorithm: Algorithm) -> str:
     return algorithm.value  # hashlib names equal our enum values (sha1, sha256, ...)
 
 
+def _truncate(mac: bytes, digits: int) -> str:
+    """RFC 4226 §5.3 dynamic truncation of an HMAC value to a `digits`-digit code."""
+    offset = mac[-1] & 0x0F
+    binary = int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF
+    return str(binary % 10**digits).zfill(digits)
+
+
 def hotp(
     secret: bytes, counter: int, digits: int = 6, algorithm: Algorithm = Algorithm.SHA1
 ) -> str:
@@ -28,9 +35,7 @@ def hotp(
     if not 0 <= counter <= MAX_COUNTER:
         raise ValueError("counter out of range")
     mac = hmac.new(secret, counter.to_bytes(8, "big"), _digest(algorithm)).digest()
-    offset = mac[-1] & 0x0F
-    binary = int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF
-    return str(binary % 10**digits).zfill(digits)
+    return _truncate(mac, digits)
 
 
 def hotp_codes(
@@ -39,16 +44,12 @@ def hotp_codes(
     """Codes for several counters with one HMAC key schedule (the verify hot path)."""
     base = hmac.new(secret, digestmod=_digest(algorithm))
     out: list[tuple[int, str]] = []
-    modulus = 10**digits
     for counter in counters:
         if not 0 <= counter <= MAX_COUNTER:
             continue
-        mac_obj = base.copy()
-        mac_obj.update(counter.to_bytes(8, "big"))
-        mac = mac_obj.digest()
-        offset = mac[-1] & 0x0F
-        binary = int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF
-        out.append((counter, str(binary % modulus).zfill(digits)))
+        mac = base.copy()
+        mac.update(counter.to_bytes(8, "big"))
+        out.append((counter, _truncate(mac.digest(), digits)))
     return out
 
 

@@ -37,6 +37,7 @@ from otpd.core.provisioning import build_uri
 __all__ = ["CredentialService"]
 
 _DUMMY_SECRET = bytes(20)
+_DUMMY_PARAMS = OtpParams()  # built once: an unknown name must not cost more than a known one
 
 
 class CredentialService(AccessService):
@@ -47,11 +48,7 @@ class CredentialService(AccessService):
         self, principal: Principal, spec: CredentialSpec, secret: SecretBytes | None = None
     ) -> tuple[CredentialRecord, SecretBytes]:
         """Enrol a credential; returns it and its secret (the only time the secret leaves)."""
-        access.require(principal, Scope.WRITE)
-        self._writable_tenant(principal)
-        self._require_unsealed()
-        if self.store.get_credential(principal.tenant, spec.name) is not None:
-            raise AlreadyExists("name taken")
+        self._require_new_name(principal, spec)
         secret, key_size = self._secret_for(spec, secret)
         credential_id = self.store.allocate_credential_id()
         record = CredentialRecord.from_spec(
@@ -71,11 +68,7 @@ class CredentialService(AccessService):
         self, principal: Principal, spec: CredentialSpec, secret: SecretBytes | None = None
     ) -> None:
         """Every check create_credential makes, with no effect (Strongbox validate=true)."""
-        access.require(principal, Scope.WRITE)
-        self._writable_tenant(principal)
-        self._require_unsealed()
-        if self.store.get_credential(principal.tenant, spec.name) is not None:
-            raise AlreadyExists("name taken")
+        self._require_new_name(principal, spec)
         if secret is not None:
             validate_secret(secret, "passcode32")
 
@@ -83,16 +76,14 @@ class CredentialService(AccessService):
         self, principal: Principal, spec: CredentialSpec, secret: SecretBytes | None = None
     ) -> None:
         access.require(principal, Scope.WRITE)
-        self._require_unsealed()
-        self._get(principal.tenant, spec.name)
+        self._get_unsealed(principal.tenant, spec.name)
         if secret is not None:
             validate_secret(secret, "passcode32")
 
     def get_credential_for_update(self, principal: Principal, name: str) -> CredentialRecord:
         """Read a credential in order to change it: scope write, not read."""
         access.require(principal, Scope.WRITE)
-        self._require_unsealed()
-        return self._get(principal.tenant, name)
+        return self._get_unsealed(principal.tenant, name)
 
     def replace_credential(
         self,
@@ -108,8 +99,7 @@ class CredentialService(AccessService):
         code must stay consumed (R18). With expect_version the write is a compare-and-set:
         PreconditionFailed if the credential changed since the caller read it."""
         access.require(principal, Scope.WRITE)
-        self._require_unsealed()
-        current = self._get(principal.tenant, spec.name)
+        current = self._get_unsealed(principal.tenant, spec.name)
         if expect_version not in (None, current.version):
             raise PreconditionFailed("the credential changed")
         same_secret = True
@@ -153,13 +143,12 @@ class CredentialService(AccessService):
         if not self.store.replace_credential(
             record, reset_state=reset, expect_version=expect_version
         ):
-            self._explain_missed_write(principal.tenant, spec.name, expect_version is not None)
+            _explain_missed_write(conditional=expect_version is not None)
         return replace(record, version=current.version + 1)
 
     def get_credential(self, principal: Principal, name: str) -> CredentialRecord:
         access.require(principal, Scope.READ)
-        self._require_unsealed()
-        return self._get(principal.tenant, name)
+        return self._get_unsealed(principal.tenant, name)
 
     def get_credential_by_id(self, principal: Principal, credential_id: int) -> CredentialRecord:
         access.require(principal, Scope.READ)
@@ -180,18 +169,20 @@ class CredentialService(AccessService):
         access.require(principal, Scope.WRITE)
         self._require_unsealed()
         if not self.store.delete_credential(principal.tenant, name, expect_version=expect_version):
-            self._explain_missed_write(principal.tenant, name, expect_version is not None)
-
-    def _explain_missed_write(self, tenant: str, name: str, conditional: bool) -> None:
-        """A write touched no row. Conditional: the version the caller holds is no longer
-        there, changed or deleted (RFC 9110 §13.1.1: 412 either way). Else it is gone."""
-        if conditional:
-            raise PreconditionFailed("the credential changed")
-        raise NotFound("no such credential")
+            _explain_missed_write(conditional=expect_version is not None)
 
     def reveal_secret(self, principal: Principal, name: str) -> SecretBytes:
         access.require(principal, Scope.REVEAL)
         record = self._get_unsealed(principal.tenant, name)
+        return self._open(record)
+
+    def secret_of(self, principal: Principal, record: CredentialRecord) -> SecretBytes:
+        """The secret of a record the caller has just read (scope reveal), without reading it
+        again: a Strongbox list shows each entry's secret at the version it listed."""
+        access.require(principal, Scope.REVEAL)
+        self._require_unsealed()
+        if record.tenant != principal.tenant:
+            raise NotFound("no such credential")
         return self._open(record)
 
     def key_uri(self, principal: Principal, name: str) -> str:
@@ -257,7 +248,9 @@ class CredentialService(AccessService):
         now = self.now()
         if record is None:
             self._open_dummy()
-            evaluate_code(_DUMMY_SECRET, OtpParams(), code_text(code, 6), now, -1)
+            evaluate_code(
+                _DUMMY_SECRET, _DUMMY_PARAMS, code_text(code, _DUMMY_PARAMS.digits), now, -1
+            )
             self.store.record_unknown_attempt(tenant)
             return VerifyResult(Outcome.REJECTED)
         if is_throttled(record.throttle, now):
@@ -307,6 +300,14 @@ class CredentialService(AccessService):
         return self.uri_for(record, self._open(record))
 
     # --- helpers -------------------------------------------------------------------------
+    def _require_new_name(self, principal: Principal, spec: CredentialSpec) -> None:
+        """The checks before a credential is created: scope, tenant, seal, a free name."""
+        access.require(principal, Scope.WRITE)
+        self._writable_tenant(principal)
+        self._require_unsealed()
+        if self.store.get_credential(principal.tenant, spec.name) is not None:
+            raise AlreadyExists("name taken")
+
     def _get(self, tenant: str, name: str) -> CredentialRecord:
         record = self.store.get_credential(tenant, name)
         if record is None:
@@ -343,3 +344,11 @@ class CredentialService(AccessService):
             return secret, len(secret)  # an imported secret's length overrides key-size
         size = spec.effective_key_size
         return SecretBytes(self._random_bytes(size)), size
+
+
+def _explain_missed_write(*, conditional: bool) -> None:
+    """A write touched no row. Conditional: the version the caller holds is no longer there,
+    changed or deleted (RFC 9110 §13.1.1: 412 either way). Else it is gone."""
+    if conditional:
+        raise PreconditionFailed("the credential changed")
+    raise NotFound("no such credential")

@@ -9,12 +9,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TypeVar
 
 from otpd.core.enrolment import EnrolmentTicket
 from otpd.core.errors import AlreadyExists, NotFound
 from otpd.core.model import ApiClient, CredentialRecord, Tenant, ThrottleState, TokenRecord
 
 __all__ = ["MemoryStore"]
+
+_Row = TypeVar("_Row")
 
 
 class MemoryStore:
@@ -135,7 +138,8 @@ class MemoryStore:
             if record is None or expect_version not in (None, record.version):
                 return False
             del self._credentials[record.id]
-            self._drop_tickets(record.id)  # as ON DELETE CASCADE in SQL
+            # As ON DELETE CASCADE in SQL.
+            _delete_where(self._tickets, lambda t: t.credential_id == record.id)
             return True
 
     # --- verification state --------------------------------------------------------------
@@ -193,10 +197,7 @@ class MemoryStore:
 
     def delete_expired_tokens(self, now_us: int) -> int:
         with self._lock:
-            expired = [h for h, t in self._tokens.items() if t.expires_at_us <= now_us]
-            for token_hash in expired:
-                del self._tokens[token_hash]
-            return len(expired)
+            return _delete_where(self._tokens, lambda t: t.expires_at_us <= now_us)
 
     # --- meta ----------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -235,23 +236,18 @@ class MemoryStore:
 
     def delete_expired_enrolment_tickets(self, now_us: int) -> int:
         with self._lock:
-            expired = [h for h, t in self._tickets.items() if t.expires_at_us <= now_us]
-            for ticket_hash in expired:
-                del self._tickets[ticket_hash]
-            return len(expired)
+            return _delete_where(self._tickets, lambda t: t.expires_at_us <= now_us)
 
     def delete_enrolment_tickets(self, tenant_id: str, credential_id: int) -> int:
         with self._lock:
-            gone = [
-                h
-                for h, t in self._tickets.items()
-                if t.credential_id == credential_id and t.tenant == tenant_id
-            ]
-            for ticket_hash in gone:
-                del self._tickets[ticket_hash]
-            return len(gone)
+            return _delete_where(
+                self._tickets, lambda t: t.credential_id == credential_id and t.tenant == tenant_id
+            )
 
-    def _drop_tickets(self, credential_id: int) -> None:
-        gone = [h for h, t in self._tickets.items() if t.credential_id == credential_id]
-        for ticket_hash in gone:
-            del self._tickets[ticket_hash]
+
+def _delete_where(rows: dict[str, _Row], doomed: Callable[[_Row], bool]) -> int:
+    """Delete the rows `doomed` picks; returns how many (a DELETE ... WHERE's rowcount)."""
+    gone = [key for key, row in rows.items() if doomed(row)]
+    for key in gone:
+        del rows[key]
+    return len(gone)

@@ -31,7 +31,6 @@ from otpd.api.strongbox.render import (
     state_view,
     totp_config,
 )
-from otpd.core.errors import NotFound
 from otpd.core.model import CredentialRecord, Principal, Scope
 from otpd.core.provisioning import b32encode
 from otpd.core.service import CredentialService
@@ -43,7 +42,7 @@ def _view(
     svc: CredentialService, caller: Principal, record: CredentialRecord, content: str | None
 ) -> dict[str, Any]:
     """One TOTP object; `content` None means the configuration view (/v1/config)."""
-    secret = svc.reveal_secret(caller, record.name) if Scope.REVEAL in caller.scopes else None
+    secret = svc.secret_of(caller, record) if Scope.REVEAL in caller.scopes else None
     config = totp_config(record, None if secret is None else b32encode(secret))
     if content is None:
         return config
@@ -56,13 +55,8 @@ def _view(
 def _views(
     svc: CredentialService, caller: Principal, records: list[CredentialRecord], content: str | None
 ) -> list[dict[str, Any]]:
-    views = []
-    for record in records:
-        try:
-            views.append(_view(svc, caller, record, content))
-        except NotFound:
-            continue  # deleted while the list was being rendered
-    return views
+    # The records as listed (and as the list ETag saw them), with no second read per entry.
+    return [_view(svc, caller, record, content) for record in records]
 
 
 def _content(request: Request, state: bool) -> str | None:

@@ -25,8 +25,6 @@ __all__ = [
     "totp_config",
 ]
 
-STATE_FIELDS = ("url", "creation-time")
-
 
 def iso_time(micros: int) -> str:
     """2022-01-13T07:48:38.327935Z, as in the vendor samples."""

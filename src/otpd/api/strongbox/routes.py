@@ -18,16 +18,13 @@ from starlette.types import Receive, Scope, Send
 
 from otpd.api.common import errors_response
 from otpd.api.strongbox.context import Handler, reply
-from otpd.api.strongbox.openapi import OPENAPI_PATH, openapi_document
+from otpd.api.strongbox.openapi import CONFIG, OPENAPI_PATH, STATE, openapi_document
 from otpd.api.strongbox.operations import get_code, get_qr_code, verify_code
 from otpd.api.strongbox.reads import get_config, get_state, list_config, list_state
 from otpd.api.strongbox.tokens import login, refresh
 from otpd.api.strongbox.writes import create, delete, patch, put
 
 __all__ = ["RESOURCES", "ROUTES", "Resource"]
-
-CONFIG = "/v1/config/strongbox/totp"
-STATE = "/v1/state/strongbox/totp"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from urllib.parse import parse_qsl
 
@@ -72,6 +72,10 @@ def call_for_path(path: str) -> Call:
 class Params:
     query: Sequence[tuple[str, str]]
     form: Sequence[tuple[str, str]] = ()
+
+    def __repr__(self) -> str:  # names only: values include the API key and the code (R12)
+        names = [name for source in (self.query, self.form) for name, _ in source]
+        return f"Params(names={names!r})"
 
     def get(self, name: str) -> str | None:
         for source in (self.query, self.form):
@@ -149,7 +153,7 @@ def create_user(params: Params) -> CreateUser:
 class Validate:
     userid: int  # 0 when the parameter names no credential: ids start at 1, so 0 never exists
     userid_text: str  # the canonical id as sent, or "" (echoed only in the no-OTP answer)
-    token: str | None  # None: no OTP given (missing or empty)
+    token: str | None = field(repr=False)  # None: no OTP given (missing or empty)
     send_sms: bool  # send=1: the Cloud API's "send an SMS"; send=0 and others are ignored
 
 
