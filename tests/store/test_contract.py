@@ -521,3 +521,13 @@ def test_delete_honours_expect_version(store: CredentialStore) -> None:
     assert store.get_credential("acme", "alice") is not None
     assert store.delete_credential("acme", "alice", expect_version=2)
     assert store.get_credential("acme", "alice") is None
+
+
+def test_get_client_by_tenant_and_name(store: CredentialStore) -> None:
+    store.create_tenant(make_tenant("acme"))
+    store.create_tenant(make_tenant("other"))
+    client = make_client("acme", "web")
+    store.create_client(client)
+    assert store.get_client("acme", "web") == client
+    assert store.get_client("other", "web") is None
+    assert store.get_client("acme", "nope") is None

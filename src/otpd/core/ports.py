@@ -82,6 +82,10 @@ class CredentialStore(Protocol):
 
     def list_clients(self, tenant_id: str) -> list[ApiClient]: ...
 
+    def get_client(self, tenant_id: str, name: str) -> ApiClient | None:
+        """One client by its key (every bearer-token request looks its client up)."""
+        ...
+
     # --- credentials ---------------------------------------------------------------------
     def allocate_credential_id(self) -> int:
         """The next id of the server-wide sequence (gaps allowed). Needed before encrypting,

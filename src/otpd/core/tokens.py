@@ -62,7 +62,7 @@ def principal_for_token(
     record = store.get_token(hash_token(token))
     if record is None or record.expires_at_us <= now_us:
         raise Unauthenticated("bad token")
-    client = next((c for c in store.list_clients(record.tenant) if c.name == record.client), None)
+    client = store.get_client(record.tenant, record.client)
     if client is None:
         raise Unauthenticated("bad token")  # the client was removed
     return Principal(tenant=client.tenant, client=client.name, scopes=client.scopes), record

@@ -72,6 +72,10 @@ class MemoryStore:
             clients = list(self._clients.values())
         return sorted((c for c in clients if c.tenant == tenant_id), key=lambda c: c.name)
 
+    def get_client(self, tenant_id: str, name: str) -> ApiClient | None:
+        with self._lock:
+            return self._clients.get((tenant_id, name))
+
     # --- credentials ---------------------------------------------------------------------
     def allocate_credential_id(self) -> int:
         with self._lock:

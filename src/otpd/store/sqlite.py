@@ -145,6 +145,10 @@ class SqliteStore:
         rows = self._query(_CLIENT + "WHERE tenant = ? ORDER BY name", (tenant_id,))
         return [_client(row) for row in rows]
 
+    def get_client(self, tenant_id: str, name: str) -> ApiClient | None:
+        rows = self._query(_CLIENT + "WHERE tenant = ? AND name = ?", (tenant_id, name))
+        return _client(rows[0]) if rows else None
+
     # --- credentials ---------------------------------------------------------------------
     def allocate_credential_id(self) -> int:
         with self._write_lock:
