@@ -36,3 +36,37 @@ def test_every_route_is_documented() -> None:
         if not re.search(pattern, docs):
             missing.append(route.path)
     assert not missing, f"routes not in docs/: {sorted(set(missing))}"
+
+
+def _anchors(markdown: str) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces as hyphens."""
+    anchors = set()
+    fenced = False
+    for line in markdown.splitlines():
+        fenced ^= line.startswith("```")
+        heading = None if fenced else re.match(r"#{1,6}\s+(.*)", line)
+        if heading:
+            slug = re.sub(r"[^\w\- ]", "", heading.group(1).strip().lower())
+            anchors.add(slug.replace(" ", "-"))
+    return anchors
+
+
+def test_every_cited_docs_anchor_exists() -> None:
+    """Comments and docs cite `docs/<page>.md#anchor`; a renamed heading must not leave a
+    dangling citation behind."""
+    cited = re.compile(r"(?:docs/)?([a-z][a-z0-9-]*\.md)#([a-z0-9-]+)")
+    sources = [
+        *(ROOT / "src").rglob("*.py"),
+        *(ROOT / "tests").rglob("*.py"),
+        *(ROOT / "bench").rglob("*.py"),
+        *(ROOT / "docs").glob("*.md"),
+        ROOT / "README.md",
+    ]
+    anchors = {page.name: _anchors(page.read_text()) for page in (ROOT / "docs").glob("*.md")}
+    dangling = []
+    for source in sources:
+        for page, anchor in cited.findall(source.read_text()):
+            if page in anchors and anchor not in anchors[page]:
+                dangling.append(f"{source.relative_to(ROOT)}: {page}#{anchor}")
+    assert not dangling, dangling
+    assert "single-use" in anchors["requirements.md"]  # the check itself can see anchors
