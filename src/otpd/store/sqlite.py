@@ -50,8 +50,8 @@ _CREDENTIAL = (
     " email, phone, created_at_us, secret, last_step, failures, not_before, version,"
     " throttled_at, refused FROM credential "
 )
-# "Not throttled at ?": core.policy.is_throttled's test, repeated inside the compare-and-sets.
-_UNTHROTTLED = "(not_before <= ? OR throttled_at > ?)"
+# `(not_before <= ? OR throttled_at > ?)` below is "not throttled at ?": core.policy's
+# is_throttled, repeated inside the compare-and-sets.
 _CLEAR_FAILURES = "failures = 0, not_before = 0, throttled_at = 0"
 
 _SET_CONFIG = (
@@ -191,8 +191,9 @@ class SqliteStore:
         # columns are not written, and last_step only rescaled from its current value, so a
         # concurrent advance() is never undone.
         row = (record.id, record.tenant, expect_version, expect_version)
+        rescale: tuple[int, ...] = ()
         if reset_state:
-            sql, rescale = _REPLACE_AND_RESET, ()
+            sql = _REPLACE_AND_RESET
         else:
             sql, rescale = _REPLACE, (record.params.period,)
         params = (*_credential_config(record), record.sealed_secret, *rescale, *row)
@@ -230,8 +231,8 @@ class SqliteStore:
         # `now`, a credential throttled at `now` is not consumed either (R30: the throttle
         # test and the consumption are one atomic step).
         sql = (
-            f"UPDATE credential SET last_step = ?, {_CLEAR_FAILURES}"
-            f" WHERE id = ? AND last_step < ? AND {_UNTHROTTLED}"
+            "UPDATE credential SET last_step = ?, failures = 0, not_before = 0, throttled_at = 0"
+            " WHERE id = ? AND last_step < ? AND (not_before <= ? OR throttled_at > ?)"
         )
         limit = now if now is not None else _NO_THROTTLE_CHECK
         params = (new_step, credential_id, new_step, limit, limit)
@@ -246,7 +247,7 @@ class SqliteStore:
         with self._transaction("credential") as conn:
             rows = conn.execute(
                 "UPDATE credential SET failures = failures + 1"
-                f" WHERE id = ? AND {_UNTHROTTLED} RETURNING failures",
+                " WHERE id = ? AND (not_before <= ? OR throttled_at > ?) RETURNING failures",
                 (credential_id, now, now),
             ).fetchall()
             if not rows:
@@ -265,7 +266,10 @@ class SqliteStore:
             conn.execute(_REFUSE, (credential_id,))
 
     def reset_failures(self, tenant_id: str, name: str) -> bool:
-        sql = f"UPDATE credential SET {_CLEAR_FAILURES} WHERE tenant = ? AND name = ?"
+        sql = (
+            "UPDATE credential SET failures = 0, not_before = 0, throttled_at = 0"
+            " WHERE tenant = ? AND name = ?"
+        )
         return bool(self._change(sql, (tenant_id, name), "credential"))
 
     def record_unknown_attempt(self, tenant_id: str) -> None:
