@@ -12,7 +12,7 @@ import pytest
 
 from otpd.core import policy
 from otpd.core.errors import InvalidInput, Sealed
-from otpd.core.model import CredentialSpec, OtpParams, Outcome, Principal, SecretBytes, Scope
+from otpd.core.model import CredentialSpec, OtpParams, Outcome, Principal, Scope, SecretBytes
 from otpd.core.model import ThrottleState as TS
 from otpd.core.policy import LOCKED_FOREVER, ThrottlePolicy
 from otpd.core.service import CredentialService
@@ -36,7 +36,9 @@ class CountingStore(MemoryStore):
         self.calls["advance"] += 1
         return super().advance(credential_id, new_step, now=now)
 
-    def record_failure(self, credential_id: int, now: int, next_state: Callable[[int], TS]) -> TS | None:  # fmt: skip
+    def record_failure(
+        self, credential_id: int, now: int, next_state: Callable[[int], TS]
+    ) -> TS | None:
         self.calls["record_failure"] += 1
         return super().record_failure(credential_id, now, next_state)
 
@@ -367,7 +369,9 @@ class GatedStore(MemoryStore):
         self.release = threading.Event()
         self.finished_at: list[str] = []
 
-    def record_failure(self, credential_id: int, now: int, next_state: Callable[[int], TS]) -> TS | None:  # fmt: skip
+    def record_failure(
+        self, credential_id: int, now: int, next_state: Callable[[int], TS]
+    ) -> TS | None:
         self.entered.set()
         assert self.release.wait(10)
         state = super().record_failure(credential_id, now, next_state)

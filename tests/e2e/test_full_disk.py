@@ -43,22 +43,17 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 
 def _fill(path: Path) -> None:
-    """Write until the file system refuses (ENOSPC)."""
-    chunk = b"\0" * 65536
+    """Write until the file system refuses (ENOSPC), down to the very last block."""
     with path.open("wb", buffering=0) as f:
-        while True:
-            try:
-                f.write(chunk)
-            except OSError as error:
-                assert error.errno == errno.ENOSPC
-                break
-        # The last partial chunks: fill to the very last block.
-        for size in (4096, 512, 1):
-            try:
-                while True:
-                    f.write(b"\0" * size)
-            except OSError as error:
-                assert error.errno == errno.ENOSPC
+
+        def write_until_full(size: int) -> None:
+            while True:
+                f.write(b"\0" * size)
+
+        for size in (65536, 4096, 512, 1):
+            with pytest.raises(OSError, match="No space left") as refused:
+                write_until_full(size)
+            assert refused.value.errno == errno.ENOSPC
 
 
 def test_t54_full_disk_gives_503_and_loses_nothing(small_disk: Path) -> None:
