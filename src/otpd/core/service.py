@@ -274,8 +274,8 @@ class CredentialService(AccessService):
         outcome, step = evaluate_code(secret.reveal(), params, text, now, record.last_step)
         self._require_unsealed()  # a sibling worker may have sealed since the unseal above
         if is_throttled(record.throttle, now):
-            # NOTES.md §7: the outcome is not used and nothing is counted, so a flood cannot
-            # extend the wait; the write counts a refusal, which no rule reads.
+            # The outcome is not used and no failure is counted, so a flood cannot extend the
+            # wait; the write counts a refusal, which no rule reads (docs/guess-budget.md).
             self.store.record_refusal(record.id)
             return VerifyResult(Outcome.THROTTLED)
         if outcome is Outcome.ACCEPTED and step is not None:
