@@ -58,6 +58,9 @@ def build_runtime(settings: Settings, node: NodeSession | None = None) -> Runtim
         free_failures=settings.throttle_free_failures,
         base_delay=settings.throttle_base_delay,
         max_delay=settings.throttle_max_delay,
+        guess_limit=settings.guess_limit,
+        guess_probability=settings.guess_probability,
+        lock_timeout=settings.guess_lock_timeout,
     )
     store = open_store(settings)
     try:

@@ -87,6 +87,17 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--json", action="store_true")
     _common(create, "data_dir", "database", "config")
 
+    credential = commands.add_parser("credential", help="manage credentials")
+    credential_commands = credential.add_subparsers(
+        dest="credential_command", required=True, parser_class=_Parser
+    )
+    reset = credential_commands.add_parser(
+        "reset", help="clear failures, backoff and a spent guess budget (not the replay state)"
+    )
+    reset.add_argument("--tenant", required=True)
+    reset.add_argument("name")
+    _common(reset, "data_dir", "database", "config")
+
     init = commands.add_parser("init", help="new data directory with a Shamir-split seal key")
     init.add_argument("--shares", type=int, required=True)
     init.add_argument("--threshold", type=int, required=True)
@@ -224,6 +235,17 @@ def _cmd_client(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_credential(args: argparse.Namespace) -> int:
+    """`credential reset`: docs/guess-budget.md. Works sealed too: it touches no secret."""
+    runtime = build_runtime(_settings(args))
+    try:
+        runtime.service.reset_credential(args.tenant, args.name)
+    finally:
+        runtime.close()
+    print(f"credential {args.name} of tenant {args.tenant}: failures cleared")
+    return 0
+
+
 def _cmd_init(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if not 1 <= args.threshold <= args.shares <= 255 or args.threshold < 2 <= args.shares:
@@ -289,6 +311,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": _cmd_serve,
     "tenant": _cmd_tenant,
     "client": _cmd_client,
+    "credential": _cmd_credential,
     "init": _cmd_init,
     "unseal": _cmd_unseal,
     "seal": _cmd_seal,

@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,14 @@ def _header_name(text: str) -> str:
     return text
 
 
+def _probability(text: str) -> Fraction:
+    # Exact decimal arithmetic: floor(p * 10**digits / window) must not lose a guess to rounding.
+    value = Fraction(text.strip())
+    if not 0 < value < 1:
+        raise ValueError("must be a probability between 0 and 1, such as 0.0003")
+    return value
+
+
 def _optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return lambda text: parse(text) if text else None
 
@@ -113,6 +122,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("throttle_free_failures", _positive, 5, "consecutive failures before backoff starts"),
     Setting("throttle_base_delay", _positive, 1, "first backoff delay in seconds (doubles)"),
     Setting("throttle_max_delay", _positive, 900, "longest backoff delay in seconds"),
+    Setting(
+        "guess_limit",
+        _positive,
+        100,
+        "consecutive failures after which a credential refuses every code until reset",
+    ),
+    Setting(
+        "guess_probability",
+        _optional(_probability),
+        None,
+        "derive the guess limit per credential from this target success probability instead",
+    ),
+    Setting(
+        "guess_lock_timeout",
+        _optional(_positive),
+        None,
+        "seconds after which a spent guess budget allows one more try; default: never",
+    ),
     Setting("log_level", _choice("debug", "info", "warning", "error"), "info", "log level"),
     Setting("tls_cert", _optional(Path), None, "TLS certificate chain (PEM); serve HTTPS"),
     Setting("tls_key", _optional(Path), None, "TLS private key (PEM); default: in tls_cert"),
@@ -159,6 +186,9 @@ class Settings:
     throttle_free_failures: int = 5
     throttle_base_delay: int = 1
     throttle_max_delay: int = 900
+    guess_limit: int = 100
+    guess_probability: Fraction | None = None
+    guess_lock_timeout: int | None = None
     log_level: str = "info"
     tls_cert: Path | None = None
     tls_key: Path | None = None

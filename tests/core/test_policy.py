@@ -280,7 +280,7 @@ def test_after_failure_and_is_throttled() -> None:
     now = 1_700_000_000
     assert policy.after_failure(4, now) == ThrottleState(failures=4, not_before=0)
     state = policy.after_failure(5, now)
-    assert state == ThrottleState(failures=5, not_before=now + 1)
+    assert state == ThrottleState(failures=5, not_before=now + 1, since=now)
     assert is_throttled(state, now)
     assert not is_throttled(state, now + 1)
     state = policy.after_failure(15, now)

@@ -285,15 +285,14 @@ def test_throttled_after_five_failures(
     assert stored(store, "acme").throttle == ThrottleState(failures=4, not_before=0)
     _fail(service, admin, clock, 1)
     state = stored(store, "acme").throttle
-    assert state == ThrottleState(failures=5, not_before=clock.seconds + 1)
-    opened = sealer.opened
-    # Within the delay the right code gets the same answer as a wrong one, is not
-    # evaluated, and changes nothing (R32, NOTES.md §7).
+    assert state == ThrottleState(failures=5, not_before=clock.seconds + 1, since=clock.seconds)
+    # Within the delay the right code gets the same answer as a wrong one, is not counted,
+    # and changes no throttle or replay state (R32, NOTES.md §7); each refusal is counted.
     for attempt in (code(clock), wrong(clock), code(clock), "junk"):
         assert service.verify(admin, "bob", attempt).outcome is Outcome.THROTTLED
     assert stored(store, "acme").throttle == state
     assert stored(store, "acme").last_step == -1
-    assert sealer.opened == opened
+    assert stored(store, "acme").refused == 4
     clock.advance(1)
     result = service.verify(admin, "bob", code(clock))
     assert result.outcome is Outcome.ACCEPTED

@@ -22,6 +22,7 @@ from otpd.core.errors import (
     Sealed,
     Unauthenticated,
 )
+from otpd.core.inflight import InFlight
 from otpd.core.model import (
     SYSTEM_TENANT,
     TENANT_ID,
@@ -70,6 +71,7 @@ class AccessService:
         self.tokens = tokens or TokenPolicy()
         self._dummy_blob: bytes | None = None
         self._random_bytes = random_bytes
+        self._in_flight = InFlight()  # verifications of this process, which seal() waits for
 
     # --- time ----------------------------------------------------------------------------
     def now(self) -> int:
@@ -190,7 +192,8 @@ class AccessService:
 
     def seal(self, principal: Principal) -> SealStatus:
         access.require(principal, Scope.SEAL)
-        self.sealer.seal()
+        with self._in_flight.exclusive():  # a verification under way commits wholly first
+            self.sealer.seal()
         return self.sealer.status()
 
     # --- housekeeping ----------------------------------------------------------------------

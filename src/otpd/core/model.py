@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hmac
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -91,9 +92,17 @@ def validate_tenant_id(value: str, field_name: str = "tenant") -> str:
     return value
 
 
+# Unicode general categories never shown as themselves in a label: controls (Cc), format
+# characters (Cf: bidirectional overrides and isolates, zero-width spaces and joiners, the BOM),
+# lone surrogates (Cs) and line/paragraph separators (Zl, Zp). A format character lets an
+# issuer or account name render as another one in an authenticator app (Unicode TR #36 §2.1).
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
 def has_control_characters(text: str) -> bool:
-    """C0 and C1 controls, DEL, or lone surrogates: never part of a label or an address."""
-    return any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or 0xD800 <= ord(c) <= 0xDFFF for c in text)
+    """Controls, format (bidi, zero-width), surrogate or separator characters: never part of a
+    label or an address."""
+    return any(unicodedata.category(c) in _INVISIBLE for c in text)
 
 
 def validate_credential_name(value: str, field_name: str = "name") -> str:
@@ -216,7 +225,9 @@ class CredentialSpec:
                 # The Key Uri Format lets apps drop spaces before the account name.
                 raise InvalidInput(label, "may not start or end with whitespace")
             if has_control_characters(value):
-                raise InvalidInput(label, "may not contain control characters or surrogates")
+                raise InvalidInput(
+                    label, "may not contain control, format (bidi, zero-width) characters"
+                )
         if self.key_size is not None and (
             type(self.key_size) is not int
             or not MIN_SECRET_BYTES <= self.key_size <= MAX_SECRET_BYTES
@@ -230,8 +241,16 @@ class CredentialSpec:
 
 @dataclass(frozen=True)
 class ThrottleState:
+    """Consecutive failures and the wait they impose (core.policy decides both).
+
+    `since` is when the wait was set; a clock that later reads earlier than `since` has gone
+    back, and a backoff is then lifted rather than stretched by the jump. A spent guess budget
+    (a lock) has since = 0: a clock going back never lifts it.
+    """
+
     failures: int = 0
     not_before: int = 0  # Unix seconds before which no attempt is evaluated
+    since: int = 0
 
 
 @dataclass(frozen=True)
@@ -252,6 +271,7 @@ class CredentialRecord:
     last_step: int = -1
     throttle: ThrottleState = field(default_factory=ThrottleState)
     version: int = 1  # bumped by every replace; verification state does not count
+    refused: int = 0  # attempts refused unevaluated while throttled or locked (never reset)
 
     @classmethod
     def from_spec(

@@ -105,7 +105,9 @@ class CredentialStore(Protocol):
     ) -> bool:
         """Overwrite the configuration and secret of the row with record.id (same tenant) and
         bump its version; with reset_state also set last_step=-1 and clear the failure state,
-        else leave those columns alone (a concurrent verify may be moving them). With
+        else leave the failure state alone and rescale the stored last_step from the row's
+        current period to record's (core.policy.rescale_step), in the same statement, as a
+        concurrent verify may be moving it. With
         expect_version, only a row still at that version is written (compare-and-set).
         False if no row was written."""
         ...
@@ -129,7 +131,8 @@ class CredentialStore(Protocol):
     # --- verification state: the invariants ----------------------------------------------
     def advance(self, credential_id: int, new_step: int, *, now: int | None = None) -> bool:
         """Consume a time step: set last_step = new_step only if last_step < new_step (and,
-        given `now`, the credential is not throttled at `now`), and reset the failure state,
+        given `now`, the credential is not throttled or locked at `now`, as
+        core.policy.is_throttled reads its state), and reset the failure state,
         in one atomic statement. True if this call won (R18-R22, R30: a request that read the
         credential before a concurrent failure throttled it must not consume a step after).
         Durable before it returns (R21)."""
@@ -138,9 +141,21 @@ class CredentialStore(Protocol):
     def record_failure(
         self, credential_id: int, now: int, next_state: Callable[[int], ThrottleState]
     ) -> ThrottleState | None:
-        """Count one failed attempt atomically, unless the credential is throttled at `now`
-        (then nothing changes and None is returned). `next_state(failures)` maps the new
-        consecutive-failure count to the state to store (the pure policy decides)."""
+        """Count one failed attempt atomically, unless the credential is throttled or locked
+        at `now` (then only a refusal is counted, as record_refusal, and None is returned).
+        `next_state(failures)` maps the new consecutive-failure count to the state to store
+        (the pure policy decides)."""
+        ...
+
+    def record_refusal(self, credential_id: int) -> None:
+        """Count an attempt refused unevaluated (throttled or locked). One write, like a
+        failure, so timing does not tell a throttled credential from a wrong code; it changes
+        no failure or throttle state (a flood cannot extend a wait)."""
+        ...
+
+    def reset_failures(self, tenant_id: str, name: str) -> bool:
+        """Clear failures, backoff and lock (administration); never the replay state. False
+        if there is no such credential."""
         ...
 
     def record_unknown_attempt(self, tenant_id: str) -> None:

@@ -29,6 +29,7 @@ from otpd.core.model import (
     SecretBytes,
     VerifyResult,
     validate_secret,
+    validate_tenant_id,
 )
 from otpd.core.otp import totp
 from otpd.core.policy import evaluate_code, is_throttled
@@ -95,9 +96,11 @@ class CredentialService(AccessService):
     ) -> CredentialRecord:
         """Replace an existing credential's settings (and its secret when one is given or the
         key size changes). The id and creation time stay. Replay and failure state reset only
-        when the secret or the period changes: with the same secret and steps, a consumed
-        code must stay consumed (R18). With expect_version the write is a compare-and-set:
-        PreconditionFailed if the credential changed since the caller read it."""
+        when the secret changes: with the same secret a consumed code must stay consumed
+        (R18), so a new period keeps the replay state in time units (the store rescales it,
+        core.policy.rescale_step) and keeps the failures and any backoff or lock. With
+        expect_version the write is a compare-and-set: PreconditionFailed if the credential
+        changed since the caller read it."""
         access.require(principal, Scope.WRITE)
         current = self._get_unsealed(principal.tenant, spec.name)
         if expect_version not in (None, current.version):
@@ -134,7 +137,7 @@ class CredentialService(AccessService):
             last_step=current.last_step,
             throttle=current.throttle,
         )
-        reset = not same_secret or spec.params.period != current.params.period
+        reset = not same_secret
         if not same_secret:
             # A live Token2 enrolment ticket shows the credential as it is now: it must not
             # hand out the new secret (rotating is the remedy for a leaked enrolment link).
@@ -217,17 +220,26 @@ class CredentialService(AccessService):
         """Verify `code` for the credential `name`. An unknown name is REJECTED like a wrong
         code (R35), or NotFound when the API may say so (Strongbox verify-code: 404)."""
         access.require(principal, Scope.VERIFY)
-        self._require_unsealed()
-        record = self.store.get_credential(principal.tenant, name)
-        if record is None and missing_is_error:
-            raise NotFound("no such credential")
-        return self._verify_record(principal.tenant, record, code)
+        with self._in_flight.shared():  # seal() waits for this verification (see _evaluate)
+            self._require_unsealed()
+            record = self.store.get_credential(principal.tenant, name)
+            if record is None and missing_is_error:
+                raise NotFound("no such credential")
+            return self._verify_record(principal.tenant, record, code)
 
     def verify_by_id(self, principal: Principal, credential_id: int, code: object) -> VerifyResult:
         access.require(principal, Scope.VERIFY)
-        self._require_unsealed()
-        record = self.store.get_credential_by_id(principal.tenant, credential_id)
-        return self._verify_record(principal.tenant, record, code)
+        with self._in_flight.shared():
+            self._require_unsealed()
+            record = self.store.get_credential_by_id(principal.tenant, credential_id)
+            return self._verify_record(principal.tenant, record, code)
+
+    def reset_credential(self, tenant_id: str, name: str) -> None:
+        """Clear a credential's failures, backoff and spent guess budget (administration, CLI:
+        `otpd credential reset`). The replay state stays: a used code stays used."""
+        if not self.store.reset_failures(validate_tenant_id(tenant_id), name):
+            raise NotFound("no such credential")
+        audit_log.info("reset tenant=%s credential=%s", tenant_id, name)
 
     def _verify_record(
         self, tenant: str, record: CredentialRecord | None, code: object
@@ -242,24 +254,30 @@ class CredentialService(AccessService):
         return result
 
     def _evaluate(self, tenant: str, record: CredentialRecord | None, code: object) -> VerifyResult:
-        """Unknown credentials are REJECTED after the same work as a wrong code: an unseal,
-        the window's HMACs and one write (R35, R37; bench/verify_throughput.py measured an
-        unknown name 100x faster than a wrong code before the write was added)."""
+        """Every answer but ACCEPTED costs the same work: an unseal, the window's HMACs and
+        one write, whether the name is unknown, the credential throttled or locked, or the
+        code wrong or replayed (R35, R37; bench/verify_throughput.py measured an unknown name
+        100x faster than a wrong code before the write was added). The writes happen under
+        `_in_flight` after a last look at the seal, so none lands after seal() returns."""
         now = self.now()
         if record is None:
             self._open_dummy()
             evaluate_code(
                 _DUMMY_SECRET, _DUMMY_PARAMS, code_text(code, _DUMMY_PARAMS.digits), now, -1
             )
+            self._require_unsealed()
             self.store.record_unknown_attempt(tenant)
             return VerifyResult(Outcome.REJECTED)
-        if is_throttled(record.throttle, now):
-            # NOTES.md §7: not evaluated, and not counted, so a flood cannot extend the wait.
-            return VerifyResult(Outcome.THROTTLED)
         secret = self._open(record)
         params = record.params  # a NumericCode is zero-padded to these digits (core.codes)
         text = code_text(code, params.digits)
         outcome, step = evaluate_code(secret.reveal(), params, text, now, record.last_step)
+        self._require_unsealed()  # a sibling worker may have sealed since the unseal above
+        if is_throttled(record.throttle, now):
+            # The outcome is not used and no failure is counted, so a flood cannot extend the
+            # wait; the write counts a refusal, which no rule reads (docs/guess-budget.md).
+            self.store.record_refusal(record.id)
+            return VerifyResult(Outcome.THROTTLED)
         if outcome is Outcome.ACCEPTED and step is not None:
             # `now` makes the throttle test part of the compare-and-set: the check above read
             # a snapshot, and parallel guesses may have throttled the credential since (R30).
@@ -269,7 +287,7 @@ class CredentialService(AccessService):
             # (then record_failure below counts nothing and answers THROTTLED).
             outcome = Outcome.REPLAYED
         counted = self.store.record_failure(
-            record.id, now, lambda failures: self.throttle.after_failure(failures, now)
+            record.id, now, lambda failures: self.throttle.after_failure(failures, now, params)
         )
         if counted is None:
             return VerifyResult(Outcome.THROTTLED)

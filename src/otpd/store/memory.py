@@ -14,6 +14,7 @@ from typing import TypeVar
 from otpd.core.enrolment import EnrolmentTicket
 from otpd.core.errors import AlreadyExists, NotFound
 from otpd.core.model import ApiClient, CredentialRecord, Tenant, ThrottleState, TokenRecord
+from otpd.core.policy import is_throttled, rescale_step
 
 __all__ = ["MemoryStore"]
 
@@ -106,12 +107,14 @@ class MemoryStore:
             other = self._find(record.tenant, record.name)
             if other is not None and other.id != record.id:
                 raise AlreadyExists("credential exists")
+            last_step = rescale_step(current.last_step, current.params.period, record.params.period)
             self._credentials[record.id] = replace(
                 record,
                 created_at_us=current.created_at_us,
-                last_step=-1 if reset_state else current.last_step,
+                last_step=-1 if reset_state else last_step,
                 throttle=ThrottleState() if reset_state else current.throttle,
                 version=current.version + 1,
+                refused=current.refused,
             )
             return True
 
@@ -152,7 +155,7 @@ class MemoryStore:
             record = self._credentials.get(credential_id)
             if record is None or record.last_step >= new_step:
                 return False
-            if now is not None and now < record.throttle.not_before:
+            if now is not None and is_throttled(record.throttle, now):
                 return False
             self._credentials[credential_id] = replace(
                 record, last_step=new_step, throttle=ThrottleState()
@@ -164,11 +167,28 @@ class MemoryStore:
     ) -> ThrottleState | None:
         with self._lock:
             record = self._credentials.get(credential_id)
-            if record is None or now < record.throttle.not_before:
+            if record is None:
+                return None
+            if is_throttled(record.throttle, now):
+                self._credentials[credential_id] = replace(record, refused=record.refused + 1)
                 return None
             state = next_state(record.throttle.failures + 1)
             self._credentials[credential_id] = replace(record, throttle=state)
             return state
+
+    def record_refusal(self, credential_id: int) -> None:
+        with self._lock:
+            record = self._credentials.get(credential_id)
+            if record is not None:
+                self._credentials[credential_id] = replace(record, refused=record.refused + 1)
+
+    def reset_failures(self, tenant_id: str, name: str) -> bool:
+        with self._lock:
+            record = self._find(tenant_id, name)
+            if record is None:
+                return False
+            self._credentials[record.id] = replace(record, throttle=ThrottleState())
+            return True
 
     def record_unknown_attempt(self, tenant_id: str) -> None:
         with self._lock:

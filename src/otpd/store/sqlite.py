@@ -47,9 +47,12 @@ _TENANT = "SELECT id, settings, created_at FROM tenant "
 _CLIENT = "SELECT tenant, name, scopes, key_hash, created_at FROM api_client "
 _CREDENTIAL = (
     "SELECT id, tenant, name, algorithm, digits, period, skew, key_size, issuer, account_name,"
-    " email, phone, created_at_us, secret, last_step, failures, not_before, version"
-    " FROM credential "
+    " email, phone, created_at_us, secret, last_step, failures, not_before, version,"
+    " throttled_at, refused FROM credential "
 )
+# `(not_before <= ? OR throttled_at > ?)` below is "not throttled at ?": core.policy's
+# is_throttled, repeated inside the compare-and-sets.
+_CLEAR_FAILURES = "failures = 0, not_before = 0, throttled_at = 0"
 
 _SET_CONFIG = (
     "UPDATE credential SET name = ?, algorithm = ?, digits = ?, period = ?, skew = ?,"
@@ -58,8 +61,15 @@ _SET_CONFIG = (
 )
 # `? IS NULL OR version = ?`: an unconditional write, or a compare-and-set on the version.
 _WHERE_ROW = " WHERE id = ? AND tenant = ? AND (? IS NULL OR version = ?)"
-_REPLACE = _SET_CONFIG + _WHERE_ROW
-_REPLACE_AND_RESET = _SET_CONFIG + ", last_step = -1, failures = 0, not_before = 0" + _WHERE_ROW
+# core.policy.rescale_step in SQL: the right-hand sides of SET read the row as it was, so
+# `period` is the old period and `?` the new one. An unchanged period leaves last_step as is.
+_RESCALE = (
+    ", last_step = CASE WHEN last_step < 0 THEN last_step"
+    " ELSE ((last_step + 1) * period - 1) / ? END"
+)
+_REPLACE = _SET_CONFIG + _RESCALE + _WHERE_ROW
+_REPLACE_AND_RESET = _SET_CONFIG + ", last_step = -1, " + _CLEAR_FAILURES + _WHERE_ROW
+_REFUSE = "UPDATE credential SET refused = refused + 1 WHERE id = ?"
 _BEARER = (  # columns in TokenRecord field order
     "SELECT token_hash, accessor, tenant, client, created_at_us, renewed_at_us, expires_at_us"
     " FROM token "
@@ -157,11 +167,12 @@ class SqliteStore:
 
     def insert_credential(self, record: CredentialRecord) -> None:
         head = (record.id, record.tenant, *_credential_config(record), record.created_at_us)
-        state = (record.last_step, *astuple(record.throttle))
+        state = (record.last_step, *astuple(record.throttle), record.refused)
         inserted = self._change(
             "INSERT INTO credential (id, tenant, name, algorithm, digits, period, skew,"
             " key_size, issuer, account_name, email, phone, created_at_us, secret, last_step,"
-            " failures, not_before) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+            " failures, not_before, throttled_at, refused)"
+            " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
             " WHERE EXISTS (SELECT 1 FROM tenant WHERE id = ?)",
             (*head, record.sealed_secret, *state, record.tenant),
             "credential",
@@ -176,11 +187,16 @@ class SqliteStore:
         reset_state: bool,
         expect_version: int | None = None,
     ) -> bool:
-        # One statement: the id and created_at_us stay. Without reset_state the replay and
-        # failure columns are not written at all, so a concurrent advance() is never undone.
-        sql = _REPLACE_AND_RESET if reset_state else _REPLACE
+        # One statement: the id and created_at_us stay. Without reset_state the failure
+        # columns are not written, and last_step only rescaled from its current value, so a
+        # concurrent advance() is never undone.
         row = (record.id, record.tenant, expect_version, expect_version)
-        params = (*_credential_config(record), record.sealed_secret, *row)
+        rescale: tuple[int, ...] = ()
+        if reset_state:
+            sql = _REPLACE_AND_RESET
+        else:
+            sql, rescale = _REPLACE, (record.params.period,)
+        params = (*_credential_config(record), record.sealed_secret, *rescale, *row)
         return bool(self._change(sql, params, "credential"))
 
     def get_credential(self, tenant_id: str, name: str) -> CredentialRecord | None:
@@ -215,32 +231,46 @@ class SqliteStore:
         # `now`, a credential throttled at `now` is not consumed either (R30: the throttle
         # test and the consumption are one atomic step).
         sql = (
-            "UPDATE credential SET last_step = ?, failures = 0, not_before = 0"
-            " WHERE id = ? AND last_step < ? AND not_before <= ?"
+            "UPDATE credential SET last_step = ?, failures = 0, not_before = 0, throttled_at = 0"
+            " WHERE id = ? AND last_step < ? AND (not_before <= ? OR throttled_at > ?)"
         )
         limit = now if now is not None else _NO_THROTTLE_CHECK
-        params = (new_step, credential_id, new_step, limit)
+        params = (new_step, credential_id, new_step, limit, limit)
         return self._change(sql, params, "credential") == 1
 
     def record_failure(
         self, credential_id: int, now: int, next_state: Callable[[int], ThrottleState]
     ) -> ThrottleState | None:
         # R30: the increment and the policy's verdict happen under one write lock, so parallel
-        # guesses cannot both read the same count. A throttled credential changes nothing (R32).
+        # guesses cannot both read the same count. A throttled credential counts a refusal
+        # only (R32).
         with self._transaction("credential") as conn:
             rows = conn.execute(
                 "UPDATE credential SET failures = failures + 1"
-                " WHERE id = ? AND not_before <= ? RETURNING failures",
-                (credential_id, now),
+                " WHERE id = ? AND (not_before <= ? OR throttled_at > ?) RETURNING failures",
+                (credential_id, now, now),
             ).fetchall()
             if not rows:
+                conn.execute(_REFUSE, (credential_id,))
                 return None
             state = next_state(int(rows[0][0]))
             conn.execute(
-                "UPDATE credential SET failures = ?, not_before = ? WHERE id = ?",
-                (state.failures, state.not_before, credential_id),
+                "UPDATE credential SET failures = ?, not_before = ?, throttled_at = ? WHERE id = ?",
+                (state.failures, state.not_before, state.since, credential_id),
             )
             return state
+
+    def record_refusal(self, credential_id: int) -> None:
+        # A transaction like record_failure's, so a throttled attempt costs the same write.
+        with self._transaction("credential") as conn:
+            conn.execute(_REFUSE, (credential_id,))
+
+    def reset_failures(self, tenant_id: str, name: str) -> bool:
+        sql = (
+            "UPDATE credential SET failures = 0, not_before = 0, throttled_at = 0"
+            " WHERE tenant = ? AND name = ?"
+        )
+        return bool(self._change(sql, (tenant_id, name), "credential"))
 
     def record_unknown_attempt(self, tenant_id: str) -> None:
         # A transaction like record_failure's, so the two cost the same write (R37).
@@ -497,6 +527,7 @@ def _credential(row: Any) -> CredentialRecord:
         created_at_us=row[12],
         sealed_secret=bytes(row[13]),
         last_step=row[14],
-        throttle=ThrottleState(failures=row[15], not_before=row[16]),
+        throttle=ThrottleState(failures=row[15], not_before=row[16], since=row[18]),
         version=row[17],
+        refused=row[19],
     )

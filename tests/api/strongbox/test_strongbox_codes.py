@@ -127,9 +127,17 @@ TRICKY = [
     "Straße",
     "中文",
     "😀",
-    "evil\u202egnp.exe",
-    "a\u200db",
 ]
+# Bidi overrides and zero-width characters would let a label pass for another in an app:
+# refused since #9 (docs/guess-budget.md, "Labels").
+SPOOFING = ["evil\u202egnp.exe", "a\u200db"]
+
+
+@pytest.mark.parametrize("text", SPOOFING, ids=["rlo", "zwj"])
+def test_spoofing_labels_are_400(env: Env, text: str) -> None:
+    sb = env.sb()
+    payload = body(next(_names), issuer=text, account_name="u " + text)
+    assert_status(sb.http.post(CONFIG, json=payload, headers=sb.auth), 400)
 
 
 @pytest.mark.parametrize("text", TRICKY, ids=[t.encode("unicode_escape").decode() for t in TRICKY])

@@ -1,0 +1,114 @@
+"""T54: the data directory's disk fills up. Writes fail with a clear 503 in each API's own error
+form (never a 500, never a hang); once space is freed the server serves again, the database
+passes `PRAGMA integrity_check`, and no acknowledged write is lost (R54).
+
+The disk is a small tmpfs mounted on the data directory: the suite runs as root in CI, and
+mounting is the one honest way to make ENOSPC happen to the real server.
+"""
+
+from __future__ import annotations
+
+import base64
+import errno
+import os
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyotp
+import pytest
+
+from tests.harness import Server, create_client_key
+from tests.sb import Sb
+
+CONFIG = "/v1/config/strongbox/totp"
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m,mode=0700", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert mounted.returncode == 0, f"T54 needs root to mount a tmpfs: {mounted.stderr}"
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def _fill(path: Path) -> None:
+    """Write until the file system refuses (ENOSPC), down to the very last block."""
+    with path.open("wb", buffering=0) as f:
+
+        def write_until_full(size: int) -> None:
+            while True:
+                f.write(b"\0" * size)
+
+        for size in (65536, 4096, 512, 1):
+            with pytest.raises(OSError, match="No space left") as refused:
+                write_until_full(size)
+            assert refused.value.errno == errno.ENOSPC
+
+
+def test_t54_full_disk_gives_503_and_loses_nothing(small_disk: Path) -> None:
+    data_dir = small_disk / "data"
+    server = Server(data_dir, name="full-disk").start()
+    try:
+        key = create_client_key(data_dir, "acme", "admin", ["read", "write", "verify", "code"])
+        sb = Sb.login(server.url, "admin", key)
+        secret = os.urandom(20)
+        assert sb.create("keep", secret=secret).status_code == 201
+        totp = pyotp.TOTP(base64.b32encode(secret).decode())
+        used = totp.now()
+        assert sb.verify("keep", used).json() == {"valid": True}
+        acknowledged = ["keep"]
+
+        filler = small_disk / "filler"
+        _fill(filler)
+        statuses: list[int] = []
+        for n in range(400):  # enough rows to outgrow any free room left in the WAL
+            response = sb.create(f"full{n}", secret=os.urandom(20))
+            statuses.append(response.status_code)
+            if response.status_code == 201:
+                acknowledged.append(f"full{n}")
+            else:
+                assert response.status_code == 503, response.text
+                assert response.json()["errors"][0]["error-message"] == "storage unavailable"
+            if statuses.count(503) >= 5:
+                break
+        assert 503 in statuses, "the disk never filled up"
+        wrong = sb.verify("keep", "000000" if used != "000000" else "111111")
+        assert wrong.status_code in (200, 503), wrong.text  # a failure counted, or 503
+        assert sb.verify("keep", used).json() != {"valid": True}
+        token2 = server.client().get(
+            "/validate", params={"api": key, "token": used, "userid": "1", "format": "1"}
+        )
+        assert token2.status_code in (200, 503), token2.text
+
+        filler.unlink()  # space again: the server serves without a restart
+        assert sb.create("after", secret=os.urandom(20)).status_code == 201
+        acknowledged.append("after")
+        assert sb.verify("keep", used).json() == {"valid": False}
+        sb.close()
+    finally:
+        server.stop()
+
+    database = data_dir / "otpd.sqlite3"
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        names = {row[0] for row in conn.execute("SELECT name FROM credential")}
+    conn.close()
+    assert set(acknowledged) <= names
+
+    with Server(data_dir, name="full-disk-after") as again:
+        sb = Sb.login(again.url, "admin", key)
+        for name in acknowledged:
+            assert sb.get(f"{CONFIG}/{name}").status_code == 200, name
+        assert sb.verify("keep", used).json() == {"valid": False}  # still consumed
+        sb.close()
