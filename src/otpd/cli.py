@@ -6,6 +6,7 @@ Errors are one line on stderr and a non-zero exit: 2 for usage, 1 for everything
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 import urllib.error
@@ -24,6 +25,10 @@ from otpd.settings import Settings, load_settings
 from otpd.subjects import canonical_subject
 
 __all__ = ["main"]
+
+
+class _Usage(OtpdError):
+    """A usage error found after parsing: exit status 2, as argparse's own."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -105,9 +110,14 @@ def _parser() -> argparse.ArgumentParser:
     _common(init, "data_dir", "database", "config")
 
     unseal = commands.add_parser("unseal", help="give one share (read from standard input)")
+    unseal.add_argument(
+        "--reset", action="store_true", help="discard the shares given; the nonce on stdin"
+    )
     _common(unseal, "url")
-    seal = commands.add_parser("seal", help="seal the running server")
-    _common(seal, "url", "key")
+    seal = commands.add_parser("seal", help="seal the running server (key: OTPD_KEY or stdin)")
+    _common(seal, "url")
+    # Removed: a key on the command line is visible to every local user in `ps`.
+    seal.add_argument("--key", dest="removed_key", default=None, help=argparse.SUPPRESS)
     return parser
 
 
@@ -287,6 +297,8 @@ def _report(status: int, body: dict[str, Any]) -> int:
         raise OtpdError(f"server answered {status}: {errors[0].get('error-message', 'error')}")
     if body.get("sealed"):
         print(f"sealed: {body.get('progress', 0)} of {body.get('threshold', 0)} shares given")
+        if body.get("nonce"):  # needed to reset this unseal: `otpd unseal --reset`
+            print(f"nonce: {body['nonce']}")
     else:
         print("unsealed")
     return 0
@@ -294,17 +306,30 @@ def _report(status: int, body: dict[str, Any]) -> int:
 
 def _cmd_unseal(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    share = sys.stdin.readline().strip()
-    if not share:
+    url = settings.url + "/v1/state/strongbox/system/unseal"
+    line = sys.stdin.readline().strip()
+    if args.reset:
+        if not line:
+            raise OtpdError("no nonce on standard input (otpd unseal printed it with the share)")
+        return _report(*_post(url, {"reset": True, "nonce": line}))
+    if not line:
         raise OtpdError("no share on standard input")
-    return _report(*_post(settings.url + "/v1/state/strongbox/system/unseal", {"share": share}))
+    return _report(*_post(url, {"share": line}))
 
 
 def _cmd_seal(args: argparse.Namespace) -> int:
+    if args.removed_key is not None:
+        raise _Usage("seal --key is removed (it shows the key in ps): set OTPD_KEY or pipe it")
     settings = _settings(args)
-    if not settings.key:
-        raise OtpdError("seal needs an API key with scope seal (--key or OTPD_KEY)")
-    return _report(*_post(settings.url + "/v1/state/strongbox/system/seal", {}, settings.key))
+    if settings.key:
+        key = settings.key
+    elif sys.stdin.isatty():
+        key = getpass.getpass("API key with scope seal: ").strip()  # not echoed
+    else:
+        key = sys.stdin.readline().strip()
+    if not key:
+        raise OtpdError("seal needs an API key with scope seal: set OTPD_KEY or pipe it on stdin")
+    return _report(*_post(settings.url + "/v1/state/strongbox/system/seal", {}, key))
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -324,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _COMMANDS[args.command](args)
     except OtpdError as error:
         print(f"otpd: error: {error}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(error, _Usage) else 1
     except KeyboardInterrupt:
         return 130
 

@@ -141,7 +141,7 @@ class FakeSealer:
         self.sealed = False
         return self.status()
 
-    def reset_progress(self) -> SealStatus:
+    def reset_progress(self, nonce: str) -> SealStatus:
         return self.status()
 
     def seal(self) -> None:

@@ -164,14 +164,30 @@ def test_every_three_of_five_subset_unseals(
 
 def test_reset_discards_progress(shares: list[str], data_dir: Path, store: MemoryStore) -> None:
     sealer = open_seal(data_dir, store)
-    sealer.submit_share(shares[0])
-    sealer.submit_share(shares[1])
-    assert sealer.reset_progress() == SealStatus(True, 0, 3, "shamir")
-    sealer.submit_share(shares[0])  # no longer a duplicate
+    nonce = sealer.submit_share(shares[0]).nonce
+    assert len(nonce) == 32
+    assert sealer.submit_share(shares[1]).nonce == nonce  # one nonce per ceremony
+    assert sealer.reset_progress(nonce) == SealStatus(True, 0, 3, "shamir")
+    assert sealer.status().nonce == ""
+    again = sealer.submit_share(shares[0]).nonce  # no longer a duplicate
+    assert again not in ("", nonce)  # a new ceremony draws a new nonce
     sealer.submit_share(shares[1])
     assert sealer.status().progress == 2
     assert not sealer.submit_share(shares[4]).sealed
-    assert sealer.reset_progress().sealed is False  # reset does not seal an unsealed node
+    assert sealer.reset_progress("").sealed is False  # reset does not seal an unsealed node
+
+
+@pytest.mark.parametrize("wrong", ["", "0" * 32, "\ud800", "é" * 32])
+def test_reset_without_the_nonce_keeps_progress(
+    shares: list[str], data_dir: Path, store: MemoryStore, wrong: str
+) -> None:
+    sealer = open_seal(data_dir, store)
+    nonce = sealer.submit_share(shares[0]).nonce
+    sealer.submit_share(shares[1])
+    with pytest.raises(InvalidShare, match="nonce"):
+        sealer.reset_progress(wrong)
+    assert sealer.status().progress == 2 and sealer.status().nonce == nonce
+    assert not sealer.submit_share(shares[2]).sealed  # the ceremony finishes as begun
 
 
 def test_seal_forgets_the_keys(shares: list[str], data_dir: Path, store: MemoryStore) -> None:

@@ -89,13 +89,41 @@ def test_seal_on_one_worker_seals_the_other(
     assert one.status().progress == 1
 
 
+def test_a_refused_change_still_shows_the_newest_state(
+    data_dir: Path, store: MemoryStore, shares: list[str], node: NodeSession
+) -> None:
+    """A worker whose view is one share behind, refusing a reset or a repeated share, must not
+    be left showing the old progress (its file check had already seen the new file)."""
+    one, two = _workers(data_dir, store, node)
+    nonce = one.submit_share(shares[0]).nonce
+    assert two.status().progress == 1
+    one.submit_share(shares[1])  # two has not looked since
+    with pytest.raises(InvalidShare):
+        two.reset_progress("0" * 32)
+    assert two.status().progress == 2 and two.status().nonce == nonce
+    one.reset_progress(nonce)
+    one.submit_share(shares[0])
+    one.submit_share(shares[1])
+    assert two.status().progress == 2
+    one.reset_progress(one.status().nonce)
+    one.submit_share(shares[0])
+    one.submit_share(shares[1])  # two has not looked since the reset: a repeated share
+    with pytest.raises(InvalidShare, match="already"):
+        two.submit_share(shares[1])
+    assert two.status().progress == 2
+
+
 def test_reset_on_one_worker_resets_the_other(
     data_dir: Path, store: MemoryStore, shares: list[str], node: NodeSession
 ) -> None:
     one, two = _workers(data_dir, store, node)
-    one.submit_share(shares[0])
-    two.submit_share(shares[1])
-    assert one.reset_progress().progress == 0
+    nonce = one.submit_share(shares[0]).nonce
+    assert two.submit_share(shares[1]).nonce == nonce  # the node's nonce, not the worker's
+    assert two.status().nonce == nonce
+    with pytest.raises(InvalidShare):
+        one.reset_progress("f" * 32)
+    assert two.status().progress == 2
+    assert one.reset_progress(nonce).progress == 0
     assert two.status().progress == 0
     two.submit_share(shares[0])  # counts again after the reset
     assert one.status().progress == 1

@@ -187,8 +187,8 @@ class AccessService:
     def submit_unseal_share(self, share: str) -> SealStatus:
         return self.sealer.submit_share(share)
 
-    def reset_unseal(self) -> SealStatus:
-        return self.sealer.reset_progress()
+    def reset_unseal(self, nonce: str) -> SealStatus:
+        return self.sealer.reset_progress(nonce)
 
     def seal(self, principal: Principal) -> SealStatus:
         access.require(principal, Scope.SEAL)

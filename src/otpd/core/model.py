@@ -319,6 +319,9 @@ class SealStatus:
     progress: int  # unseal shares given so far (0 when unsealed or in embedded mode)
     threshold: int  # shares needed (0 in embedded mode)
     mode: str  # "embedded" | "shamir"
+    # The ceremony nonce (Shamir, while shares are pending): a reset must carry it, so only
+    # someone who gave a share can discard the others' progress (docs/security.md).
+    nonce: str = field(default="", repr=False, compare=False)
 
 
 @dataclass(frozen=True)

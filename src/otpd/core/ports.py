@@ -48,7 +48,10 @@ class Sealer(Protocol):
         """Add one unseal share (Shamir mode). Raises InvalidShare; a bad share does not count."""
         ...
 
-    def reset_progress(self) -> SealStatus: ...
+    def reset_progress(self, nonce: str) -> SealStatus:
+        """Discard the shares given so far. Raises InvalidShare unless `nonce` is the nonce of
+        the ceremony in progress; a wrong nonce leaves the progress as it was."""
+        ...
 
     def seal(self) -> None:
         """Forget the keys (in every worker process of this node)."""

@@ -21,7 +21,7 @@ import struct
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -43,11 +43,14 @@ _MAX_STATE = 64 * 1024
 class NodeState:
     """sealed: an operator sealed the node (sticky in embedded mode until restart).
     shares: Shamir shares given since the last seal or reset; once the node is unsealed, the
-    threshold's worth that unsealed it, so a sibling worker can rebuild the key."""
+    threshold's worth that unsealed it, so a sibling worker can rebuild the key.
+    nonce: drawn when the first share of a ceremony is accepted; a reset must carry it. It is
+    kept with the shares (encrypted) so every worker of the node checks the same one."""
 
     sealed: bool
     shares: tuple[Share, ...] = ()
     generation: int = 0
+    nonce: str = field(default="", repr=False)
 
 
 FRESH = NodeState(sealed=False)
@@ -115,11 +118,12 @@ class NodeSession:
         return _AAD + ident + struct.pack(">QB", generation, sealed)
 
     def encode(self, state: NodeState) -> bytes:
-        shares = json.dumps([s.text() for s in state.shares]).encode("ascii")
+        inner = {"shares": [s.text() for s in state.shares], "nonce": state.nonce}
+        plain = json.dumps(inner).encode("ascii")
         nonce = os.urandom(NONCE_BYTES)
-        box = AESGCM(self._key).encrypt(nonce, shares, self._aad(state.generation, state.sealed))
+        box = AESGCM(self._key).encrypt(nonce, plain, self._aad(state.generation, state.sealed))
         data = {
-            "v": 1,
+            "v": 2,
             "session": self.session_id,
             "generation": state.generation,
             "sealed": state.sealed,
@@ -131,17 +135,20 @@ class NodeSession:
         try:
             data = json.loads(raw)
             generation, sealed = data["generation"], data["sealed"]
-            if data["v"] != 1 or data["session"] != self.session_id:
+            if data["v"] != 2 or data["session"] != self.session_id:
                 return FAIL_CLOSED  # another session's file: its shares are not ours to use
             if type(generation) is not int or type(sealed) is not bool:
                 return FAIL_CLOSED
             box = base64.b64decode(data["shares"], validate=True)
             aad = self._aad(generation, sealed)
-            texts = json.loads(AESGCM(self._key).decrypt(box[:NONCE_BYTES], box[NONCE_BYTES:], aad))
-            shares = tuple(_share(t) for t in texts)
+            inner = json.loads(AESGCM(self._key).decrypt(box[:NONCE_BYTES], box[NONCE_BYTES:], aad))
+            shares = tuple(_share(t) for t in inner["shares"])
+            ceremony = inner["nonce"]
+            if type(ceremony) is not str:
+                return FAIL_CLOSED
         except (ValueError, KeyError, TypeError, AttributeError, InvalidTag):
             return FAIL_CLOSED
-        return NodeState(sealed=sealed, shares=shares, generation=generation)
+        return NodeState(sealed=sealed, shares=shares, generation=generation, nonce=ceremony)
 
 
 def _share(text: str) -> Share:
@@ -188,7 +195,7 @@ class FileState:
             new = change(old)
             if new is old:
                 return old
-            new = NodeState(new.sealed, new.shares, old.generation + 1)
+            new = NodeState(new.sealed, new.shares, old.generation + 1, new.nonce)
             self._write(new)
             return new
 

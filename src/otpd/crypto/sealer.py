@@ -9,8 +9,10 @@ takes effect here before the next secret is opened (T58). SealStatus is core's o
 
 from __future__ import annotations
 
+import hmac
+import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from otpd.core.errors import InvalidShare, Sealed
 from otpd.core.model import SealStatus, SecretBytes
@@ -45,6 +47,7 @@ class SealManager:
         self._lock = threading.Lock()
         self._keyring = keyring  # embedded: opened from the key file; Shamir: None until unsealed
         self._progress = 0
+        self._nonce = ""
         with self._lock:
             self._apply(state.load())
 
@@ -72,8 +75,9 @@ class SealManager:
         sealed = self.is_sealed()
         if self.mode == EMBEDDED:
             return SealStatus(sealed=sealed, progress=0, threshold=0, mode=self.mode)
-        progress = self._progress if sealed else 0
-        return SealStatus(sealed, progress, self._threshold, self.mode)
+        if not sealed:
+            return SealStatus(sealed, 0, self._threshold, self.mode)
+        return SealStatus(sealed, self._progress, self._threshold, self.mode, self._nonce)
 
     def submit_share(self, share: str) -> SealStatus:
         """Add one Shamir share (R49). InvalidShare for a malformed, foreign or repeated share;
@@ -90,8 +94,10 @@ class SealManager:
             if any(s.index == given.index for s in state.shares):
                 raise InvalidShare("share already given")
             shares = (*state.shares, given)
+            # The first share of a ceremony draws its nonce (Vault's unseal nonce).
+            nonce = state.nonce if state.shares else secrets.token_hex(16)
             if len(shares) < self._threshold:
-                return NodeState(state.sealed, shares)
+                return NodeState(state.sealed, shares, nonce=nonce)
             keyring = self._open(shares)
             if keyring is None:
                 # Every share matched its check, yet the key is wrong: the seal configuration
@@ -102,7 +108,7 @@ class SealManager:
             return NodeState(False, shares)
 
         with self._lock:
-            state = self._state.update(add)
+            state = self._update(add)
             if opened:
                 self._keyring = opened[0]
             self._apply(state)
@@ -110,16 +116,21 @@ class SealManager:
             raise InvalidShare("the shares do not open this server's keyring")
         return self.status()
 
-    def reset_progress(self) -> SealStatus:
-        """Discard the shares given so far (Vault sys/unseal reset, R49)."""
+    def reset_progress(self, nonce: str) -> SealStatus:
+        """Discard the shares given so far (Vault sys/unseal reset). Only with the ceremony's
+        nonce, which only share holders were told: otherwise anyone who reaches the port could
+        keep a ceremony from ever finishing. No ceremony in progress: nothing to do."""
 
         def reset(state: NodeState) -> NodeState:
             if self.mode != SHAMIR or self._unsealed(state) or not state.shares:
                 return state
+            given_nonce = nonce.encode("utf-8", "surrogatepass")
+            if not hmac.compare_digest(given_nonce, state.nonce.encode("ascii")):
+                raise InvalidShare("reset needs the nonce of the unseal in progress")
             return NodeState(state.sealed, ())
 
         with self._lock:
-            self._apply(self._state.update(reset))
+            self._apply(self._update(reset))
         return self.status()
 
     def seal(self) -> None:
@@ -130,6 +141,16 @@ class SealManager:
             self._apply(self._state.update(lambda _old: NodeState(True, ())))
 
     # --- internals -----------------------------------------------------------------------
+    def _update(self, change: Callable[[NodeState], NodeState]) -> NodeState:
+        """StateStore.update, call with self._lock held. When `change` refuses (raises), the
+        store has still read the newest state: apply it, or `changed()` would report nothing
+        new and this worker would keep showing a sibling's older progress."""
+        try:
+            return self._state.update(change)
+        except InvalidShare:
+            self._apply(self._state.load())
+            raise
+
     def _keys(self) -> Keyring | None:
         if self._state.changed():
             with self._lock:
@@ -146,8 +167,10 @@ class SealManager:
         if not self._unsealed(state):
             self._keyring = None  # embedded: gone until restart, there is nothing to unseal with
             self._progress = len(state.shares)
+            self._nonce = state.nonce if state.shares else ""
             return
         self._progress = 0
+        self._nonce = ""
         if self._keyring is None and self.mode == SHAMIR:
             # A sibling worker reached the threshold: rebuild the key from the node's shares.
             self._keyring = self._open(state.shares)

@@ -30,18 +30,29 @@ def _status_body(status: SealStatus) -> dict[str, object]:
     return {"sealed": status.sealed, "progress": status.progress, "threshold": status.threshold}
 
 
+def _share_holder_body(status: SealStatus) -> dict[str, object]:
+    """The answer to a share submitter: the status plus, while a ceremony is in progress, its
+    nonce (as Vault's unseal response), which a reset must carry. seal-status never shows it."""
+    body = _status_body(status)
+    if status.sealed and status.progress and status.nonce:
+        body["nonce"] = status.nonce
+    return body
+
+
 async def unseal(request: Request) -> Response:
     try:
         body = await read_json_object(request)
         if body.get("reset") is True:
-            status = _service(request).reset_unseal()
-        elif isinstance(body.get("share"), str):
-            status = _service(request).submit_unseal_share(body["share"])
-        else:
-            raise InvalidInput("share", "must be a string (or send reset: true)")
+            nonce = body.get("nonce")
+            if not isinstance(nonce, str):
+                raise InvalidInput("nonce", "a reset must carry the nonce of the unseal")
+            return JSONResponse(_status_body(_service(request).reset_unseal(nonce)))
+        if not isinstance(body.get("share"), str):
+            raise InvalidInput("share", "must be a string (or send reset: true with the nonce)")
+        status = _service(request).submit_unseal_share(body["share"])
     except (InvalidInput, InvalidShare) as error:
         return errors_response(400, f"invalid request: {error}")
-    return JSONResponse(_status_body(status))
+    return JSONResponse(_share_holder_body(status))
 
 
 async def seal(request: Request) -> Response:
