@@ -104,7 +104,8 @@ def bomb(http: httpx.Client, levels: int) -> tuple[float, str]:
 
 def big_header(url: str, megabytes: int) -> tuple[float, str]:
     parts = urlsplit(url)
-    assert parts.hostname is not None and parts.port is not None
+    assert parts.hostname is not None
+    assert parts.port is not None
     answer: list[bytes] = []
     started = time.perf_counter()
     with socket.create_connection((parts.hostname, parts.port), timeout=60) as sock:
