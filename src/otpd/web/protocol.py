@@ -8,7 +8,7 @@ the app sees the request (docs/security-web.md, docs/settings.md):
 
 - URL over max_url_bytes: 414; headers over max_header_bytes or max_headers: 431. Counted in
   the parser callbacks and, for a header line httptools is still buffering, by the bytes fed
-  while the head is incomplete, so at most one read (64 KiB) past the cap is ever held.
+  while the head is incomplete, so at most one socket read (256 KiB) past the cap is ever held.
 - A head not complete within header_timeout of the connection opening or the previous
   response ending: 408 (or a silent close when nothing was sent: an idle keep-alive).
 - A body not complete within body_timeout of its head: 408. A body over max_body_bytes: 413

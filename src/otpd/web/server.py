@@ -97,6 +97,7 @@ def _run_worker(settings: Settings, node: NodeSession, sock: socket.socket) -> i
         server_header=False,
         proxy_headers=False,
         timeout_graceful_shutdown=10,
+        ws="none",  # no API speaks WebSocket: an Upgrade must not leave our protocol's limits
         **options,
     )
     server = uvicorn.Server(config)
