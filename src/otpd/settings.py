@@ -115,6 +115,16 @@ SETTINGS: tuple[Setting, ...] = (
         "SQLite synchronous mode: FULL survives power loss (R21), NORMAL only crashes",
     ),
     Setting("max_body_bytes", _positive, 65536, "largest request body accepted (R41)"),
+    Setting("max_url_bytes", _positive, 8192, "longest request URL accepted (414 past it)"),
+    Setting("max_header_bytes", _positive, 32768, "largest request head accepted (431 past it)"),
+    Setting("max_headers", _positive, 100, "most request header lines accepted (431 past it)"),
+    Setting(
+        "header_timeout", _positive, 10, "seconds to receive a request head; idle keep-alive too"
+    ),
+    Setting("body_timeout", _positive, 10, "seconds to receive a request body after its head"),
+    Setting(
+        "max_connections", _positive, 512, "open connections per worker; past it 503 (Retry-After)"
+    ),
     Setting(
         "strongbox_label_prefix", str, "Sbox", "otpauth label prefix; 'issuer' uses the issuer"
     ),
@@ -181,6 +191,12 @@ class Settings:
     key: str | None = None
     sqlite_synchronous: str = "FULL"
     max_body_bytes: int = 65536
+    max_url_bytes: int = 8192
+    max_header_bytes: int = 32768
+    max_headers: int = 100
+    header_timeout: int = 10
+    body_timeout: int = 10
+    max_connections: int = 512
     strongbox_label_prefix: str = "Sbox"
     site: str = "local"
     throttle_free_failures: int = 5

@@ -123,8 +123,9 @@ def _raw_status(url: str, request_line: str, headers: str = "") -> int:
 def test_oversized_headers_and_urls_are_refused(running: Running) -> None:
     url = running.server.url
     assert _raw_status(url, "GET /healthz", "X-Big: " + "a" * 1_000_000 + "\r\n") == 431
-    assert _raw_status(url, "GET /v1/" + "a" * 100_000) == 400
+    # 414 as the URL arrives (max_url_bytes, web/protocol.py)
+    assert _raw_status(url, "GET /v1/" + "a" * 100_000) == 414
     params = "&".join(f"p{i}=1" for i in range(10_000))
-    assert _raw_status(url, "GET /validate?" + params) == 400
+    assert _raw_status(url, "GET /validate?" + params) == 414
     with running.server.client() as http:
         assert http.get("/healthz").status_code == 200  # and the server is fine

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -36,7 +37,8 @@ def no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 async def read_json_object(request: Request) -> dict[str, Any]:
-    return parse_json_object(await request.body())
+    # In a worker thread, as every body is parsed: parsing is CPU the event loop must not wait on.
+    return await run_in_threadpool(parse_json_object, await request.body())
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:

@@ -121,8 +121,13 @@ def create_app(
                 max_body_bytes=settings.max_body_bytes,
                 is_sealed=is_sealed,
                 sealed_gate=sealed_gate,
+                max_header_bytes=settings.max_header_bytes,
+                max_headers=settings.max_headers,
             )
         ],
     )
-
+    # No slash redirects: Starlette's would answer `GET /validate/?api_key=...` with a 307 whose
+    # Location repeats the query string, secrets included. Every vendor path is exact (the
+    # PhenixID routes list their trailing-slash form themselves), so the API's own 404 is right.
+    app.router.redirect_slashes = False
     return app

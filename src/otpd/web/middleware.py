@@ -26,8 +26,9 @@ ErrorRenderer = Callable[[int, str, Scope], Response]
 _CAPABILITY_PREFIXES = ("/qr/",)
 
 
-# nginx's default large_client_header_buffers (4 x 8k) is the usual front of an otpd; stay
-# within it so a request that passes the proxy passes here.
+# Defaults of the max_header_bytes and max_headers settings. nginx's default
+# large_client_header_buffers (4 x 8k) is the usual front of an otpd; stay within it so a
+# request that passes the proxy passes here.
 MAX_HEADER_BYTES = 32 * 1024
 MAX_HEADERS = 100
 
@@ -63,12 +64,16 @@ class OtpdMiddleware:
         max_body_bytes: int,
         is_sealed: Callable[[], bool],
         sealed_gate: Callable[[str], bool],
+        max_header_bytes: int = MAX_HEADER_BYTES,
+        max_headers: int = MAX_HEADERS,
     ) -> None:
         self.app = app
         self.render_error = render_error
         self.max_body_bytes = max_body_bytes
         self.is_sealed = is_sealed
         self.sealed_gate = sealed_gate
+        self.max_header_bytes = max_header_bytes
+        self.max_headers = max_headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -130,8 +135,8 @@ class OtpdMiddleware:
 
     def _refuse_early(self, scope: Scope, path: str) -> Response | None:
         header_bytes = sum(len(name) + len(value) for name, value in scope["headers"])
-        if header_bytes > MAX_HEADER_BYTES or len(scope["headers"]) > MAX_HEADERS:
-            # R41: httptools sets no limit of its own; answer before any work is done.
+        if header_bytes > self.max_header_bytes or len(scope["headers"]) > self.max_headers:
+            # Exact here; web/protocol.py already cut a head far over the cap while it arrived.
             return self.render_error(431, "request headers too large", scope)
         length = Headers(scope=scope).get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):

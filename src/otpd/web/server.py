@@ -22,11 +22,13 @@ from dataclasses import replace
 from functools import partial
 
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from otpd.bootstrap import build_runtime
 from otpd.crypto import NodeSession
 from otpd.settings import Settings
-from otpd.web.app import create_app
+from otpd.web.app import create_app, render_error
+from otpd.web.protocol import HttpLimits, limited_protocol
 from otpd.web.tls import check_tls, tls_answers, tls_enabled, uvicorn_tls_options
 
 __all__ = ["configure_logging", "serve"]
@@ -82,6 +84,11 @@ def _announce_when_ready(url: str, answers: Callable[[], bool] | None = None) ->
 
 
 def _run_worker(settings: Settings, node: NodeSession, sock: socket.socket) -> int:
+    options = uvicorn_tls_options(settings)
+    # Request limits enforced while bytes arrive, on top of the TLS protocol when there is one.
+    options["http"] = limited_protocol(
+        HttpLimits.from_settings(settings), render_error, options.get("http", HttpToolsProtocol)
+    )
     config = uvicorn.Config(
         create_app(settings, node),
         lifespan="on",
@@ -90,7 +97,8 @@ def _run_worker(settings: Settings, node: NodeSession, sock: socket.socket) -> i
         server_header=False,
         proxy_headers=False,
         timeout_graceful_shutdown=10,
-        **uvicorn_tls_options(settings),
+        ws="none",  # no API speaks WebSocket: an Upgrade must not leave our protocol's limits
+        **options,
     )
     server = uvicorn.Server(config)
     server.run(sockets=[sock])

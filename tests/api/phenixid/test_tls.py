@@ -140,3 +140,14 @@ def test_plain_http_to_the_tls_port_gets_no_answer(px: Px) -> None:
         pytest.raises(httpx.TransportError),
     ):
         http.put(PATH)
+
+
+def test_request_limits_apply_over_tls(px: Px, pki: Pki) -> None:
+    """The TLS protocol (client certificates) carries the request limits too (web/protocol.py)."""
+    with _client(px, pki, pki.good) as http:
+        long_url = http.get("/v1/config/strongbox/totp", params={"x": "y" * 10_000})
+        assert long_url.status_code == 414
+        assert long_url.json()["errors"][0]["error-message"] == "request URL too long"
+        big_head = http.get("/healthz", headers={"X-Big": "a" * 40_000})
+        assert big_head.status_code == 431
+        assert http.get("/healthz").status_code == 200

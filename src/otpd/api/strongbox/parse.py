@@ -12,9 +12,11 @@ from typing import Any
 
 import jsonpatch
 import yaml
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from otpd.api.common import no_duplicate_keys
+from otpd.api.strongbox.yaml_body import load_yaml
 from otpd.core.errors import InvalidInput
 from otpd.core.model import Algorithm, CredentialSpec, OtpParams, SecretBytes
 from otpd.core.provisioning import b32decode_strict
@@ -24,6 +26,7 @@ __all__ = [
     "Body",
     "apply_patch",
     "format_duration",
+    "parse_body",
     "parse_content",
     "parse_duration",
     "parse_fields",
@@ -59,28 +62,20 @@ class Body:
     present: bool = True  # False: the request had no body (not even `null`)
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """safe_load (no object construction, R42) that also refuses duplicate keys (T18)."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    keys = [loader.construct_object(key_node) for key_node, _ in node.value]
-    if len(keys) != len({repr(k) for k in keys}):
-        raise InvalidInput("body", "repeats a key")
-    return loader.construct_mapping(node)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
 async def read_body(request: Request, *, required: bool = True) -> Body:
-    """JSON for application/json, YAML for the YAML types; with no type, JSON then YAML."""
+    """JSON for application/json, YAML for the YAML types; with no type, JSON then YAML.
+
+    Parsed in a worker thread: even bounded parsing of a body at the cap is milliseconds of
+    CPU that must not stall every other request on the event loop."""
     raw = await request.body()
-    media = _media_type(request)
+    return await run_in_threadpool(parse_body, raw, _media_type(request), required)
+
+
+def parse_body(raw: bytes, media: str, required: bool = True) -> Body:
     if not raw.strip():
         if required:
             raise InvalidInput("body", "is required")
@@ -110,8 +105,10 @@ def _load_json(text: str) -> Any:
 
 def _load_yaml(text: str) -> Any:
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
-    except (yaml.YAMLError, RecursionError):
+        return load_yaml(text)
+    # ValueError: a scalar that matches a YAML type but does not convert (a timestamp of
+    # month 13, an integer of more than sys.get_int_max_str_digits() digits).
+    except (yaml.YAMLError, RecursionError, ValueError, OverflowError):
         raise InvalidInput("body", "is not valid YAML") from None
 
 

@@ -49,6 +49,8 @@ async def refresh(request: Request) -> Response:
     """Reset the token's TTL from now. avassa-client sends no body; `{"increment": "15m"}`
     asks for a shorter TTL (never longer than the configured one)."""
     token = bearer(request)
+    # The token first: an outsider's body is never read, let alone parsed.
+    await call(service(request).authenticate_token, token)
     body = await read_body(request, required=False)
     if body.present and not isinstance(body.value, dict):
         raise InvalidInput("body", "must be an object")
