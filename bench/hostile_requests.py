@@ -1,4 +1,4 @@
-"""What hostile requests cost the server, as ratios to a plain request (docs/security-web.md).
+"""What hostile requests cost the server, as ratios to a plain request (docs/security.md).
 
 Starts `otpd serve` (one worker) on a fresh data directory and measures, in the same run:
 

@@ -246,7 +246,7 @@ def _cmd_client(args: argparse.Namespace) -> int:
 
 
 def _cmd_credential(args: argparse.Namespace) -> int:
-    """`credential reset`: docs/guess-budget.md. Works sealed too: it touches no secret."""
+    """`credential reset`: docs/security.md. Works sealed too: it touches no secret."""
     runtime = build_runtime(_settings(args))
     try:
         runtime.service.reset_credential(args.tenant, args.name)

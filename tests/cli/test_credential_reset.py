@@ -1,4 +1,4 @@
-"""`otpd credential reset` and the guess-budget settings as subprocesses (docs/guess-budget.md);
+"""`otpd credential reset` and the guess-budget settings as subprocesses (docs/security.md);
 the reset of a locked credential over HTTP is in tests/e2e/test_guess_budget.py."""
 
 from __future__ import annotations

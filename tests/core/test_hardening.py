@@ -1,6 +1,6 @@
 """Issue #9, verification hardening: equal work on every rejecting path, the guess budget,
 period changes that keep consumed time consumed, clock jumps, seal during a verification, and
-format characters in labels (T44-T46, T49; docs/guess-budget.md)."""
+format characters in labels (T44-T46, T49; docs/security.md)."""
 
 from __future__ import annotations
 

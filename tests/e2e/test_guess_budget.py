@@ -1,6 +1,6 @@
 """Issue #9 over real HTTP: one failure count and one throttle across Token2, PhenixID and
 Strongbox (T27), the guess budget answered in each API's ordinary failure form and cleared by
-`otpd credential reset` (docs/guess-budget.md), a period round trip through Strongbox PUT and
+`otpd credential reset` (docs/security.md), a period round trip through Strongbox PUT and
 PATCH that must not re-admit a used code, and format characters refused in labels."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Contract tests of issue #9 over every backend: refusals, the guess budget's reset, the
 clock-safe throttle test inside the compare-and-sets, and a period change that rescales the
-replay state (docs/guess-budget.md)."""
+replay state (docs/security.md)."""
 
 from __future__ import annotations
 

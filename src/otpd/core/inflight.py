@@ -1,4 +1,4 @@
-"""A gate between verifications and seal() in one process (docs/guess-budget.md, "Sealing").
+"""A gate between verifications and seal() in one process (docs/security.md, "Sealing").
 
 A verification unseals a secret and only then writes its outcome. Without the gate, a seal
 arriving in between would return while the write was still to come, and the operator would see

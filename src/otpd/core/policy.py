@@ -1,7 +1,7 @@
 """Verification policy as pure functions: code syntax, window, replay, throttling and the
 guess budget.
 
-NOTES.md §3, docs/guess-budget.md. Everything here takes `now` as an argument; the service owns
+NOTES.md §3, docs/security.md. Everything here takes `now` as an argument; the service owns
 the clock.
 """
 
@@ -69,7 +69,7 @@ def evaluate_code(
 @dataclass(frozen=True)
 class ThrottlePolicy:
     """Exponential backoff after `free_failures` consecutive failures (NOTES.md §3, R28-R31),
-    and a guess budget (NIST SP 800-63B §5.2.2, docs/guess-budget.md).
+    and a guess budget (NIST SP 800-63B §5.2.2, docs/security.md).
 
     After the n-th consecutive failure (n >= free_failures) the next attempt must wait
     `base_delay * 2**(n - free_failures)` seconds, capped at `max_delay`. After the

@@ -275,7 +275,7 @@ class CredentialService(AccessService):
         self._require_unsealed()  # a sibling worker may have sealed since the unseal above
         if is_throttled(record.throttle, now):
             # The outcome is not used and no failure is counted, so a flood cannot extend the
-            # wait; the write counts a refusal, which no rule reads (docs/guess-budget.md).
+            # wait; the write counts a refusal, which no rule reads (docs/security.md).
             self.store.record_refusal(record.id)
             return VerifyResult(Outcome.THROTTLED)
         if outcome is Outcome.ACCEPTED and step is not None:

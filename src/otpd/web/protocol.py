@@ -4,7 +4,7 @@ httptools (llhttp) has no size limit of its own and buffers a header line until 
 uvicorn only times out idle keep-alive connections (any byte resets that timer). So an
 outsider could make a worker buffer a 200 MB header, hold a connection open with one byte
 every few seconds, or stream a body forever. `LimitedHttpProtocol` bounds all of it, before
-the app sees the request (docs/security-web.md, docs/settings.md):
+the app sees the request (docs/security.md, docs/settings.md):
 
 - URL over max_url_bytes: 414; headers over max_header_bytes or max_headers: 431. Counted in
   the parser callbacks and, for a header line httptools is still buffering, by the bytes fed

@@ -129,7 +129,7 @@ TRICKY = [
     "😀",
 ]
 # Bidi overrides and zero-width characters would let a label pass for another in an app:
-# refused since #9 (docs/guess-budget.md, "Labels").
+# refused since #9 (docs/security.md, "Labels").
 SPOOFING = ["evil\u202egnp.exe", "a\u200db"]
 
 

@@ -254,7 +254,7 @@ def test_injection_strings_stored_literally(env: Env) -> None:
         payload = body(name, issuer=text, account_name=text)
         created = sb.http.post(CONFIG, json=payload, headers=sb.auth)
         # A colon (the spec forbids it in issuer and account-name) and, since #9, Unicode
-        # separators and format characters (docs/guess-budget.md, "Labels") are refused.
+        # separators and format characters (docs/security.md, "Labels") are refused.
         if ":" in text or "\u2028" in text:
             assert_status(created, 400)
             continue

@@ -1,4 +1,4 @@
-"""Hostile YAML bodies (docs/security-web.md): anchors, aliases, merge keys, tags, complex and
+"""Hostile YAML bodies (docs/security.md): anchors, aliases, merge keys, tags, complex and
 repeated keys, depth and size. Each is a clean 400 in the errors format, before or after
 login, and none of them slows the server down for anyone else.
 """

@@ -5,7 +5,7 @@ anchors and aliases, merge keys (`<<`) and complex keys (`? [a, b]`). None of th
 by any Strongbox body, and together they are a bomb: an alias of nested aliased lists used as
 a mapping key is 400 bytes of text and billions of elements once anything walks it. So this
 loader refuses them from the parser's events and the composed nodes, before anything is
-constructed (docs/security-web.md):
+constructed (docs/security.md):
 
 - an anchor (`&a`) or an alias (`*a`) anywhere;
 - a key that is not a plain scalar, and the merge key `<<`;

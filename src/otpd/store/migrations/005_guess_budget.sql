@@ -1,4 +1,4 @@
--- 005: the guess budget and clock-safe backoff (issue #9, docs/guess-budget.md).
+-- 005: the guess budget and clock-safe backoff (issue #9, docs/security.md).
 -- throttled_at: when the current backoff was set (Unix seconds; 0 for none, and for a spent
 -- guess budget, which no clock jump may lift). A clock reading earlier than throttled_at has
 -- gone back, and the backoff is then lifted rather than stretched by the jump.
