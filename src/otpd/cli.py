@@ -22,6 +22,7 @@ from otpd.core.tenants import validate_operations, validate_subjects
 from otpd.crypto import init_shamir
 from otpd.settings import Settings, load_settings
 from otpd.subjects import canonical_subject
+from otpd.transfer import cli as transfer_cli
 
 __all__ = ["main"]
 
@@ -97,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     _common(unseal, "url")
     seal = commands.add_parser("seal", help="seal the running server")
     _common(seal, "url", "key")
+    transfer_cli.add_parsers(commands, _common)  # import, export, backup, restore (issue #17)
     return parser
 
 
@@ -292,6 +294,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "init": _cmd_init,
     "unseal": _cmd_unseal,
     "seal": _cmd_seal,
+    **transfer_cli.handlers(_settings),
 }
 
 
