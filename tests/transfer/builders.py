@@ -236,7 +236,9 @@ def keycloak(creds: list[Cred], realm: str = "Acme") -> bytes:
 def seed_csv(creds: list[Cred], hex_keys: bool = False) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["upn", "serial number", "secret key", "time interval", "manufacturer", "model"])
+    writer.writerow(
+        ["upn", "serial number", "secret key", "time interval", "manufacturer", "model"]
+    )
     for i, c in enumerate(creds):
         key = c.secret.hex() if hex_keys else b32(c.secret)
         writer.writerow([c.account, f"SN{i:06d}", key, c.period, c.issuer, "c200"])

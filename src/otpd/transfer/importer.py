@@ -102,6 +102,7 @@ def run_import(
     parser = PARSERS.get(options.format)
     if parser is None:
         raise InvalidInput("format", "must be one of " + ", ".join(PARSERS))
+    _check_template(options.name_template)
     parse_options = ParseOptions(key=options.key, secret_encoding=options.secret_encoding)
     now = bulk.service.now()
     report = ImportReport(dry_run=options.dry_run)
@@ -190,15 +191,18 @@ def _item(row: ImportRecord | RowError, options: ImportOptions, now: int) -> Imp
         return ReportRow(row.row, name, "refused", str(error))
 
 
-def _name(row: ImportRecord, template: str) -> str:
-    values = {"issuer": row.issuer, "account": row.account, "serial": row.serial}
+def _check_template(template: str) -> None:
     try:
-        name = template.format(**values)
-    except (KeyError, IndexError, ValueError):
+        template.format(**dict.fromkeys(_TEMPLATE_FIELDS, "x"))
+    except (KeyError, IndexError, ValueError, AttributeError):
         raise InvalidInput(
             "name-template", "may only use {" + "}, {".join(_TEMPLATE_FIELDS) + "}"
         ) from None
-    return validate_credential_name(name)
+
+
+def _name(row: ImportRecord, template: str) -> str:
+    values = {"issuer": row.issuer, "account": row.account, "serial": row.serial}
+    return validate_credential_name(template.format(**values))
 
 
 def _spec(row: ImportRecord, name: str) -> CredentialSpec:

@@ -39,6 +39,8 @@ def parse(data: bytes, options: ParseOptions) -> Iterator[Row]:
         keys = list(container.keys)
         for key in keys:  # decrypt and MAC-check everything before yielding anything
             key.check()
+    except FormatError:
+        raise
     except PSKCError as error:
         raise FormatError(_explain(error)) from None
     except (ValueError, TypeError):
