@@ -52,10 +52,13 @@ class ImportItem:
 class BulkService:
     def __init__(self, service: CredentialService) -> None:
         self.service = service
-        store = service.store
+
+    @property
+    def store(self) -> BulkCredentialStore:
+        store = self.service.store
         if not isinstance(store, BulkCredentialStore):
             raise ConfigError("this database cannot import credentials")
-        self.store: BulkCredentialStore = store
+        return store
 
     def existing_names(self, principal: Principal, names: Sequence[str]) -> set[str]:
         self._check_writable(principal)
