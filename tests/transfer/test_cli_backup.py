@@ -129,3 +129,27 @@ def test_backup_during_write_burst_restores_every_acknowledged_credential(
             d.clock.set(now)
     finally:
         d.store.close()
+
+
+def test_shamir_backup_restores_into_an_empty_directory(data_dir: Path, tmp_path: Path) -> None:
+    init = run_cli(
+        "init", "--shares", "3", "--threshold", "2", "--json", "--data-dir", str(data_dir)
+    )
+    assert init.returncode == 0, init.stderr
+    backup = tmp_path / "b.sqlite3"
+    assert run_cli("backup", "--data-dir", str(data_dir), "--to", str(backup)).returncode == 0
+    again = run_cli("backup", "--data-dir", str(data_dir), "--to", str(backup))
+    assert again.returncode == 1 and "overwrite" in again.stderr
+    with_key = tmp_path / "with-key"
+    with_key.mkdir()
+    (with_key / KEY_FILE_NAME).write_bytes(os.urandom(32))
+    refused = run_cli("restore", "--from", str(backup), "--data-dir", str(with_key))
+    assert refused.returncode == 1 and "Shamir" in refused.stderr
+    fresh = tmp_path / "fresh"
+    restored = run_cli("restore", "--from", str(backup), "--data-dir", str(fresh))
+    assert restored.returncode == 0, restored.stderr
+    assert sorted(p.name for p in fresh.iterdir()) == ["otpd.sqlite3"]
+    not_a_backup = tmp_path / "junk"
+    not_a_backup.write_bytes(b"SQLite format 3\x00" + os.urandom(2000))
+    junk = run_cli("restore", "--from", str(not_a_backup), "--data-dir", str(tmp_path / "j"))
+    assert junk.returncode == 1 and "backup" in junk.stderr

@@ -122,3 +122,19 @@ def test_import_export_import_keeps_everything(deployment: Deployment, tmp_path:
     # bob's code accepted before the export is refused after the re-import
     assert d.service.verify(d.principal("other"), "bob", code).outcome is Outcome.REPLAYED
     assert re.search(rb"<pskc:Counter>\s*<pskc:PlainValue>\d+", document)
+
+
+def test_privacyidea_suite_attribute_and_seconds_drift() -> None:
+    """privacyIDEA's export_pskc: <Suite hashalgo="sha256"/>, TimeDrift in seconds, and the
+    last accepted step in <Counter> (privacyidea/lib/importotp.py)."""
+    document = b.pskc([b.Cred("TOTP0001", b.RFC_SECRETS["sha256"], last_step=4321)])
+    document = document.replace(
+        b"<pskc:Suite>HMAC-SHA1</pskc:Suite>", b'<pskc:Suite hashalgo="sha256"/>'
+    )
+    document = document.replace(b"<pskc:Issuer>Acme", b"<pskc:Issuer>privacyIDEA")
+    document = document.replace(
+        b"</pskc:Data>",
+        b"<pskc:TimeDrift><pskc:PlainValue>-17</pskc:PlainValue></pskc:TimeDrift></pskc:Data>",
+    )
+    (row,) = list(parse(document, ParseOptions()))
+    assert (row.algorithm, row.last_step, row.drift) == ("sha256", 4321, -17)  # type: ignore[union-attr]

@@ -45,8 +45,28 @@ def parse(data: bytes, options: ParseOptions) -> Iterator[Row]:
         raise FormatError(_explain(error)) from None
     except (ValueError, TypeError):
         raise FormatError("the file is not a PSKC document") from None
+    suites = _suite_attributes(data) if b"hashalgo" in data else {}
     for row, key in enumerate(keys, 1):
-        yield _record(key, row)
+        yield _record(key, row, suites.get(key.id or ""))
+
+
+def _suite_attributes(data: bytes) -> dict[str, str]:
+    """privacyIDEA writes the hash as <Suite hashalgo="sha256"/> (an attribute python-pskc
+    does not read): Key Id -> hash. Read with the standard library's expat, which refuses
+    entity expansion attacks since expat 2.4.1."""
+    from xml.etree import ElementTree
+
+    ns = "{urn:ietf:params:xml:ns:keyprov:pskc}"
+    try:
+        root = ElementTree.fromstring(data)  # noqa: S314 (already parsed by python-pskc)
+    except ElementTree.ParseError:
+        return {}
+    found: dict[str, str] = {}
+    for key in root.iter(ns + "Key"):
+        suite = key.find(f"{ns}AlgorithmParameters/{ns}Suite")
+        if suite is not None and suite.get("hashalgo"):
+            found[key.get("Id") or ""] = str(suite.get("hashalgo"))
+    return found
 
 
 def _unlock(container: Any, key_file: bytes | None) -> None:
@@ -71,7 +91,7 @@ def _explain(error: Exception) -> str:
     return "the file is not a valid PSKC document"
 
 
-def _record(key: Any, row: int) -> Row:
+def _record(key: Any, row: int, hashalgo: str | None = None) -> Row:
     issuer = key.issuer or ""
     account = key.userid or key.serial or key.id or ""
     label = f"{issuer}:{account}" if issuer else account
@@ -80,7 +100,8 @@ def _record(key: Any, row: int) -> Row:
         return RowError(row, label, "only TOTP and HOTP keys can be imported")
     if not key.secret:
         return RowError(row, label, "the key has no secret")
-    suite = (key.algorithm_suite or "sha1").lower().replace("hmac-", "").replace("-", "")
+    suite = (key.algorithm_suite or hashalgo or "sha1").lower()
+    suite = suite.replace("hmac-", "").replace("-", "")
     if suite not in _SUITES:
         return RowError(row, label, "unknown hash algorithm")
     totp = algorithm == "totp"
