@@ -45,8 +45,8 @@ def add_parsers(commands: Any, common: Common) -> None:
     imp.add_argument("--on-conflict", choices=[c.value for c in Conflict], default="fail")
     imp.add_argument(
         "--replay-floor",
-        default="now+1",
-        help="carried | now | now+N (default now+1; see docs/migrate.md)",
+        default="now",
+        help="carried | now | now+N (default now; see docs/migrate.md)",
     )
     imp.add_argument("--key-file", help="PSKC password or pre-shared key (hex)")
     imp.add_argument("--name-template", default="{account}", help="e.g. {issuer}-{account}")
@@ -60,6 +60,12 @@ def add_parsers(commands: Any, common: Common) -> None:
     exp.add_argument("--tenant", required=True)
     exp.add_argument("--format", required=True, choices=["pskc", "otpauth"])
     exp.add_argument("--key-file", help="file holding the PSKC password")
+    exp.add_argument(
+        "--pskc-profile",
+        choices=["otpd", "privacyidea"],
+        default="otpd",
+        help="privacyidea: AES-128 under the pre-shared key (hex) in --key-file",
+    )
     exp.add_argument("--select", help="only names matching this glob, e.g. 'a*'")
     exp.add_argument("--insecure-plaintext", action="store_true", help="allow --format otpauth")
     exp.add_argument("file", help="output file (created, never overwritten), or - for stdout")
@@ -151,7 +157,7 @@ def progress_line(done: int, total: int, elapsed: float, width: int = 30) -> str
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:
-    from otpd.transfer.exporter import to_otpauth, to_pskc
+    from otpd.transfer.exporter import to_otpauth, to_pskc, to_pskc_privacyidea
 
     if args.format == "otpauth" and not args.insecure_plaintext:
         raise OtpdError("otpauth export writes secrets in plaintext; add --insecure-plaintext")
@@ -165,7 +171,12 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
         )
     finally:
         runtime.close()
-    data = to_pskc(items, password) if args.format == "pskc" else to_otpauth(items)
+    if args.format == "otpauth":
+        data = to_otpauth(items)
+    elif args.pskc_profile == "privacyidea":
+        data = to_pskc_privacyidea(items, password)
+    else:
+        data = to_pskc(items, password)
     _write_new(args.file, data)
     print(f"exported {len(items)} credential(s)", file=sys.stderr)
     return 0

@@ -34,10 +34,11 @@ DEFAULT_SKEW = 1  # the window otpd gives imported credentials, as OtpParams' de
 class ReplayFloor:
     """`carried`: the old server's last step as it is (the old validator was frozen first).
     `now+N`: at least the current step plus N, the old server's forward window, so a code it
-    accepted at cut-over is spent here too."""
+    accepted at cut-over is spent here too. `now`: N is the window the file names (privacyIDEA's
+    timeWindow), else 1."""
 
     carried_only: bool = False
-    window: int = 1
+    window: int | None = None
 
     @classmethod
     def parse(cls, text: str) -> ReplayFloor:
@@ -45,12 +46,15 @@ class ReplayFloor:
         if not match:
             raise InvalidInput("replay-floor", "must be carried, now or now+N")
         if text == "carried":
-            return cls(carried_only=True, window=0)
-        return cls(window=int(match.group(1) or 0))
+            return cls(carried_only=True)
+        return cls(window=int(match.group(1)) if match.group(1) else None)
 
-    def step(self, carried: int | None, now: int, period: int) -> int:
-        last = -1 if carried is None else carried
-        return last if self.carried_only else max(last, now // period + self.window)
+    def step(self, record: ImportRecord, now: int) -> int:
+        last = -1 if record.last_step is None else record.last_step
+        if self.carried_only:
+            return last
+        window = self.window if self.window is not None else record.window
+        return max(last, now // record.period + (1 if window is None else window))
 
 
 @dataclass(frozen=True)
@@ -185,7 +189,7 @@ def _item(row: ImportRecord | RowError, options: ImportOptions, now: int) -> Imp
         return ImportItem(
             spec=_spec(row, name),
             secret=row.secret,
-            last_step=options.replay_floor.step(row.last_step, now, row.period),
+            last_step=options.replay_floor.step(row, now),
         )
     except InvalidInput as error:
         return ReportRow(row.row, name, "refused", str(error))

@@ -2,10 +2,12 @@
 privacyidea/cli/pitokenjanitor/utils/findtokens.py in privacyIDEA 3.14).
 
 YAML: a list of token dicts (serial, type, otpkey in hex or, with --b32, base32, otplen,
-counter, info_list with timeStep, timeShift in seconds and hashlib, owner as login@realm or
-n/a). For TOTP, `counter` is the last accepted time step (totptoken.check_otp stores the
-matched step with set_otp_count). CSV: `owner, serial, otpkey, type, otplen[, timeStep]`
-without a header and without the counter, so a CSV carries no replay state.
+counter, info_list with timeStep, timeShift in seconds, timeWindow and hashlib, owner as
+login@realm or n/a). For TOTP, `counter` is the last accepted time step (totptoken.check_otp
+stores the matched step with set_otp_count); timeWindow, the seconds it searches either side,
+is the old server's forward window for the replay floor.
+CSV: `owner, serial, otpkey, type, otplen[, timeStep]` without a header and without the
+counter, so a CSV carries no replay state.
 """
 
 from __future__ import annotations
@@ -114,10 +116,19 @@ def _record(
             kind=kind,
             counter=counter_value if kind == "hotp" else None,
             serial=serial,
+            window=_window(info, step),
         )
     except ValueError as error:
         return RowError(row, label, str(error))
     return record
+
+
+def _window(info: dict[str, Any], step: int) -> int | None:
+    """timeWindow: the seconds privacyIDEA searches either side (totptoken.check_otp), as
+    steps, rounded up so the replay floor covers all of it."""
+    if "timeWindow" not in info or step <= 0:
+        return None
+    return max(0, -(-_number(info["timeWindow"], "timeWindow") // step))
 
 
 def _number(value: Any, name: str) -> int:

@@ -55,6 +55,7 @@ class ImportRecord:
     kind: str = "totp"  # or "hotp"
     counter: int | None = None  # HOTP moving factor
     serial: str = ""
+    window: int | None = None  # the old server's forward window in steps, if the file says
 
     @property
     def label(self) -> str:
