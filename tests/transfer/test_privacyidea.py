@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -97,14 +98,30 @@ def test_privacyidea_round_trip_keeps_the_used_code_refused(
     old.run("pi-tokenjanitor", "find", "--tokenattribute", "serial=TOTP0001", "export",
             "--format", "yaml", "--file", str(export))  # fmt: skip
 
+    pi_pskc = tmp_path / "pi.pskc"
+    printed = old.run("pi-tokenjanitor", "find", "--tokenattribute", "serial=TOTP0001", "export",
+                      "--format", "pskc", "--file", str(pi_pskc))  # fmt: skip
+    pi_key = tmp_path / "pi.key"
+    pi_key.write_text(re.findall(r"^\s*([0-9a-f]{32})\s*$", printed, re.MULTILINE)[-1])
+
     assert run_cli("tenant", "create", "acme", "--data-dir", str(data_dir)).returncode == 0
+    assert run_cli("tenant", "create", "viapskc", "--data-dir", str(data_dir)).returncode == 0
     base = ["--tenant", "acme", "--data-dir", str(data_dir)]
+    # privacyIDEA's own (lower-cased) PSKC export carries the step as well
+    via_pskc = run_cli("import", "--tenant", "viapskc", "--data-dir", str(data_dir), "--format",
+                       "pskc", "--key-file", str(pi_key), "--replay-floor", "carried",
+                       "--name-template", "{serial}", "--json", str(pi_pskc))  # fmt: skip
+    assert json.loads(via_pskc.stdout)["imported"] == 1, via_pskc.stdout + via_pskc.stderr
     imported = run_cli("import", *base, "--format", "privacyidea", "--name-template", "{serial}",
                        "--replay-floor", "carried", "--json", str(export))  # fmt: skip
     assert json.loads(imported.stdout)["imported"] == 1, imported.stdout + imported.stderr
     d = open_deployment(data_dir, now)
     try:
-        assert d.store.get_credential("acme", "TOTP0001").last_step == step  # type: ignore[union-attr]
+        for tenant in ("acme", "viapskc"):
+            record = d.store.get_credential(tenant, "TOTP0001")
+            assert record is not None and record.last_step == step
+            result = d.service.verify(d.principal(tenant), "TOTP0001", code)
+            assert result.outcome is Outcome.REPLAYED
         assert d.service.verify(d.principal(), "TOTP0001", code).outcome is Outcome.REPLAYED
         d.clock.set(now + 30)
         later = oathtool(SECRET, now + 30)

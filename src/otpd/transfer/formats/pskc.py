@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from otpd.core.model import SecretBytes
+from otpd.transfer.formats.pskc_case import restore_case
 from otpd.transfer.formats.records import (
     FormatError,
     ImportRecord,
@@ -33,6 +34,7 @@ def parse(data: bytes, options: ParseOptions) -> Iterator[Row]:
     from pskc import PSKC  # optional extra `migrate`: imported only when this format is used
     from pskc.exceptions import PSKCError
 
+    data = restore_case(data)
     try:
         container = PSKC(io.BytesIO(data))
         _unlock(container, options.key)
