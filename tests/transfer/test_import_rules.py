@@ -157,3 +157,19 @@ def test_drift_t0_and_unknown_tenant(deployment: Deployment) -> None:
 def test_replay_floor_syntax(text: str) -> None:
     with pytest.raises(OtpdError, match="replay-floor"):
         ReplayFloor.parse(text)
+
+
+def test_progress_line_shows_rate_and_eta() -> None:
+    from otpd.transfer.cli import progress_line
+
+    line = progress_line(5000, 20000, 2.0, width=20)
+    assert line == "[#####---------------] 5000/20000 rows 2,500 rows/s ETA 6s"
+
+
+def test_batches_report_progress(deployment: Deployment) -> None:
+    d = deployment
+    seen: list[tuple[int, int]] = []
+    data = lines(*(uri(f"u{i}") for i in range(25)))
+    options = ImportOptions(format="otpauth", batch_size=10)
+    run_import(d.bulk, d.principal(), data, options, lambda done, total: seen.append((done, total)))
+    assert seen == [(10, 25), (20, 25), (25, 25)]
