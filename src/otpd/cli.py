@@ -23,6 +23,7 @@ from otpd.core.tenants import validate_operations, validate_subjects
 from otpd.crypto import init_shamir
 from otpd.settings import Settings, load_settings
 from otpd.subjects import canonical_subject
+from otpd.transfer import cli as transfer_cli
 
 __all__ = ["main"]
 
@@ -118,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     _common(seal, "url")
     # Removed: a key on the command line is visible to every local user in `ps`.
     seal.add_argument("--key", dest="removed_key", default=None, help=argparse.SUPPRESS)
+    transfer_cli.add_parsers(commands, _common)  # import, export, backup, restore (issue #17)
     return parser
 
 
@@ -340,6 +342,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "init": _cmd_init,
     "unseal": _cmd_unseal,
     "seal": _cmd_seal,
+    **transfer_cli.handlers(_settings),
 }
 
 

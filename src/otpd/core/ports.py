@@ -6,8 +6,8 @@ is consumed (compare-and-set), `record_failure` the one place where a failure is
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
 
 from otpd.core.enrolment import EnrolmentTicket
 from otpd.core.model import (
@@ -20,7 +20,7 @@ from otpd.core.model import (
     TokenRecord,
 )
 
-__all__ = ["Clock", "CredentialStore", "Sealer"]
+__all__ = ["BulkCredentialStore", "Clock", "CredentialStore", "Sealer"]
 
 
 class Clock(Protocol):
@@ -207,4 +207,32 @@ class CredentialStore(Protocol):
     def delete_enrolment_tickets(self, tenant_id: str, credential_id: int) -> int:
         """Delete every ticket of that credential (its secret is about to change); returns
         how many."""
+        ...
+
+
+@runtime_checkable
+class BulkCredentialStore(Protocol):
+    """What import and restore need beyond CredentialStore (issue #17, docs/migrate.md). A
+    separate Protocol: a store without it cannot import, and says so."""
+
+    def allocate_credential_ids(self, count: int) -> list[int]:
+        """`count` new ids of the server-wide sequence in one write."""
+        ...
+
+    def get_credentials_by_name(
+        self, tenant_id: str, names: Sequence[str]
+    ) -> dict[str, CredentialRecord]: ...
+
+    def write_credentials(
+        self, inserts: Sequence[CredentialRecord], replaces: Sequence[CredentialRecord]
+    ) -> None:
+        """One transaction: insert `inserts` as they are (last_step included), and overwrite
+        the settings and secret of each row of `replaces` (same id and tenant) with its
+        last_step raised to at least the record's, failures cleared, version bumped and its
+        enrolment tickets deleted. AlreadyExists or NotFound: nothing was written."""
+        ...
+
+    def raise_replay_floor(self, now: int) -> int:
+        """Set every credential's last_step to at least its time step at `now` plus its
+        skew; returns how many rows it looked at."""
         ...

@@ -70,6 +70,18 @@ _RESCALE = (
 _REPLACE = _SET_CONFIG + _RESCALE + _WHERE_ROW
 _REPLACE_AND_RESET = _SET_CONFIG + ", last_step = -1, " + _CLEAR_FAILURES + _WHERE_ROW
 _REFUSE = "UPDATE credential SET refused = refused + 1 WHERE id = ?"
+_INSERT_CREDENTIAL = (
+    "INSERT INTO credential (id, tenant, name, algorithm, digits, period, skew, key_size, issuer,"
+    " account_name, email, phone, created_at_us, secret, last_step, failures, not_before)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+# An imported replacement never lowers the replay state: a spent code stays spent.
+_IMPORT_REPLACE = (
+    _SET_CONFIG
+    + ", last_step = MAX(last_step, ?), "
+    + _CLEAR_FAILURES
+    + " WHERE id = ? AND tenant = ?"
+)
 _BEARER = (  # columns in TokenRecord field order
     "SELECT token_hash, accessor, tenant, client, created_at_us, renewed_at_us, expires_at_us"
     " FROM token "
@@ -363,6 +375,73 @@ class SqliteStore:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                 raise
+
+    # --- bulk import, backup and restore (issue #17, otpd.core.ports.BulkCredentialStore) --
+    def allocate_credential_ids(self, count: int) -> list[int]:
+        with self._write_lock:
+            rows = self._query(
+                "UPDATE credential_id_seq SET value = value + ? RETURNING value", (count,)
+            )
+        last = int(rows[0][0])
+        return list(range(last - count + 1, last + 1))
+
+    def get_credentials_by_name(
+        self, tenant_id: str, names: Sequence[str]
+    ) -> dict[str, CredentialRecord]:
+        found: dict[str, CredentialRecord] = {}
+        for start in range(0, len(names), 500):  # SQLite allows 32766 parameters; stay small
+            chunk = list(names[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            sql = _CREDENTIAL + f"WHERE tenant = ? AND name IN ({marks})"
+            for row in self._query(sql, (tenant_id, *chunk)):
+                record = _credential(row)
+                found[record.name] = record
+        return found
+
+    def write_credentials(
+        self, inserts: Sequence[CredentialRecord], replaces: Sequence[CredentialRecord]
+    ) -> None:
+        insert_rows = [
+            (
+                r.id,
+                r.tenant,
+                *_credential_config(r),
+                r.created_at_us,
+                r.sealed_secret,
+                r.last_step,
+                *astuple(r.throttle),
+            )
+            for r in inserts
+        ]
+        replace_rows = [
+            (*_credential_config(r), r.sealed_secret, r.last_step, r.id, r.tenant) for r in replaces
+        ]
+        with self._transaction("credential") as conn:
+            conn.executemany(_INSERT_CREDENTIAL, insert_rows)
+            for params in replace_rows:
+                if conn.execute(_IMPORT_REPLACE, params).rowcount != 1:
+                    raise NotFound("no such credential")
+            conn.executemany(
+                "DELETE FROM enrolment_ticket WHERE tenant = ? AND credential_id = ?",
+                [(r.tenant, r.id) for r in replaces],
+            )
+
+    def raise_replay_floor(self, now: int) -> int:
+        # Integer division: the time step of `now` for each credential's period, plus its
+        # forward window, so every code it could have accepted before `now` is spent.
+        sql = "UPDATE credential SET last_step = MAX(last_step, ? / period + skew)"
+        return self._change(sql, (now,), "credential")
+
+    def backup_to(self, target: Path) -> None:
+        """A consistent copy through SQLite's online backup API (https://sqlite.org/backup.html).
+        In one step: under WAL a reader does not block writers, and a stepwise copy would
+        restart each time another process writes (https://sqlite.org/c3ref/backup_finish.html)."""
+        with _translate("backup"):
+            dest = sqlite3.connect(target)
+            try:
+                self._connection().backup(dest)
+            finally:
+                dest.close()
 
     # --- Token2 enrolment tickets (issue #5) --------------------------------------------
     def insert_enrolment_ticket(self, ticket: EnrolmentTicket) -> None:

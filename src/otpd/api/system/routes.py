@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from otpd.api.common import bearer_token, errors_response, read_json_object
+from otpd.api.system import export
 from otpd.core.access import KEY_LENGTH
 from otpd.core.errors import Forbidden, InvalidInput, InvalidShare, Unauthenticated
 from otpd.core.model import SealStatus
@@ -82,4 +83,5 @@ ROUTES = [
     Route(f"{PREFIX}/unseal", unseal, methods=["POST"]),
     Route(f"{PREFIX}/seal", seal, methods=["POST"]),
     Route(f"{PREFIX}/seal-status", seal_status, methods=["GET"]),
+    *export.ROUTES,  # issue #17: encrypted export for scope reveal
 ]

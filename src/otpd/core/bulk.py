@@ -1,0 +1,159 @@
+"""Bulk import and export of credentials (issue #17, docs/migrate.md).
+
+Imported secrets are sealed exactly as create_credential seals them (bound to tenant and
+credential id), but a batch is written in one store transaction: a batch is imported whole
+or not at all, and thousands of rows cost one commit instead of thousands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from fnmatch import fnmatchcase
+
+from otpd.core import access
+from otpd.core.access_service import audit_log
+from otpd.core.errors import AlreadyExists, ConfigError, Forbidden, NotFound, Sealed
+from otpd.core.model import (
+    SYSTEM_TENANT,
+    CredentialRecord,
+    CredentialSpec,
+    Principal,
+    Scope,
+    SecretBytes,
+    validate_secret,
+)
+from otpd.core.ports import BulkCredentialStore
+from otpd.core.service import CredentialService
+
+__all__ = ["BulkService", "Conflict", "ImportItem", "Written"]
+
+
+class Conflict(StrEnum):
+    FAIL = "fail"
+    SKIP = "skip"
+    REPLACE = "replace"
+
+
+class Written(StrEnum):
+    IMPORTED = "imported"
+    REPLACED = "replaced"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class ImportItem:
+    spec: CredentialSpec
+    secret: SecretBytes
+    last_step: int  # the replay floor: codes of this step and earlier are refused
+
+
+class BulkService:
+    def __init__(self, service: CredentialService) -> None:
+        self.service = service
+
+    @property
+    def store(self) -> BulkCredentialStore:
+        store = self.service.store
+        if not isinstance(store, BulkCredentialStore):
+            raise ConfigError("this database cannot import credentials")
+        return store
+
+    def existing_names(self, principal: Principal, names: Sequence[str]) -> set[str]:
+        self._check_writable(principal)
+        return set(self.store.get_credentials_by_name(principal.tenant, names))
+
+    def import_batch(
+        self,
+        principal: Principal,
+        items: Sequence[ImportItem],
+        on_conflict: Conflict,
+        *,
+        dry_run: bool = False,
+    ) -> list[Written]:
+        """Write one batch in one transaction. AlreadyExists (on_conflict=fail, or a name
+        created meanwhile) or NotFound (a replaced row deleted meanwhile): nothing written."""
+        self._check_writable(principal)
+        tenant = principal.tenant
+        current = self.store.get_credentials_by_name(tenant, [i.spec.name for i in items])
+        if current and on_conflict is Conflict.FAIL:
+            raise AlreadyExists("name taken")
+        for item in items:
+            validate_secret(item.secret)
+        fresh = [i for i in items if i.spec.name not in current]
+        ids = [] if dry_run or not fresh else self.store.allocate_credential_ids(len(fresh))
+        now_us = self.service.clock.now_us()
+        inserts: list[CredentialRecord] = []
+        replaces: list[CredentialRecord] = []
+        results: list[Written] = []
+        for item in items:
+            old = current.get(item.spec.name)
+            if old is not None and on_conflict is Conflict.SKIP:
+                results.append(Written.SKIPPED)
+                continue
+            results.append(Written.IMPORTED if old is None else Written.REPLACED)
+            if dry_run:
+                continue
+            credential_id = old.id if old is not None else ids[len(inserts)]
+            record = self._record(tenant, credential_id, item, now_us, old)
+            (inserts if old is None else replaces).append(record)
+        if inserts or replaces:
+            self.store.write_credentials(inserts, replaces)
+            audit_log.info(
+                "import tenant=%s client=%s imported=%d replaced=%d",
+                tenant,
+                principal.client,
+                len(inserts),
+                len(replaces),
+            )
+        return results
+
+    def export(
+        self, principal: Principal, select: str | None = None
+    ) -> list[tuple[CredentialRecord, SecretBytes]]:
+        """Every credential of the tenant (whose name matches the glob) with its secret:
+        scope reveal, and audited, since the result can mint codes for every user."""
+        access.require(principal, Scope.REVEAL)
+        if self.service.sealer.is_sealed():
+            raise Sealed()
+        records = self.service.store.list_credentials(principal.tenant)
+        chosen = [r for r in records if select is None or fnmatchcase(r.name, select)]
+        result = [(r, self.service.secret_of(principal, r)) for r in chosen]
+        audit_log.info(
+            "export tenant=%s client=%s credentials=%d",
+            principal.tenant,
+            principal.client,
+            len(result),
+        )
+        return result
+
+    def _record(
+        self,
+        tenant: str,
+        credential_id: int,
+        item: ImportItem,
+        now_us: int,
+        old: CredentialRecord | None,
+    ) -> CredentialRecord:
+        sealed = self.service.sealer.seal_secret(
+            item.secret, tenant=tenant, credential_id=credential_id
+        )
+        record = CredentialRecord.from_spec(
+            item.spec,
+            credential_id=credential_id,
+            tenant=tenant,
+            key_size=len(item.secret),
+            created_at_us=old.created_at_us if old is not None else now_us,
+            sealed_secret=sealed,
+        )
+        return replace(record, last_step=item.last_step)
+
+    def _check_writable(self, principal: Principal) -> None:
+        access.require(principal, Scope.WRITE)
+        if principal.tenant == SYSTEM_TENANT:
+            raise Forbidden("the system tenant holds no credentials")
+        if self.service.sealer.is_sealed():
+            raise Sealed()
+        if self.service.store.get_tenant(principal.tenant) is None:
+            raise NotFound("no such tenant")

@@ -1,0 +1,58 @@
+"""Export over HTTP on the real server: scope reveal only, PSKC decrypts with python-pskc to
+the imported secrets, plaintext only when asked for, every export in the audit log."""
+
+from __future__ import annotations
+
+import io
+import secrets
+from pathlib import Path
+
+from pskc import PSKC
+
+from tests import harness
+from tests.harness import Server, create_client_key, run_cli
+from tests.transfer import builders as b
+
+PATH = "/v1/state/strongbox/system/export"
+
+
+def test_http_export_needs_scope_reveal(data_dir: Path, tmp_path: Path) -> None:
+    creds = [b.Cred(f"user{i}", secrets.token_bytes(20)) for i in range(3)]
+    for c in creds:
+        harness.register_secret(c.secret)
+    reveal = create_client_key(data_dir, "acme", "admin", ["reveal"])
+    plain = create_client_key(data_dir, "acme", "app", ["read", "write", "verify"])
+    export = tmp_path / "in.txt"
+    export.write_bytes(b.otpauth(creds))
+    result = run_cli(
+        "import",
+        "--tenant",
+        "acme",
+        "--format",
+        "otpauth",
+        "--data-dir",
+        str(data_dir),
+        str(export),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    body = {"format": "pskc", "password": "a long export password", "select": "user*"}
+    with Server(data_dir, name="http-export") as server, server.client() as http:
+        assert http.post(PATH, json=body).status_code == 401
+        auth = {"Authorization": f"Bearer {plain}"}
+        assert http.post(PATH, json=body, headers=auth).status_code == 403
+        auth = {"Authorization": f"Bearer {reveal}"}
+        short = http.post(PATH, json={**body, "password": "short"}, headers=auth)
+        assert short.status_code == 400
+        response = http.post(PATH, json=body, headers=auth)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("application/pskc+xml")
+        assert response.headers["cache-control"] == "no-store"
+        refused = http.post(PATH, json={"format": "otpauth"}, headers=auth)
+        assert refused.status_code == 400
+        text = http.post(PATH, json={"format": "otpauth", "insecure-plaintext": True}, headers=auth)
+        assert text.text.count("otpauth://totp/") == 3
+        log = server.wait_for_log("export tenant=acme")
+    container = PSKC(io.BytesIO(response.content))
+    container.encryption.derive_key("a long export password")
+    assert {k.key_userid: k.secret for k in container.keys} == {c.account: c.secret for c in creds}
+    assert "export tenant=acme client=admin credentials=3" in log
