@@ -72,8 +72,8 @@ _REPLACE_AND_RESET = _SET_CONFIG + ", last_step = -1, " + _CLEAR_FAILURES + _WHE
 _REFUSE = "UPDATE credential SET refused = refused + 1 WHERE id = ?"
 _INSERT_CREDENTIAL = (
     "INSERT INTO credential (id, tenant, name, algorithm, digits, period, skew, key_size, issuer,"
-    " account_name, email, phone, created_at_us, secret, last_step, failures, not_before)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " account_name, email, phone, created_at_us, secret, last_step, failures, not_before,"
+    " throttled_at, refused) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 # An imported replacement never lowers the replay state: a spent code stays spent.
 _IMPORT_REPLACE = (
@@ -410,6 +410,7 @@ class SqliteStore:
                 r.sealed_secret,
                 r.last_step,
                 *astuple(r.throttle),
+                r.refused,
             )
             for r in inserts
         ]
