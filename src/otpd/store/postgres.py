@@ -66,7 +66,10 @@ class PostgresStore:
             min_size=1,
             max_size=max(1, int(pool_size)),
             timeout=statement_timeout,  # a request waits this long for a connection, then 503
-            reconnect_timeout=365 * 24 * 3600,  # keep trying while the database is away
+            # psycopg_pool doubles its retry delay without a cap until this timeout, then
+            # gives up and lets the next request start afresh: a short timeout bounds how long
+            # service stays down after the database is back (docs/scale-out.md, failover).
+            reconnect_timeout=5.0,
             kwargs={
                 "autocommit": True,
                 "connect_timeout": max(2, int(statement_timeout)),
