@@ -38,7 +38,10 @@ def _free_port() -> int:
 
 
 class PgServer:
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        # Tests trade durability for speed; bench/scale_out.py wants PostgreSQL's defaults
+        # (fsync, synchronous_commit), as SQLite runs with synchronous=FULL.
+        self.durable = durable
         self.root = Path(tempfile.mkdtemp(prefix="otpd-pg-"))
         self.data = self.root / "data"
         self.port = _free_port()
@@ -58,14 +61,15 @@ class PgServer:
             raise RuntimeError(f"{args[0]} failed: {result.stdout}{result.stderr}")
 
     def init(self) -> PgServer:
-        self._run(_bin("initdb"), "-D", str(self.data), "-U", USER, "--auth=trust", "-N")
+        sync = [] if self.durable else ["-N"]
+        self._run(_bin("initdb"), "-D", str(self.data), "-U", USER, "--auth=trust", *sync)
         return self.start()
 
     def start(self) -> PgServer:
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
-            " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+        options += " -c max_connections=200"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run(
             _bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start"
         )
