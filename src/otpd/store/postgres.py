@@ -61,6 +61,11 @@ class PostgresStore:
     def __init__(self, url: str, *, pool_size: int = 10, statement_timeout: int = 5) -> None:
         self._shown = mask_url(url)  # the only form of the URL that may reach a message
         timeout_ms = int(statement_timeout) * 1000
+        connect_args: dict[str, Any] = {
+            "autocommit": True,
+            "connect_timeout": max(2, int(statement_timeout)),
+            "options": f"-c statement_timeout={timeout_ms}",
+        }
         self._pool = ConnectionPool(
             url,
             min_size=1,
@@ -70,28 +75,23 @@ class PostgresStore:
             # gives up and lets the next request start afresh: a short timeout bounds how long
             # service stays down after the database is back (docs/scale-out.md, failover).
             reconnect_timeout=5.0,
-            kwargs={
-                "autocommit": True,
-                "connect_timeout": max(2, int(statement_timeout)),
-                "options": f"-c statement_timeout={timeout_ms}",
-            },
+            kwargs=connect_args,
             open=False,
             name="otpd",
         )
+        # Start-up checks on one direct connection, so a wrong URL or a database that is down
+        # is one clear line, not the pool's retries; then the pool opens in the background.
         try:
-            self._pool.open(wait=True, timeout=max(2, statement_timeout))
-            with self._pool.connection() as conn:
-                _prepare(conn)
-        except PoolTimeout:
-            self._pool.close()
+            conn = psycopg.connect(url, **connect_args)
+        except psycopg.Error:
             raise ConfigError(f"cannot connect to PostgreSQL at {self._shown}") from None
+        try:
+            with conn:
+                _prepare(conn)
         except psycopg.Error as exc:
-            self._pool.close()
-            name = type(exc).__name__
+            name = exc.sqlstate or type(exc).__name__
             raise ConfigError(f"cannot use PostgreSQL at {self._shown} ({name})") from None
-        except BaseException:
-            self._pool.close()
-            raise
+        self._pool.open(wait=False)
 
     def __repr__(self) -> str:
         return f"PostgresStore({self._shown!r})"
