@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -46,10 +45,10 @@ def _nginx_conf(ports: list[int], listen: int, root: Path) -> str:
 
 
 @pytest.fixture
-def nginx(tmp_path: Path) -> Iterator[tuple[Path, int]]:
+def nginx() -> tuple[Path, int]:
     exe = shutil.which("nginx") or "/usr/sbin/nginx"
     assert Path(exe).exists(), "nginx is required (Debian package nginx-light; scripts/test)"
-    yield Path(exe), _free_port()
+    return Path(exe), _free_port()
 
 
 def test_three_instances_behind_nginx_as_documented(
