@@ -21,10 +21,11 @@ from otpd.settings import mask_url
 
 __all__ = ["TABLES", "copy_database"]
 
-# Parents before children (foreign keys). credential_id_seq is the one row every fresh schema
-# already holds: it is updated, not inserted.
+# Parents before children (foreign keys); a table a later migration adds is copied after these.
+# credential_id_seq is the one row every fresh schema already holds: it is updated, not inserted.
 TABLES = ("tenant", "api_client", "credential", "enrolment_ticket", "meta", "token")
 _SEQUENCE = "credential_id_seq"
+_NOT_COPIED = {_SEQUENCE, "schema_version"}
 _BATCH = 500
 
 
@@ -62,6 +63,12 @@ class _Sqlite:
     def schema_version(self) -> int:
         return int(self._all("SELECT MAX(version) FROM schema_version")[0][0])
 
+    def tables(self) -> list[str]:
+        names = {
+            str(r[0]) for r in self._all("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        return _ordered(names)
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         self.conn.execute("BEGIN IMMEDIATE")
@@ -93,6 +100,10 @@ class _Postgres(_Sqlite):
         )
         return [str(row[0]) for row in self._all(sql, (table,))]
 
+    def tables(self) -> list[str]:
+        sql = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+        return _ordered({str(r[0]) for r in self._all(sql)})
+
     def rows(self, table: str, columns: Sequence[str]) -> Iterator[list[Any]]:
         with self.pg.transaction(), self.pg.cursor(name=f"copy_{table}") as cur:
             cur.execute(f"SELECT {', '.join(columns)} FROM {table}")  # noqa: S608
@@ -117,6 +128,11 @@ class _Postgres(_Sqlite):
         self.pg.close()
 
 
+def _ordered(names: set[str]) -> list[str]:
+    names = names - _NOT_COPIED
+    return [t for t in TABLES if t in names] + sorted(names - set(TABLES))
+
+
 def _open(url: str, prepare: Callable[[str], None]) -> _Sqlite:
     prepare(url)  # opening it as a store checks or applies the schema migrations
     if url.startswith("sqlite:///"):
@@ -136,14 +152,17 @@ def copy_database(
     with closing(_open(source_url, prepare)) as src, closing(_open(target_url, prepare)) as dst:
         if src.schema_version() != dst.schema_version():
             raise ConfigError("the two databases are at different schema versions")
-        if any(dst.count(t) for t in TABLES) or dst.sequence() != 0:
+        tables = src.tables()
+        if tables != dst.tables():
+            raise ConfigError("the two databases do not have the same tables")
+        if any(dst.count(t) for t in tables) or dst.sequence() != 0:
             raise ConfigError(f"the target {mask_url(target_url)} is not empty; copy refuses it")
-        counts = {t: src.count(t) for t in TABLES}
+        counts = {t: src.count(t) for t in tables}
         with dst.transaction():  # all or nothing: an interrupted copy leaves the target empty
-            for table in TABLES:
+            for table in tables:
                 _copy_table(src, dst, table, counts[table], out)
             dst.set_sequence(src.sequence())
-        copied = {t: dst.count(t) for t in TABLES}
+        copied = {t: dst.count(t) for t in tables}
         if copied != counts or dst.sequence() != src.sequence():
             raise ConfigError(f"row counts differ after the copy: {counts} -> {copied}")
     return counts
