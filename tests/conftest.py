@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests import harness
+from tests.pgserver import PgServer
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -29,3 +30,17 @@ def server_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "otpd-data"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """One real PostgreSQL per pytest-xdist worker, started on first use (tests/pgserver.py)."""
+    server = PgServer().init()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(scope="module")
+def pg_module_url(pg_server: PgServer) -> str:
+    """A fresh, empty database for one test module."""
+    return pg_server.create_database()

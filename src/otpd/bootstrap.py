@@ -45,10 +45,24 @@ def open_store(settings: Settings) -> CredentialStore:
     elif database.startswith("sqlite:///"):
         path = Path(database.removeprefix("sqlite:///"))
     elif database.startswith(("postgresql://", "postgres://")):
-        raise ConfigError("PostgreSQL is not supported by this version of otpd yet")
+        return _postgres(settings, database)
     else:
-        raise ConfigError("database must be a sqlite:///PATH URL")
+        raise ConfigError("database must be a sqlite:///PATH or postgresql://... URL")
     return SqliteStore(path, synchronous=settings.sqlite_synchronous)
+
+
+def _postgres(settings: Settings, url: str) -> CredentialStore:
+    try:  # the optional extra: otpd[postgres]
+        from otpd.store.postgres import PostgresStore
+    except ImportError:
+        raise ConfigError(
+            "PostgreSQL needs the postgres extra: pip install 'otpd[postgres]'"
+        ) from None
+    return PostgresStore(
+        url,
+        pool_size=settings.database_pool_size,
+        statement_timeout=settings.database_statement_timeout,
+    )
 
 
 def build_runtime(settings: Settings, node: NodeSession | None = None) -> Runtime:

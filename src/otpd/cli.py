@@ -110,6 +110,13 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--json", action="store_true")
     _common(init, "data_dir", "database", "config")
 
+    copy = commands.add_parser("copy", help="copy a deployment between SQLite and PostgreSQL")
+    copy.add_argument(
+        "--from", dest="source", required=True, help="sqlite:///PATH or postgresql://"
+    )
+    copy.add_argument("--to", dest="target", required=True, help="an empty database, same forms")
+    _common(copy, "config")
+
     unseal = commands.add_parser("unseal", help="give one share (read from standard input)")
     unseal.add_argument(
         "--reset", action="store_true", help="discard the shares given; the nonce on stdin"
@@ -274,6 +281,19 @@ def _cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_copy(args: argparse.Namespace) -> int:
+    from otpd.store.copy import copy_database  # docs/scale-out.md
+
+    settings = _settings(args)
+
+    def prepare(url: str) -> None:
+        open_store(replace(settings, database=url)).close()
+
+    counts = copy_database(args.source, args.target, prepare)
+    print(json.dumps(counts))
+    return 0
+
+
 def _post(url: str, body: dict[str, Any], key: str | None = None) -> tuple[int, dict[str, Any]]:
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if key:
@@ -340,6 +360,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "client": _cmd_client,
     "credential": _cmd_credential,
     "init": _cmd_init,
+    "copy": _cmd_copy,
     "unseal": _cmd_unseal,
     "seal": _cmd_seal,
     **transfer_cli.handlers(_settings),

@@ -20,7 +20,7 @@ import yaml
 
 from otpd.core.errors import ConfigError
 
-__all__ = ["SETTINGS", "Setting", "Settings", "env_name", "load_settings"]
+__all__ = ["SETTINGS", "Setting", "Settings", "env_name", "load_settings", "mask_url"]
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "database", _optional(str), None, "database URL; default: SQLite inside the data directory"
     ),
+    Setting(
+        "database_pool_size",
+        _positive,
+        10,
+        "PostgreSQL: most connections each server process keeps (docs/scale-out.md)",
+    ),
+    Setting(
+        "database_statement_timeout",
+        _positive,
+        5,
+        "PostgreSQL: seconds a statement, a connection or a pool wait may take before 503",
+    ),
     Setting("host", str, "127.0.0.1", "address to listen on"),
     Setting("port", _port, 8080, "port to listen on; 0 picks a free port"),
     Setting("workers", _workers, 1, "server processes sharing the data directory"),
@@ -175,6 +187,12 @@ SETTINGS: tuple[Setting, ...] = (
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ***: what logs and errors may show."""
+    url = re.sub(r"(?<=://)([^/@:]*):[^/@]*@", r"\1:***@", url)
+    return re.sub(r"(?i)(password=)[^&\s]*", r"\1***", url)
+
+
 def env_name(name: str) -> str:
     return "OTPD_" + name.upper()
 
@@ -183,6 +201,8 @@ def env_name(name: str) -> str:
 class Settings:
     data_dir: Path = Path("otpd-data")
     database: str | None = None
+    database_pool_size: int = 10
+    database_statement_timeout: int = 5
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1
@@ -219,6 +239,7 @@ class Settings:
             else getattr(self, f.name)
             for f in fields(self)
         }
+        shown["database"] = mask_url(self.database) if self.database else None
         return f"Settings({shown})"
 
 

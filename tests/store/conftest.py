@@ -20,20 +20,30 @@ from otpd.core.model import (
 )
 from otpd.core.ports import CredentialStore
 from otpd.store.memory import MemoryStore
+from otpd.store.postgres import PostgresStore
 from otpd.store.sqlite import SqliteStore
 
-BACKENDS = ["memory", "sqlite"]
+BACKENDS = ["memory", "sqlite", "postgres"]
+# Every table of the schema, emptied between tests that share one PostgreSQL database.
+_TABLES = "tenant, api_client, credential, meta, token, enrolment_ticket"
 
 
-def open_store(kind: str, tmp_path: Path) -> CredentialStore:
+def open_store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> CredentialStore:
     if kind == "memory":
         return MemoryStore()
+    if kind == "postgres":
+        url: str = request.getfixturevalue("pg_module_url")
+        pg = PostgresStore(url, pool_size=4)
+        with pg._pool.connection() as conn:  # a fresh database is slower than emptying one
+            conn.execute(f"TRUNCATE {_TABLES} CASCADE")
+            conn.execute("UPDATE credential_id_seq SET value = 0")
+        return pg
     return SqliteStore(tmp_path / "otpd.db")
 
 
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CredentialStore]:
-    backend = open_store(request.param, tmp_path)
+    backend = open_store(request.param, tmp_path, request)
     yield backend
     backend.close()
 

@@ -1,14 +1,21 @@
-"""Seal state shared by the worker processes of one `otpd serve` node (R49, R50).
+"""Seal state shared by the worker processes of one `otpd serve` instance (R49, R50).
 
 `otpd serve --workers N` forks N processes after `NodeSession.start()`. A share given to any
-worker must count for the node, and `seal` on any worker must seal them all, so the state lives
-in a node-local file, `DATA_DIR/node-seal-state.json` (mode 0600, replaced atomically under an
-flock). The Shamir shares in it are encrypted with the session key, a random key that exists only
-in the memory of this node's processes: the file is useless to anyone who reads the disk, and
+worker must count for the instance, and `seal` on any worker must seal them all, so the state
+lives in a file of its own, `DATA_DIR/instances/<session id>.state` (mode 0600, replaced
+atomically under an flock). Each `otpd serve` has its own session id and so its own file:
+several instances may share one data directory (a blue/green restart, docs/scale-out.md) and
+starting, sealing or stopping one never changes another's state (issue #11). An instance holds
+a shared flock on its `<id>.alive` file for its lifetime; a start removes the files of
+instances whose lock is free (they are gone), and a clean stop removes its own.
+
+The Shamir shares in it are encrypted with the session key, a random key that exists only in
+the memory of this instance's processes: the file is useless to anyone who reads the disk, and
 useless after a restart, which is what makes a restarted Shamir node come back sealed (R50).
 
-Otpd's answer to R49's question "do nodes share unseal progress?": workers of one node do;
-separate nodes (sharing a database) do not, as in Vault each node is unsealed on its own.
+Otpd's answer to "do nodes share unseal progress?": workers of one instance do; separate
+instances (sharing a data directory or a database) do not: as in Vault, each is unsealed on
+its own (docs/scale-out.md).
 """
 
 from __future__ import annotations
@@ -33,8 +40,7 @@ from otpd.crypto.shamir import Share
 
 __all__ = ["FileState", "MemoryState", "NodeSession", "NodeState", "StateStore"]
 
-STATE_FILE_NAME = "node-seal-state.json"
-LOCK_FILE_NAME = "node-seal-state.lock"
+INSTANCES_DIR = "instances"
 _AAD = b"otpd/node-state/v1\x00"
 _MAX_STATE = 64 * 1024
 
@@ -97,20 +103,43 @@ class NodeSession:
 
     def __init__(self, data_dir: Path, session_key: bytes, session_id: str) -> None:
         self.data_dir = data_dir
-        self.state_path = data_dir / STATE_FILE_NAME
-        self.lock_path = data_dir / LOCK_FILE_NAME
+        folder = data_dir / INSTANCES_DIR
+        self.state_path = folder / f"{session_id}.state"
+        self.lock_path = folder / f"{session_id}.lock"
+        self.alive_path = folder / f"{session_id}.alive"
         self._key = session_key
-        self.session_id = session_id  # not secret: tells this session's file from an older one
+        self.session_id = session_id  # not secret: names this instance's files
+        self._alive_fd: int | None = None
 
     def __repr__(self) -> str:
         return f"NodeSession({str(self.data_dir)!r}, session={self.session_id})"
 
     @classmethod
     def start(cls, data_dir: Path) -> NodeSession:
-        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        """A new instance: its own files, created fresh; other instances' files untouched."""
+        (data_dir / INSTANCES_DIR).mkdir(mode=0o700, parents=True, exist_ok=True)
         node = cls(data_dir, os.urandom(KEY_BYTES), os.urandom(16).hex())
+        node._hold_alive()
+        _sweep_stopped(data_dir / INSTANCES_DIR)
         FileState(node).update(lambda _old: FRESH)
         return node
+
+    def _hold_alive(self) -> None:
+        # Locked before it is visible under its name, so a concurrent sweep never takes a
+        # starting instance for a stopped one. Forked workers inherit the descriptor, so the
+        # lock lasts until the last process of this instance exits.
+        fd, tmp = tempfile.mkstemp(dir=self.alive_path.parent, prefix=".alive.")
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        os.replace(tmp, self.alive_path)
+        self._alive_fd = fd
+
+    def close(self) -> None:
+        """Remove this instance's files (a clean stop); the state dies with the session key."""
+        for path in (self.state_path, self.lock_path, self.alive_path):
+            path.unlink(missing_ok=True)
+        if self._alive_fd is not None:
+            os.close(self._alive_fd)
+            self._alive_fd = None
 
     # --- the file format -----------------------------------------------------------------
     def _aad(self, generation: int, sealed: bool) -> bytes:
@@ -149,6 +178,24 @@ class NodeSession:
         except (ValueError, KeyError, TypeError, AttributeError, InvalidTag):
             return FAIL_CLOSED
         return NodeState(sealed=sealed, shares=shares, generation=generation, nonce=ceremony)
+
+
+def _sweep_stopped(folder: Path) -> None:
+    """Delete the files of instances that are no longer running (crashed or killed)."""
+    for alive in folder.glob("*.alive"):
+        try:
+            fd = os.open(alive, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # held: that instance is running
+        finally:
+            os.close(fd)
+        session = alive.name.removesuffix(".alive")
+        for suffix in (".state", ".lock", ".alive"):
+            (folder / (session + suffix)).unlink(missing_ok=True)
 
 
 def _share(text: str) -> Share:

@@ -71,6 +71,10 @@ async def healthz(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     if runtime.sealer.is_sealed():
         return JSONResponse({"status": "sealed"}, status_code=503)
+    try:  # one point read: is the (possibly shared, docs/scale-out.md) database answering?
+        await run_in_threadpool(runtime.store.get_meta, "seal_config")
+    except OtpdError:
+        return JSONResponse({"status": "database unavailable"}, status_code=503)
     return JSONResponse({"status": "ok"})
 
 

@@ -25,6 +25,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from otpd.bootstrap import build_runtime
+from otpd.core.errors import ConfigError
 from otpd.crypto import NodeSession
 from otpd.settings import Settings
 from otpd.web.app import create_app, render_error
@@ -49,7 +50,11 @@ def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
@@ -162,8 +167,17 @@ def serve(settings: Settings) -> int:
     configure_logging(settings.log_level)
     build_runtime(settings).close()  # fail fast, in the parent, with one clear message
     check_tls(settings)
-    node = NodeSession.start(settings.data_dir)
+    # Bind before the instance state exists: a start that fails (port taken) leaves nothing
+    # behind, and never touches another instance's state (docs/scale-out.md).
     sock = _bind(settings.host, settings.port)
+    node = NodeSession.start(settings.data_dir)
+    try:
+        return _serve_bound(settings, node, sock)
+    finally:
+        node.close()
+
+
+def _serve_bound(settings: Settings, node: NodeSession, sock: socket.socket) -> int:
     port = sock.getsockname()[1]
     url = _base_url(settings.host, port, "https" if tls_enabled(settings) else "http")
     settings = replace(settings, port=port, public_url=settings.public_url or url)

@@ -1,0 +1,88 @@
+"""`otpd copy` SQLite -> PostgreSQL -> SQLite (issue #11): every credential verifies afterwards,
+a code used before the copy stays refused, counts match, a non-empty target is refused."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+import time
+from contextlib import closing
+from pathlib import Path
+
+import psycopg
+import pyotp
+import pytest
+
+from tests.harness import Server, run_cli
+from tests.pgserver import PgServer
+from tests.scale.conftest import Cluster, Cred, create_admin, share_seal_key, strongbox, token2
+
+DB_PASSWORD = "copy-pass-never-shown"
+
+
+def _code(cred: Cred, offset: int) -> str:
+    """The code of the step `offset` periods from now. The window allows -1..+1, so 0 and +1
+    stay valid even if the step changes before the request arrives."""
+    return str(pyotp.TOTP(base64.b32encode(cred.secret).decode()).at(time.time() + offset * 30))
+
+
+def _copy(source: str, target: str) -> dict[str, int]:
+    result = run_cli("copy", "--from", source, "--to", target)
+    assert result.returncode == 0, result.stderr
+    assert "credential" in result.stderr and "[" in result.stderr  # the progress bar
+    assert DB_PASSWORD not in result.stderr + result.stdout
+    counts: dict[str, int] = json.loads(result.stdout)
+    return counts
+
+
+def _throttle_state(path: Path) -> list[tuple[int, int, int]]:
+    with closing(sqlite3.connect(path)) as conn:
+        sql = "SELECT last_step, failures, not_before FROM credential ORDER BY id"
+        return [tuple(row) for row in conn.execute(sql)]
+
+
+@pytest.mark.slow
+def test_copy_sqlite_to_postgres_and_back(pg_server: PgServer, tmp_path: Path) -> None:
+    first_dir, pg_dir, back_dir = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    key = create_admin(first_dir, None)
+    with Server(first_dir, name="copy-a") as server:
+        cluster = Cluster([server], key)
+        creds = cluster.create_creds(5)
+        used = _code(creds[0], 0)
+        assert strongbox(cluster, server)(creds[0], used)
+        wrong = "000000" if _code(creds[1], 0) != "000000" else "111111"
+        assert not token2(cluster, server)(creds[1], wrong)  # one failure to carry over
+    sqlite_url = f"sqlite:///{first_dir / 'otpd.sqlite3'}"
+    before = _throttle_state(first_dir / "otpd.sqlite3")
+
+    pg_url = pg_server.create_database("copy").replace("otpd@", f"otpd:{DB_PASSWORD}@")
+    counts = _copy(sqlite_url, pg_url)
+    assert counts["credential"] == 5 and counts["tenant"] == 1 and counts["meta"] == 2
+    with psycopg.connect(pg_url) as conn:  # replay and throttle state carried as they were
+        sql = "SELECT last_step, failures, not_before FROM credential ORDER BY id"
+        assert [tuple(row) for row in conn.execute(sql)] == before
+    assert before[1][1] == 1
+    refused = run_cli("copy", "--from", sqlite_url, "--to", pg_url)
+    assert refused.returncode == 1 and "is not empty" in refused.stderr
+    assert DB_PASSWORD not in refused.stderr
+
+    share_seal_key(first_dir, pg_dir)
+    with Server(pg_dir, "--database", pg_url, name="copy-b") as server:
+        cluster = Cluster([server], key)
+        assert not strongbox(cluster, server)(creds[0], used)  # still used after the copy
+        for cred in creds[1:]:
+            assert strongbox(cluster, server)(cred, _code(cred, 0))
+
+    back_url = f"sqlite:///{back_dir / 'otpd.sqlite3'}"
+    back_dir.mkdir()
+    # The same rows, plus the bearer token the PostgreSQL instance issued at login.
+    assert _copy(pg_url, back_url) == {**counts, "token": counts["token"] + 1}
+    after = _throttle_state(back_dir / "otpd.sqlite3")
+    assert after[0][0] == before[0][0]  # the replay step came back unchanged
+    share_seal_key(first_dir, back_dir)
+    with Server(back_dir, name="copy-c") as server:
+        cluster = Cluster([server], key)
+        assert not token2(cluster, server)(creds[0], used)
+        for cred in creds:
+            assert token2(cluster, server)(cred, _code(cred, 1))

@@ -1,0 +1,86 @@
+"""Two or more `otpd serve` on one SQLite data directory (issue #11): independent seal state,
+one winner per code, one throttle budget, a failed start that changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.harness import Server, run_cli
+from tests.scale.conftest import (
+    Cluster,
+    all_at_once,
+    create_admin,
+    create_sealer,
+    every_api,
+    strongbox,
+)
+
+THROTTLED_ENV = {"OTPD_THROTTLE_BASE_DELAY": "300"}
+
+
+def _health(server: Server) -> tuple[int, object]:
+    response = httpx.get(server.url + "/healthz", timeout=10)
+    return response.status_code, response.json()
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[Cluster]:
+    data_dir = tmp_path / "data"
+    key = create_admin(data_dir, None)
+    servers = [Server(data_dir, env=THROTTLED_ENV, name=f"sq{i}") for i in range(2)]
+    cluster = Cluster([s.start() for s in servers], key)
+    yield cluster
+    for server in servers:
+        server.stop()
+
+
+def test_second_start_never_seals_the_first(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    key = create_admin(data_dir, None)
+    sealer = create_sealer(data_dir, None)
+    with Server(data_dir, name="first") as first:
+        cluster = Cluster([first], key)
+        cred = cluster.create_creds(1)[0]
+        with Server(data_dir, name="second") as second:
+            assert _health(first) == (200, {"status": "ok"})
+            assert _health(second) == (200, {"status": "ok"})
+            # A start that fails (its port is taken) says why in one line, changes nothing.
+            port = first.url.rsplit(":", 1)[1]
+            taken = run_cli("serve", "--data-dir", str(data_dir), "--port", port, timeout=30)
+            assert taken.returncode == 1
+            assert taken.stderr.startswith("otpd: error: cannot listen on 127.0.0.1:")
+            assert taken.stderr.count("\n") == 1
+            # Sealing the second leaves the first serving.
+            sealed = run_cli("seal", "--url", second.url, "--key", sealer)
+            assert sealed.returncode == 0, sealed.stderr
+            assert _health(second) == (503, {"status": "sealed"})
+            assert _health(first) == (200, {"status": "ok"})
+        # Stopping the second leaves the first serving, and verifying.
+        assert _health(first) == (200, {"status": "ok"})
+        assert strongbox(cluster, first)(cred, cred.code())
+
+
+@pytest.mark.slow
+def test_one_winner_per_code_across_instances_and_apis(pair: Cluster) -> None:
+    creds = pair.create_creds(300)
+    attempts = every_api(pair, pair.servers)
+    with ThreadPoolExecutor(len(attempts)) as pool:
+        accepted = [all_at_once(pool, attempts, cred) for cred in creds]
+    assert accepted == [1] * len(creds)
+
+
+def test_failures_on_several_instances_share_one_budget(pair: Cluster) -> None:
+    cred = pair.create_creds(1)[0]
+    attempts = every_api(pair, pair.servers)  # 6: over both instances and all three APIs
+    wrong = "000000" if cred.code() != "000000" else "111111"
+    for attempt in attempts:  # six failures, at most three on one instance
+        assert not attempt(cred, wrong)
+    # Five free failures in all: the sixth throttled the credential on every instance, so
+    # even the right code is refused now, wherever it is sent.
+    assert not attempts[-1](cred, cred.code())
+    assert not attempts[0](cred, cred.code())
