@@ -34,7 +34,7 @@ from otpd.core.enrolment import EnrolmentTicket
 from otpd.core.errors import AlreadyExists, ConfigError, NotFound, StoreUnavailable
 from otpd.core.model import ApiClient, CredentialRecord, Tenant, ThrottleState, TokenRecord
 from otpd.settings import mask_url
-from otpd.store import migrate, sqlite
+from otpd.store import migrate, pg_bulk, sqlite
 from otpd.store.sqlite import _client, _credential, _credential_config, _tenant, _tenant_settings
 
 __all__ = ["PostgresStore"]
@@ -51,9 +51,12 @@ def _pg(sql: str) -> str:
 _TENANT = _pg(sqlite._TENANT)
 _CLIENT = _pg(sqlite._CLIENT)
 _CREDENTIAL = _pg(sqlite._CREDENTIAL)
-_REPLACE = _pg(sqlite._REPLACE)
+# The rescale divides by the new period: typed bigint, so `/` is integer division whatever
+# type psycopg would give the parameter (core.policy.rescale_step).
+_REPLACE = _pg(sqlite._REPLACE.replace("/ ?", "/ ?::bigint"))
 _REPLACE_AND_RESET = _pg(sqlite._REPLACE_AND_RESET)
 _BEARER = _pg(sqlite._BEARER)
+_REFUSE = _pg(sqlite._REFUSE)
 _NO_THROTTLE_CHECK = 2**63 - 1
 
 
@@ -150,12 +153,13 @@ class PostgresStore:
 
     def insert_credential(self, record: CredentialRecord) -> None:
         head = (record.id, record.tenant, *_credential_config(record), record.created_at_us)
-        state = (record.last_step, *astuple(record.throttle))
+        state = (record.last_step, *astuple(record.throttle), record.refused)
         inserted = self._change(
             "INSERT INTO credential (id, tenant, name, algorithm, digits, period, skew,"
             " key_size, issuer, account_name, email, phone, created_at_us, secret, last_step,"
-            " failures, not_before) SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::text,"
-            " %s::text, %s, %s, %s, %s, %s WHERE EXISTS (SELECT 1 FROM tenant WHERE id = %s)",
+            " failures, not_before, throttled_at, refused) SELECT %s, %s, %s, %s, %s, %s, %s,"
+            " %s, %s, %s, %s::text, %s::text, %s, %s, %s, %s, %s, %s, %s"
+            " WHERE EXISTS (SELECT 1 FROM tenant WHERE id = %s)",
             (*head, record.sealed_secret, *state, record.tenant),
             "credential",
         )
@@ -165,11 +169,16 @@ class PostgresStore:
     def replace_credential(
         self, record: CredentialRecord, *, reset_state: bool, expect_version: int | None = None
     ) -> bool:
-        # One statement, as in SQLite: without reset_state the replay and failure columns are
-        # not written, so a concurrent advance() on another instance is never undone.
-        sql = _REPLACE_AND_RESET if reset_state else _REPLACE
+        # One statement, as in SQLite: without reset_state the failure columns are not
+        # written and last_step is only rescaled from its current value, so a concurrent
+        # advance() on another instance is never undone.
         row = (record.id, record.tenant, expect_version, expect_version)
-        params = (*_credential_config(record), record.sealed_secret, *row)
+        rescale: tuple[int, ...] = ()
+        if reset_state:
+            sql = _REPLACE_AND_RESET
+        else:
+            sql, rescale = _REPLACE, (record.params.period,)
+        params = (*_credential_config(record), record.sealed_secret, *rescale, *row)
         return bool(self._change(sql, params, "credential"))
 
     def get_credential(self, tenant_id: str, name: str) -> CredentialRecord | None:
@@ -202,36 +211,54 @@ class PostgresStore:
     # --- verification state: the invariants ----------------------------------------------
     def advance(self, credential_id: int, new_step: int, *, now: int | None = None) -> bool:
         # One conditional UPDATE per acceptance: the step only moves forward, and a throttled
-        # credential is not consumed. Autocommit: committed before True is returned.
+        # or locked credential is not consumed (`(not_before <= %s OR throttled_at > %s)` is
+        # core.policy.is_throttled negated, as in sqlite.py). Autocommit: committed before
+        # True is returned.
         sql = (
-            "UPDATE credential SET last_step = %s, failures = 0, not_before = 0"
-            " WHERE id = %s AND last_step < %s AND not_before <= %s RETURNING id"
+            "UPDATE credential SET last_step = %s, failures = 0, not_before = 0, throttled_at = 0"
+            " WHERE id = %s"
+            " AND last_step < %s AND (not_before <= %s OR throttled_at > %s) RETURNING id"
         )
         limit = now if now is not None else _NO_THROTTLE_CHECK
         with self._cursor("credential") as cur:
-            cur.execute(sql, (new_step, credential_id, new_step, limit))
+            cur.execute(sql, (new_step, credential_id, new_step, limit, limit))
             return cur.fetchone() is not None
 
     def record_failure(
         self, credential_id: int, now: int, next_state: Callable[[int], ThrottleState]
     ) -> ThrottleState | None:
         # The RETURNING row stays locked until COMMIT: a parallel failure on any instance waits,
-        # then increments the count this one wrote. A throttled credential changes nothing.
+        # then increments the count this one wrote. A throttled or locked credential counts a
+        # refusal only.
         with self._transaction("credential") as cur:
             cur.execute(
                 "UPDATE credential SET failures = failures + 1"
-                " WHERE id = %s AND not_before <= %s RETURNING failures",
-                (credential_id, now),
+                " WHERE id = %s AND (not_before <= %s OR throttled_at > %s) RETURNING failures",
+                (credential_id, now, now),
             )
             row = cur.fetchone()
             if row is None:
+                cur.execute(_REFUSE, (credential_id,))
                 return None
             state = next_state(int(row[0]))
             cur.execute(
-                "UPDATE credential SET failures = %s, not_before = %s WHERE id = %s",
-                (state.failures, state.not_before, credential_id),
+                "UPDATE credential SET failures = %s, not_before = %s, throttled_at = %s"
+                " WHERE id = %s",
+                (state.failures, state.not_before, state.since, credential_id),
             )
             return state
+
+    def record_refusal(self, credential_id: int) -> None:
+        # A transaction like record_failure's, so a throttled attempt costs the same write.
+        with self._transaction("credential") as cur:
+            cur.execute(_REFUSE, (credential_id,))
+
+    def reset_failures(self, tenant_id: str, name: str) -> bool:
+        sql = (
+            "UPDATE credential SET failures = 0, not_before = 0, throttled_at = 0"
+            " WHERE tenant = %s AND name = %s"
+        )
+        return bool(self._change(sql, (tenant_id, name), "credential"))
 
     def record_unknown_attempt(self, tenant_id: str) -> None:
         with self._transaction("tenant") as cur:
@@ -275,6 +302,26 @@ class PostgresStore:
     def put_meta_if_absent(self, key: str, value: str) -> bool:
         sql = "INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING"
         return bool(self._change(sql, (key, value), "meta"))
+
+    # --- bulk import and restore (issue #17, core.ports.BulkCredentialStore) -------------
+    def allocate_credential_ids(self, count: int) -> list[int]:
+        sql = "UPDATE credential_id_seq SET value = value + %s RETURNING value"
+        last = int(self._query(sql, (count,))[0][0])
+        return list(range(last - count + 1, last + 1))
+
+    def get_credentials_by_name(
+        self, tenant_id: str, names: Sequence[str]
+    ) -> dict[str, CredentialRecord]:
+        return pg_bulk.by_names(self._query(pg_bulk.BY_NAMES, (tenant_id, list(names))))
+
+    def write_credentials(
+        self, inserts: Sequence[CredentialRecord], replaces: Sequence[CredentialRecord]
+    ) -> None:
+        with self._transaction("credential") as cur:  # the whole batch or none of it
+            pg_bulk.write_batch(cur, inserts, replaces)
+
+    def raise_replay_floor(self, now: int) -> int:
+        return self._change(pg_bulk.RAISE_FLOOR, (now,), "credential")
 
     # --- Token2 enrolment tickets --------------------------------------------------------
     def insert_enrolment_ticket(self, ticket: EnrolmentTicket) -> None:
