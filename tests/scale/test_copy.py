@@ -1,5 +1,6 @@
 """`otpd copy` SQLite -> PostgreSQL -> SQLite (issue #11): every credential verifies afterwards,
-a code used before the copy stays refused, counts match, a non-empty target is refused."""
+a code used before the copy stays refused, a throttled or locked credential stays so (the guess
+budget's columns of #9 are carried), counts match, a non-empty target is refused."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import psycopg
 import pyotp
 import pytest
 
+from otpd.core.policy import LOCKED_FOREVER
 from tests.harness import Server, run_cli
 from tests.pgserver import PgServer
 from tests.scale.conftest import Cluster, Cred, create_admin, share_seal_key, strongbox, token2
@@ -38,8 +40,20 @@ def _copy(source: str, target: str) -> dict[str, int]:
 
 def _throttle_state(path: Path) -> list[tuple[int, int, int]]:
     with closing(sqlite3.connect(path)) as conn:
-        sql = "SELECT last_step, failures, not_before FROM credential ORDER BY id"
-        return [tuple(row) for row in conn.execute(sql)]
+        return [tuple(row) for row in conn.execute(_STATE)]
+
+
+_STATE = "SELECT last_step, failures, not_before, throttled_at, refused FROM credential ORDER BY id"
+
+
+def _throttle(path: Path, throttled: Cred, locked: Cred) -> None:
+    """A backoff in progress on one credential and a spent guess budget on another, written as
+    the server would (core.policy), with refusals counted."""
+    now = int(time.time())
+    with closing(sqlite3.connect(path)) as conn, conn:
+        sql = "UPDATE credential SET failures = ?, not_before = ?, throttled_at = ?, refused = ?"
+        conn.execute(sql + " WHERE name = ?", (4, now + 3600, now, 2, throttled.name))
+        conn.execute(sql + " WHERE name = ?", (20, LOCKED_FOREVER, 0, 5, locked.name))
 
 
 @pytest.mark.slow
@@ -53,6 +67,9 @@ def test_copy_sqlite_to_postgres_and_back(pg_server: PgServer, tmp_path: Path) -
         assert strongbox(cluster, server)(creds[0], used)
         wrong = "000000" if _code(creds[1], 0) != "000000" else "111111"
         assert not token2(cluster, server)(creds[1], wrong)  # one failure to carry over
+    throttled, locked = creds[2], creds[3]
+    free = [creds[1], creds[4]]
+    _throttle(first_dir / "otpd.sqlite3", throttled, locked)
     sqlite_url = f"sqlite:///{first_dir / 'otpd.sqlite3'}"
     before = _throttle_state(first_dir / "otpd.sqlite3")
 
@@ -60,9 +77,8 @@ def test_copy_sqlite_to_postgres_and_back(pg_server: PgServer, tmp_path: Path) -
     counts = _copy(sqlite_url, pg_url)
     assert counts["credential"] == 5 and counts["tenant"] == 1 and counts["meta"] == 2
     with psycopg.connect(pg_url) as conn:  # replay and throttle state carried as they were
-        sql = "SELECT last_step, failures, not_before FROM credential ORDER BY id"
-        assert [tuple(row) for row in conn.execute(sql)] == before
-    assert before[1][1] == 1
+        assert [tuple(row) for row in conn.execute(_STATE)] == before
+    assert (before[1][1], before[2][4], before[3][2]) == (1, 2, LOCKED_FOREVER)
     refused = run_cli("copy", "--from", sqlite_url, "--to", pg_url)
     assert refused.returncode == 1 and "is not empty" in refused.stderr
     assert DB_PASSWORD not in refused.stderr
@@ -71,7 +87,9 @@ def test_copy_sqlite_to_postgres_and_back(pg_server: PgServer, tmp_path: Path) -
     with Server(pg_dir, "--database", pg_url, name="copy-b") as server:
         cluster = Cluster([server], key)
         assert not strongbox(cluster, server)(creds[0], used)  # still used after the copy
-        for cred in creds[1:]:
+        for cred in (throttled, locked):  # the right code, refused unevaluated
+            assert not strongbox(cluster, server)(cred, _code(cred, 0))
+        for cred in free:
             assert strongbox(cluster, server)(cred, _code(cred, 0))
 
     back_url = f"sqlite:///{back_dir / 'otpd.sqlite3'}"
@@ -80,9 +98,14 @@ def test_copy_sqlite_to_postgres_and_back(pg_server: PgServer, tmp_path: Path) -
     assert _copy(pg_url, back_url) == {**counts, "token": counts["token"] + 1}
     after = _throttle_state(back_dir / "otpd.sqlite3")
     assert after[0][0] == before[0][0]  # the replay step came back unchanged
+    # Still throttled and locked, with the refusals PostgreSQL counted (one each).
+    assert after[2] == (*before[2][:4], before[2][4] + 1)
+    assert after[3] == (*before[3][:4], before[3][4] + 1)
     share_seal_key(first_dir, back_dir)
     with Server(back_dir, name="copy-c") as server:
         cluster = Cluster([server], key)
         assert not token2(cluster, server)(creds[0], used)
-        for cred in creds:
+        for cred in (throttled, locked):
+            assert not token2(cluster, server)(cred, _code(cred, 1))
+        for cred in [creds[0], *free]:
             assert token2(cluster, server)(cred, _code(cred, 1))
