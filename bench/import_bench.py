@@ -8,7 +8,11 @@ Three figures from one run, on fresh data directories with synchronous=FULL:
 - parse only: the otpauth parser and the checks, no writes.
 Printed as rows/s and as the ratio otpd/baseline.
 
-    .venv/bin/python -m bench.import_bench [--rows 20000] [--batch 1000]
+With `--database postgresql://...` (an empty database) or `--postgres` (a throw-away durable
+PostgreSQL 15, tests/pgserver.py), a fourth figure: the same `run_import` into PostgreSQL, as a
+ratio to the otpd-into-SQLite figure of the same run.
+
+    .venv/bin/python -m bench.import_bench [--rows 20000] [--batch 1000] [--postgres]
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ from pathlib import Path
 from otpd.clock import SystemClock
 from otpd.core.bulk import BulkService, Conflict
 from otpd.core.model import Principal, Scope
+from otpd.core.ports import CredentialStore
 from otpd.core.service import CredentialService
 from otpd.crypto import open_seal
+from otpd.store.postgres import PostgresStore
 from otpd.store.sqlite import SqliteStore
 from otpd.transfer.formats import PARSERS, ParseOptions
 from otpd.transfer.importer import ImportOptions, ReplayFloor, run_import
@@ -41,8 +47,10 @@ def otpauth_file(rows: int) -> bytes:
     return "".join(lines).encode()
 
 
-def bench_otpd(data: bytes, batch: int, workdir: Path) -> float:
-    store = SqliteStore(workdir / "otpd.sqlite3")
+def bench_otpd(data: bytes, batch: int, workdir: Path, database: str | None = None) -> float:
+    store: CredentialStore = (
+        PostgresStore(database) if database else SqliteStore(workdir / "otpd.sqlite3")
+    )
     service = CredentialService(store, open_seal(workdir, store), SystemClock())
     service.create_tenant("bench")
     options = ImportOptions(
@@ -95,6 +103,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20000)
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--database", help="also import into this empty PostgreSQL database")
+    parser.add_argument("--postgres", action="store_true", help="start a throw-away one for it")
     args = parser.parse_args()
     data = otpauth_file(args.rows)
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
@@ -105,6 +115,24 @@ def main() -> None:
     print(f"baseline executemany : {baseline:12,.0f} rows/s")
     print(f"otpd import          : {otpd:12,.0f} rows/s  ({otpd / baseline:.2f} x baseline)")
     print(f"parse + checks only  : {parse:12,.0f} rows/s")
+    if args.database or args.postgres:
+        pg = bench_postgres(data, args.batch, args.database)
+        print(f"otpd import into PG  : {pg:12,.0f} rows/s  ({pg / otpd:.2f} x otpd into SQLite)")
+
+
+def bench_postgres(data: bytes, batch: int, database: str | None) -> float:
+    """run_import into PostgreSQL (fsync and synchronous_commit on)."""
+    from tests.pgserver import PgServer  # only when asked: it needs PostgreSQL installed
+
+    if database:
+        with tempfile.TemporaryDirectory() as workdir:
+            return bench_otpd(data, batch, Path(workdir), database)
+    server = PgServer(durable=True).init()
+    try:
+        with tempfile.TemporaryDirectory() as workdir:
+            return bench_otpd(data, batch, Path(workdir), server.create_database("importbench"))
+    finally:
+        server.destroy()
 
 
 if __name__ == "__main__":
