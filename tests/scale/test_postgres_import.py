@@ -1,6 +1,6 @@
 """`otpd import --database postgresql://...` (issues #11, #17): the CLI imports into a real
-PostgreSQL, the replay floor is applied there, and a real server on that database verifies an
-imported credential's code and refuses the codes the floor spent."""
+PostgreSQL, the replay floor is applied there, a real server on that database verifies an
+imported credential's code and refuses the codes the floor spent, and export reads it back."""
 
 from __future__ import annotations
 
@@ -69,3 +69,8 @@ def test_import_into_postgres_applies_the_floor_and_verifies(
         assert not verify(names[bob], _code(bob.secret, steps["bob"]))
         assert not verify(names[bob], _code(bob.secret, steps["bob"] - 1))
     assert _steps(pg_url)["alice"] == steps["alice"] + 1  # consumed in PostgreSQL
+    exp = ["export", "--tenant", "acme", "--data-dir", str(data_dir), "--database", pg_url]
+    plain = run_cli(*exp, "--format", "otpauth", "--insecure-plaintext", "--select", "bob", "-")
+    assert plain.returncode == 0, plain.stderr
+    lines = plain.stdout.splitlines()
+    assert len(lines) == 1 and f"secret={b.b32(bob.secret)}" in lines[0]
