@@ -56,7 +56,7 @@ def test_second_start_never_seals_the_first(tmp_path: Path) -> None:
             assert taken.stderr.startswith("otpd: error: cannot listen on 127.0.0.1:")
             assert taken.stderr.count("\n") == 1
             # Sealing the second leaves the first serving.
-            sealed = run_cli("seal", "--url", second.url, "--key", sealer)
+            sealed = run_cli("seal", "--url", second.url, input=sealer + "\n")
             assert sealed.returncode == 0, sealed.stderr
             assert _health(second) == (503, {"status": "sealed"})
             assert _health(first) == (200, {"status": "ok"})
