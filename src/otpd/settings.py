@@ -82,6 +82,18 @@ def _header_name(text: str) -> str:
     return text
 
 
+def _udp_listen(text: str) -> tuple[str, int]:
+    """`ADDR:PORT`, `ADDR` (port 1812, RFC 2865 §3) or `[V6ADDR]:PORT`."""
+    host, sep, port = text.rpartition(":")
+    if text.startswith("[") and "]" in text:
+        host, _, rest = text[1:].partition("]")
+        port = rest.removeprefix(":") or "1812"
+    elif not sep or host.count(":"):
+        host, port = text, "1812"  # a bare IPv4/IPv6 address
+    ipaddress.ip_address(host)  # ValueError: must be an IP address
+    return host, _port(port)
+
+
 def _optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return lambda text: parse(text) if text else None
 
@@ -129,6 +141,12 @@ SETTINGS: tuple[Setting, ...] = (
         "comma list of proxy addresses/CIDRs whose client_cert_header is believed",
     ),
     Setting(
+        "radius_listen",
+        _optional(_udp_listen),
+        None,
+        "serve RADIUS on this UDP ADDR[:PORT] (default port 1812); off unless given",
+    ),
+    Setting(
         "client_cert_header",
         _header_name,
         "X-SSL-Client-S-DN",
@@ -165,6 +183,7 @@ class Settings:
     tls_client_ca: Path | None = None
     trusted_proxies: tuple[str, ...] = ()
     client_cert_header: str = "X-SSL-Client-S-DN"
+    radius_listen: tuple[str, int] | None = None
 
     def __repr__(self) -> str:
         shown = {

@@ -24,6 +24,7 @@ from functools import partial
 import uvicorn
 
 from otpd.bootstrap import build_runtime
+from otpd.core.errors import ConfigError
 from otpd.crypto import NodeSession
 from otpd.settings import Settings
 from otpd.web.app import create_app
@@ -93,7 +94,12 @@ def _run_worker(settings: Settings, node: NodeSession, sock: socket.socket) -> i
         **uvicorn_tls_options(settings),
     )
     server = uvicorn.Server(config)
-    server.run(sockets=[sock])
+    if settings.radius_listen is None:
+        server.run(sockets=[sock])
+    else:  # RADIUS on this worker's event loop, beside HTTP (issue #15, docs/radius.md)
+        from otpd.radius.serve import serve_with_radius
+
+        serve_with_radius(server, config, sock, settings, node)
     return 0 if server.started else 3
 
 
@@ -156,6 +162,12 @@ def serve(settings: Settings) -> int:
     check_tls(settings)
     node = NodeSession.start(settings.data_dir)
     sock = _bind(settings.host, settings.port)
+    if settings.radius_listen is not None:
+        try:
+            from otpd.radius.serve import check_radius_listen
+        except ImportError:
+            raise ConfigError("--radius-listen needs the radius extra: otpd[radius]") from None
+        settings = replace(settings, radius_listen=check_radius_listen(settings.radius_listen))
     port = sock.getsockname()[1]
     url = _base_url(settings.host, port, "https" if tls_enabled(settings) else "http")
     settings = replace(settings, port=port, public_url=settings.public_url or url)

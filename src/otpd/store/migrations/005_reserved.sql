@@ -1,0 +1,3 @@
+-- 005 is reserved for the guess-budget migration developed on another branch. This file only
+-- keeps the numbering gap-free on the RADIUS branch; it changes nothing and is dropped (in
+-- favour of the real 005) when the branches are merged.
