@@ -113,15 +113,23 @@ def access_request(secret: str, user: str, password: str, *, ma: bool = True) ->
     return request
 
 
-def exchange(port: int, raw: bytes, *, timeout: float = 1.5) -> bytes | None:
-    """Send one datagram from a fresh socket; the reply, or None after `timeout`."""
+def exchange(
+    port: int, raw: bytes, *, timeout: float = 1.5, source: str = "127.0.0.1", repeat: int = 1
+) -> list[bytes]:
+    """Send one datagram `repeat` times from one fresh socket bound to `source` (any
+    127.0.0.0/8 address is local on Linux, so tests can play several NAS); the replies
+    received until `timeout` passes without one."""
+    replies = []
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((source, 0))
         sock.settimeout(timeout)
-        sock.sendto(raw, ("127.0.0.1", port))
+        for _ in range(repeat):
+            sock.sendto(raw, ("127.0.0.1", port))
         try:
-            return sock.recv(8192)
+            while True:
+                replies.append(sock.recv(8192))
         except TimeoutError:
-            return None
+            return replies
 
 
 def reply_to(request: packet.AuthPacket, raw: bytes) -> packet.AuthPacket:
