@@ -57,8 +57,9 @@ class Radius:
         return name
 
 
-def start_radius(data_dir: Path, port: int, *extra: str, name: str = "radius") -> Server:
-    return Server(data_dir, "--radius-listen", f"127.0.0.1:{port}", *extra, name=name).start()
+def radius_server(data_dir: Path, port: int, *extra: str, name: str = "radius") -> Server:
+    """Not started yet: `with radius_server(...) as server:` starts and stops it."""
+    return Server(data_dir, "--radius-listen", f"127.0.0.1:{port}", *extra, name=name)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +70,7 @@ def radius(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Radius]:
     key = create_client_key(data_dir, "acme", "admin", ALL_SCOPES)
     secret = nas_create(data_dir, "--tenant", "acme", "--name", "local", "--address", "127.0.0.1")
     port = free_udp_port()
-    server = start_radius(data_dir, port)
+    server = radius_server(data_dir, port).start()
     sb = Sb.login(server.url, "admin", key)
     yield Radius(server, port, secret, sb, data_dir)
     sb.close()
