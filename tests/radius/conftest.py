@@ -46,6 +46,7 @@ class Radius:
     secret: str
     sb: Sb
     data_dir: Path
+    key: str
     users: list[str] = field(default_factory=list)
 
     def user(self) -> str:
@@ -72,7 +73,7 @@ def radius(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Radius]:
     port = free_udp_port()
     server = radius_server(data_dir, port).start()
     sb = Sb.login(server.url, "admin", key)
-    yield Radius(server, port, secret, sb, data_dir)
+    yield Radius(server, port, secret, sb, data_dir, key)
     sb.close()
     server.stop()
 
@@ -118,8 +119,8 @@ def exchange(
     port: int, raw: bytes, *, timeout: float = 1.5, source: str = "127.0.0.1", repeat: int = 1
 ) -> list[bytes]:
     """Send one datagram `repeat` times from one fresh socket bound to `source` (any
-    127.0.0.0/8 address is local on Linux, so tests can play several NAS); the replies
-    received until `timeout` passes without one."""
+    127.0.0.0/8 address is local on Linux, so tests can play several NAS); the replies,
+    up to `repeat` of them, received before `timeout` passes without one."""
     replies = []
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind((source, 0))
@@ -127,10 +128,11 @@ def exchange(
         for _ in range(repeat):
             sock.sendto(raw, ("127.0.0.1", port))
         try:
-            while True:
+            while len(replies) < repeat:
                 replies.append(sock.recv(8192))
         except TimeoutError:
-            return replies
+            pass
+    return replies
 
 
 def reply_to(request: packet.AuthPacket, raw: bytes) -> packet.AuthPacket:
