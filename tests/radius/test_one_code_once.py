@@ -41,18 +41,22 @@ def test_one_code_accepted_once_across_every_protocol(radius: Radius) -> None:
         attempts: list[Callable[[], bool]] = [
             lambda: _radius_attempt(radius, email, code),
             lambda: _radius_attempt(radius, email, code),
-            lambda: http.get(
-                "/validate",
-                params={"api": radius.key, "token": code, "userid": userid, "format": "1"},
-            ).json()["validation"]
-            == "true",
+            lambda: (
+                http.get(
+                    "/validate",
+                    params={"api": radius.key, "token": code, "userid": userid, "format": "1"},
+                ).json()["validation"]
+                == "true"
+            ),
             lambda: radius.sb.verify(email, code).json()["valid"] is True,
-            lambda: http.put(
-                PHENIXID,
-                json={"username": email, "otp": code},
-                headers={"tenant": "acme", "Authorization": basic},
-            ).status_code
-            == 200,
+            lambda: (
+                http.put(
+                    PHENIXID,
+                    json={"username": email, "otp": code},
+                    headers={"tenant": "acme", "Authorization": basic},
+                ).status_code
+                == 200
+            ),
         ]
         results: list[bool] = []
         barrier = threading.Barrier(len(attempts))

@@ -8,7 +8,7 @@ from tests.radius.conftest import Radius, pap, radclient
 
 
 def _wrong(code: str) -> str:
-    return f"{(int(code) + 1) % 10**len(code):0{len(code)}d}"
+    return f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
 
 
 def test_right_code_accepted_then_replay_rejected(radius: Radius) -> None:
