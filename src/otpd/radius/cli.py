@@ -143,9 +143,11 @@ def _group_attribute(name: str) -> str | None:
     if not name:
         return None
     try:
-        check_reply_attribute(name, "group")
+        check_reply_attribute(name, "group")  # a text attribute: the label is text
     except ValueError as error:
-        raise InvalidInput("group-attribute", str(error)) from None
+        raise InvalidInput(
+            "group-attribute", f"{name!r} must be a text attribute ({error})"
+        ) from None
     return name
 
 

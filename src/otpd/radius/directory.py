@@ -33,17 +33,23 @@ def bind(nas: NasClient, user: str, password: str) -> bool:
     (RFC 4513 §5.1.2, unauthenticated bind)."""
     if not nas.ldap_url or not nas.ldap_bind_dn or not password or not user:
         return False
-    server = Server(nas.ldap_url, connect_timeout=TIMEOUT_SECONDS)
-    connection = Connection(
-        server,
-        user=bind_dn(nas.ldap_bind_dn, user),
-        password=password,
-        receive_timeout=TIMEOUT_SECONDS,
-        raise_exceptions=False,
-    )
+    try:
+        server = Server(nas.ldap_url, connect_timeout=TIMEOUT_SECONDS)
+        connection = Connection(
+            server,
+            user=bind_dn(nas.ldap_bind_dn, user),
+            password=password,
+            receive_timeout=TIMEOUT_SECONDS,
+            raise_exceptions=False,
+        )
+    except (LDAPException, ValueError) as error:
+        log.warning(
+            "LDAP settings of tenant=%s nas=%s: %s", nas.tenant, nas.name, type(error).__name__
+        )
+        return False
     try:
         return bool(connection.bind())
-    except LDAPException as error:  # unreachable directory: refuse, say so once
+    except (LDAPException, OSError) as error:  # unreachable directory: refuse
         log.warning(
             "LDAP bind for tenant=%s nas=%s failed: %s", nas.tenant, nas.name, type(error).__name__
         )

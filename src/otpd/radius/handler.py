@@ -55,7 +55,9 @@ class Handler:
             return self._answer(request, source)
         except (Sealed, StoreUnavailable) as error:
             self._quiet.warn(f"radius request not answered: {type(error).__name__}")
-            return None
+        except Exception as error:  # a bug: one rate-limited line, not a traceback per packet
+            self._quiet.warn(f"radius request failed: {type(error).__name__}")
+        return None
 
     def _answer(self, request: codec.Request, source: tuple[str, int]) -> bytes | None:
         if self.gate.is_sealed():
