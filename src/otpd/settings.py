@@ -141,16 +141,16 @@ SETTINGS: tuple[Setting, ...] = (
         "comma list of proxy addresses/CIDRs whose client_cert_header is believed",
     ),
     Setting(
-        "radius_listen",
-        _optional(_udp_listen),
-        None,
-        "serve RADIUS on this UDP ADDR[:PORT] (default port 1812); off unless given",
-    ),
-    Setting(
         "client_cert_header",
         _header_name,
         "X-SSL-Client-S-DN",
         "request header a trusted proxy puts the verified client certificate subject in",
+    ),
+    Setting(
+        "radius_listen",
+        _optional(_udp_listen),
+        None,
+        "serve RADIUS on this UDP ADDR[:PORT] (default port 1812); off unless given",
     ),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -135,7 +135,10 @@ def check_reply_attribute(name: str, value: str) -> tuple[str, Any]:
     typed: Any = int(value) if attribute.type == "integer" else value
     if attribute.type == "octets":
         typed = value.encode("utf-8")
-    probe = packet.AuthPacket(dict=dictionary(), secret=b"x", authenticator=bytes(16))
-    probe.AddAttribute(name, typed)
-    probe.ReplyPacket()  # raises if the value does not encode (too long, out of range)
+    try:
+        probe = packet.AuthPacket(dict=dictionary(), secret=b"x", authenticator=bytes(16))
+        probe.AddAttribute(name, typed)
+        probe.ReplyPacket()  # raises if the value does not encode (too long, out of range)
+    except Exception as error:  # pyrad raises what its encoders raise
+        raise ValueError(f"{name!r} cannot hold {value[:40]!r}") from error
     return name, typed
