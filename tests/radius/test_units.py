@@ -69,7 +69,7 @@ def test_radius_listen_setting() -> None:
     def parse(text: str) -> object:
         return load_settings({"radius_listen": text}, environ={}).radius_listen
 
-    assert parse("0.0.0.0") == ("0.0.0.0", 1812)
+    assert parse("192.0.2.1") == ("192.0.2.1", 1812)
     assert parse("[::1]:1645") == ("::1", 1645)
     assert parse("::") == ("::", 1812)
     assert load_settings({}, environ={"OTPD_RADIUS_LISTEN": "127.0.0.1:1"}).radius_listen == (
