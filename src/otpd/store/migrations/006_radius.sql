@@ -29,3 +29,14 @@ CREATE TABLE radius_group (
     credential_id INTEGER NOT NULL PRIMARY KEY REFERENCES credential (id) ON DELETE CASCADE,
     label         TEXT NOT NULL
 );
+
+-- PostgreSQL dialect of this migration, for store/migrations/postgres/006_radius.sql (that
+-- directory does not exist on the branch this was written on):
+--   CREATE TABLE radius_nas (tenant TEXT NOT NULL REFERENCES tenant (id), name TEXT NOT NULL,
+--     networks TEXT NOT NULL, secret BYTEA NOT NULL, settings TEXT NOT NULL,
+--     ma_seen INTEGER NOT NULL DEFAULT 0, created_at BIGINT NOT NULL, PRIMARY KEY (tenant, name));
+--   CREATE TABLE radius_challenge (state_hash TEXT NOT NULL PRIMARY KEY, tenant TEXT NOT NULL,
+--     nas TEXT NOT NULL, user_name TEXT NOT NULL, expires_at_us BIGINT NOT NULL);
+--   CREATE INDEX radius_challenge_expiry ON radius_challenge (expires_at_us);
+--   CREATE TABLE radius_group (credential_id BIGINT NOT NULL PRIMARY KEY
+--     REFERENCES credential (id) ON DELETE CASCADE, label TEXT NOT NULL);
