@@ -3,7 +3,6 @@ reply attribute typing, the listen address setting."""
 
 from __future__ import annotations
 
-import os
 import struct
 
 import pytest
@@ -17,7 +16,7 @@ from otpd.settings import load_settings
 
 def _packet(code: int, attributes: bytes, length: int | None = None) -> bytes:
     size = 20 + len(attributes) if length is None else length
-    return struct.pack("!BBH", code, 1, size) + os.urandom(16) + attributes
+    return struct.pack("!BBH", code, 1, size) + bytes(range(16)) + attributes
 
 
 def test_parse_reads_flags_and_ignores_padding() -> None:
@@ -37,6 +36,7 @@ def test_parse_reads_flags_and_ignores_padding() -> None:
         _packet(5, b""),
         b"\x01" * 4097,
     ],
+    ids=["length-past-end", "attribute-length-0", "attribute-past-end", "two-ma", "code", "big"],
 )
 def test_parse_refuses_bad_framing(raw: bytes) -> None:
     with pytest.raises(codec.BadPacket):
