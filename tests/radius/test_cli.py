@@ -106,6 +106,8 @@ def test_update_new_secret_delete_and_group(data_dir: Path) -> None:
     assert again.returncode == 1 and "no such NAS" in again.stderr
 
 
-def test_unknown_tenant_is_an_error(data_dir: Path) -> None:
+def test_unknown_tenant_and_system_tenant_are_errors(data_dir: Path) -> None:
     result = _nas(data_dir, "create", "--tenant", "initech", "--name", "fw", "--address", "::1")
     assert result.returncode == 1 and "no such tenant" in result.stderr
+    system = _nas(data_dir, "create", "--tenant", "system", "--name", "fw", "--address", "::1")
+    assert system.returncode == 1 and "holds no credentials" in system.stderr

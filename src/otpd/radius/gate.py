@@ -16,7 +16,7 @@ from typing import cast
 
 from otpd.bootstrap import Runtime
 from otpd.core.errors import InvalidInput, NotFound, SecretCorrupted
-from otpd.core.model import Outcome, Principal, Scope, SecretBytes
+from otpd.core.model import SYSTEM_TENANT, Outcome, Principal, Scope, SecretBytes
 from otpd.core.nas import (
     CHALLENGE_SECONDS,
     NasClient,
@@ -55,6 +55,8 @@ class RadiusGate:
     def create_nas(self, nas: NasClient) -> tuple[NasClient, str]:
         """Store a new NAS with a random shared secret; the secret is returned once."""
         validate_nas_name(nas.name)
+        if nas.tenant == SYSTEM_TENANT:
+            raise InvalidInput("tenant", f"{SYSTEM_TENANT!r} holds no credentials to verify")
         self._service.get_tenant(nas.tenant)  # NotFound: no such tenant
         check_overlaps(nas, self._store.list_nas())
         secret = new_nas_secret()

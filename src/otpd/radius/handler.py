@@ -65,7 +65,7 @@ class Handler:
             return None
         found = self.registry.find(source[0])
         if found is None:
-            self._quiet.audit("radius unknown-nas address=%s", source[0])
+            self.unknown_nas(source[0])
             return None
         nas, secret = found
         decoded = self._authentic(request, nas, secret)
@@ -75,6 +75,9 @@ class Handler:
             return codec.render(decoded, codec.ACCESS_ACCEPT)  # RFC 5997 §3: alive
         code, attributes = self._access(nas, decoded)
         return codec.render(decoded, code, attributes)
+
+    def unknown_nas(self, address: str) -> None:
+        self._quiet.audit("radius unknown-nas address=%s", address)
 
     def _authentic(
         self, request: codec.Request, nas: NasClient, secret: bytes

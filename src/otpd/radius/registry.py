@@ -31,14 +31,22 @@ class NasRegistry:
         self._entries: list[tuple[_Network, NasClient, bytes]] = []
         self._loaded_at = float("-inf")
 
+    def surely_unknown(self, address: str) -> bool:
+        """True if no NAS owns `address` by a snapshot so fresh that find() would not reload
+        it: the event loop drops such a packet without a thread hop (an unknown address's
+        flood then costs one reload a second, not one per packet)."""
+        ip = _address(address)
+        if ip is None:
+            return True
+        if time.monotonic() - self._loaded_at > MISS_RELOAD_SECONDS:
+            return False
+        return self._match(ip) is None
+
     def find(self, address: str) -> tuple[NasClient, bytes] | None:
         """The NAS (and its secret) owning `address`; the narrowest range wins."""
-        try:
-            ip = ipaddress.ip_address(address.partition("%")[0])
-        except ValueError:
+        ip = _address(address)
+        if ip is None:
             return None
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-            ip = ip.ipv4_mapped  # a dual-stack socket reports IPv4 NAS as ::ffff:a.b.c.d
         now = time.monotonic()
         if now - self._loaded_at > RELOAD_SECONDS:
             self.reload()
@@ -79,3 +87,13 @@ class NasRegistry:
                 if ip.version == network.version and ip in network:
                     return nas, secret
         return None
+
+
+def _address(text: str) -> _Address | None:
+    try:
+        ip = ipaddress.ip_address(text.partition("%")[0])
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        return ip.ipv4_mapped  # a dual-stack socket reports an IPv4 NAS as ::ffff:a.b.c.d
+    return ip

@@ -73,6 +73,9 @@ class RadiusProtocol(asyncio.DatagramProtocol):
             self.dropped += 1
             return
         source = (addr[0], addr[1])
+        if self.handler.registry.surely_unknown(source[0]):
+            self.handler.unknown_nas(source[0])
+            return
         key = request.cache_key(source)
         now = time.monotonic()
         self._expire(now)
