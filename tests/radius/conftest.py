@@ -80,12 +80,18 @@ def radius(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Radius]:
 
 # --- radclient ---------------------------------------------------------------------------
 def radclient(
-    port: int, secret: str, attributes: str, *, command: str = "auth", timeout: float = 1.5
+    port: int,
+    secret: str,
+    attributes: str,
+    *,
+    command: str = "auth",
+    timeout: float = 1.5,
+    host: str = "127.0.0.1",
 ) -> subprocess.CompletedProcess[str]:
     """One request, no retries; `Message-Authenticator = 0x00` in `attributes` makes radclient
     compute it (FreeRADIUS 3.2.1 does not add one on its own)."""
     return subprocess.run(
-        ["radclient", "-x", "-r", "1", "-t", str(timeout), f"127.0.0.1:{port}", command, secret],
+        ["radclient", "-x", "-r", "1", "-t", str(timeout), f"{host}:{port}", command, secret],
         input=attributes,
         capture_output=True,
         text=True,

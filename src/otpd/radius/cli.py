@@ -1,19 +1,21 @@
 """`otpd nas ...`: RADIUS NAS clients of a tenant (docs/radius.md#nas). Hooked into otpd.cli.
 
 The shared secret is made here, printed once by `create` (and `update --new-secret`), and
-stored sealed; `list` never shows it.
+stored sealed; `list` never shows it. In Shamir mode `create` and `update` read the unseal
+shares from standard input.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from otpd.bootstrap import Runtime
-from otpd.core.errors import InvalidInput
+from otpd.core.errors import InvalidInput, OtpdError
 from otpd.core.nas import MaPolicy, NasClient, NasMode, parse_networks, validate_nas_name
 from otpd.radius.codec import check_reply_attribute
 from otpd.radius.gate import gate_for
@@ -90,6 +92,7 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
         gate.set_group(args.tenant, args.credential, args.label)
         return 0
     secret = ""
+    _unseal_from_stdin(runtime)
     if command == "create":
         base = NasClient(args.tenant, validate_nas_name(args.name), (), b"")
         nas, secret = gate.create_nas(_changed(base, args))
@@ -98,6 +101,21 @@ def run(args: argparse.Namespace, runtime: Runtime) -> int:
         nas, secret = gate.update_nas(_changed(current, args), new_secret=args.new_secret)
     _print(nas, secret, as_json=args.json)
     return 0
+
+
+def _unseal_from_stdin(runtime: Runtime) -> None:
+    """A NAS secret is sealed under the data key. In Shamir mode this one-shot command has no
+    key until it is given the unseal shares, one a line on standard input (as `otpd unseal`
+    reads them); they open the key in this process only and are not kept."""
+    sealer = runtime.sealer
+    if not sealer.is_sealed():
+        return
+    for line in sys.stdin:
+        if line.strip():
+            sealer.submit_share(line.strip())
+        if not sealer.is_sealed():
+            return
+    raise OtpdError("sealed: give the unseal shares on standard input, one a line")
 
 
 def _changed(nas: NasClient, args: argparse.Namespace) -> NasClient:
