@@ -77,7 +77,7 @@ class Handler:
         return codec.render(decoded, code, attributes)
 
     def unknown_nas(self, address: str) -> None:
-        self._quiet.audit("radius unknown-nas address=%s", address)
+        self._quiet.audit((), "radius unknown-nas address=%s", address)
 
     def _authentic(
         self, request: codec.Request, nas: NasClient, secret: bytes
@@ -86,7 +86,8 @@ class Handler:
         try:
             decoded = codec.decode(request, secret)
         except codec.BadPacket:
-            self._quiet.audit("radius dropped tenant=%s nas=%s reason=malformed", *_id(nas))
+            template = "radius dropped tenant=%s nas=%s reason=malformed"
+            self._quiet.audit(_id(nas), template, *_id(nas))
             return None
         reason = None
         if request.has_message_authenticator:
@@ -101,7 +102,8 @@ class Handler:
         elif request.has_proxy_state:
             reason = "proxy-state-without-message-authenticator"  # BlastRADIUS
         if reason is not None:
-            self._quiet.audit("radius dropped tenant=%s nas=%s reason=%s", *_id(nas), reason)
+            template = "radius dropped tenant=%s nas=%s reason=%s"
+            self._quiet.audit((*_id(nas), reason), template, *_id(nas), reason)
             return None
         return decoded
 
@@ -190,24 +192,33 @@ def _id(nas: NasClient) -> tuple[str, str]:
 
 class _RateLimited:
     """At most one line a second per kind, with the count of what was held back: a flood of
-    bad packets must not become a flood of log lines."""
+    bad packets must not become a flood of log lines. A kind is the template and the
+    arguments that name a NAS or a reason (a bounded set), never a packet's source address
+    (which an outsider chooses freely)."""
 
     def __init__(self) -> None:
-        self._last: dict[str, tuple[float, int]] = {}
+        self._last: dict[tuple[object, ...], tuple[float, int]] = {}
 
-    def audit(self, template: str, *args: object) -> None:
-        self._emit(audit_log, template, args)
+    def audit(self, kind: tuple[object, ...], template: str, *args: object) -> None:
+        self._emit(audit_log, logging.INFO, kind, template, args)
 
     def warn(self, text: str) -> None:
-        self._emit(log, text, ())
+        self._emit(log, logging.WARNING, (text,), text, ())
 
-    def _emit(self, logger: logging.Logger, template: str, args: tuple[object, ...]) -> None:
+    def _emit(
+        self,
+        logger: logging.Logger,
+        level: int,
+        kind: tuple[object, ...],
+        template: str,
+        args: tuple[object, ...],
+    ) -> None:
+        key = (template, *kind)
         now = time.monotonic()
-        last, held = self._last.get(template, (float("-inf"), 0))
+        last, held = self._last.get(key, (float("-inf"), 0))
         if now - last < 1.0:
-            self._last[template] = (last, held + 1)
+            self._last[key] = (last, held + 1)
             return
-        self._last[template] = (now, 0)
+        self._last[key] = (now, 0)
         suffix = f" (+{held} more)" if held else ""
-        level = logging.WARNING if logger is log else logging.INFO
         logger.log(level, template + suffix, *args)
