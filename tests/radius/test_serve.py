@@ -49,9 +49,14 @@ def test_unknown_nas_address_is_silent_with_radclient(tmp_path: Path) -> None:
         assert "radius unknown-nas address=127.0.0.1" in server.wait_for_log("unknown-nas")
 
 
-def test_taken_port_stops_start_up_with_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("reuse_port", [False, True])
+def test_taken_port_stops_start_up_with_one_line(tmp_path: Path, reuse_port: bool) -> None:
+    """Taken by another program, or by another otpd node (whose workers bind with
+    SO_REUSEPORT): refused either way, never shared."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
-        taken.bind(("127.0.0.1", 0))  # no SO_REUSEPORT: nobody may share it
+        if reuse_port:
+            taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        taken.bind(("127.0.0.1", 0))
         port = taken.getsockname()[1]
         server = Server(tmp_path / "data", "--radius-listen", f"127.0.0.1:{port}", name="taken")
         with pytest.raises(RuntimeError, match="cannot listen for RADIUS on udp"):

@@ -19,10 +19,11 @@ __all__ = ["check_radius_listen", "serve_with_radius"]
 def check_radius_listen(listen: tuple[str, int]) -> tuple[str, int]:
     """Bind once in the parent, before any worker starts, so a taken port or a foreign address
     stops `otpd serve` with one line; port 0 becomes the free port found, which every worker
-    then binds with SO_REUSEPORT."""
+    then binds with SO_REUSEPORT. The probe itself does not set SO_REUSEPORT, so a port that
+    another process (another otpd included) holds with it is refused too, not shared."""
     host, port = listen
     try:
-        probe = bind_udp(host, port)
+        probe = bind_udp(host, port, reuse_port=False)
     except OSError as error:
         raise ConfigError(
             f"cannot listen for RADIUS on udp {host}:{port}: {error.strerror}"
