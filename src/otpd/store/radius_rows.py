@@ -56,6 +56,8 @@ def _nas(row: Sequence[Any]) -> NasClient:
 
 
 class SqliteRadiusRows:
+    _write_lock: threading.Lock  # the host store's
+
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         raise NotImplementedError  # the host store's
 
@@ -109,7 +111,7 @@ class SqliteRadiusRows:
             "DELETE FROM radius_challenge WHERE state_hash = ? AND expires_at_us > ?"
             " RETURNING tenant, nas, user_name, expires_at_us"
         )
-        with self._write_lock:  # type: ignore[attr-defined]
+        with self._write_lock:
             rows = self._query(sql, (state_hash, now_us))
         return RadiusChallenge(state_hash, *rows[0]) if rows else None
 
