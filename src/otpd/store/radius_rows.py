@@ -6,6 +6,7 @@ use the host store's own plumbing (`_query`, `_change`, `_lock`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ from otpd.core.errors import AlreadyExists, NotFound
 from otpd.core.model import CredentialRecord, Tenant
 from otpd.core.nas import MaPolicy, NasClient, NasMode, RadiusChallenge
 
-__all__ = ["MemoryRadiusRows", "SqliteRadiusRows"]
+__all__ = ["MemoryRadiusRows", "SqlRadiusRows"]
 
 _NAS = "SELECT tenant, name, networks, secret, settings, ma_seen, created_at FROM radius_nas "
 
@@ -55,8 +56,10 @@ def _nas(row: Sequence[Any]) -> NasClient:
     )
 
 
-class SqliteRadiusRows:
-    _write_lock: threading.Lock  # the host store's
+class SqlRadiusRows:
+    """For a SQL store with `_query` and `_change` (sqlite.py). The statements are written with
+    `?` placeholders; a store whose driver wants another style sets `_radius_sql` to its own
+    translation (PostgreSQL's `%s`). Nothing here is specific to one dialect otherwise."""
 
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         raise NotImplementedError  # the host store's
@@ -64,8 +67,18 @@ class SqliteRadiusRows:
     def _change(self, sql: str, params: Sequence[object], what: str) -> int:
         raise NotImplementedError  # the host store's
 
+    @staticmethod
+    def _radius_sql(sql: str) -> str:
+        return sql
+
+    def _nas_rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        return self._query(self._radius_sql(sql), params)
+
+    def _nas_write(self, sql: str, params: Sequence[object], what: str) -> int:
+        return self._change(self._radius_sql(sql), params, what)
+
     def insert_nas(self, nas: NasClient) -> None:
-        inserted = self._change(
+        inserted = self._nas_write(
             "INSERT INTO radius_nas (tenant, name, networks, secret, settings, ma_seen,"
             " created_at) SELECT ?, ?, ?, ?, ?, ?, ? WHERE EXISTS"
             " (SELECT 1 FROM tenant WHERE id = ?)",
@@ -81,21 +94,21 @@ class SqliteRadiusRows:
             " WHERE tenant = ? AND name = ?"
         )
         params = (json.dumps(nas.networks), nas.sealed_secret, _settings(nas), nas.tenant, nas.name)
-        return bool(self._change(sql, params, "NAS"))
+        return bool(self._nas_write(sql, params, "NAS"))
 
     def list_nas(self, tenant_id: str | None = None) -> list[NasClient]:
         if tenant_id is None:
-            return [_nas(row) for row in self._query(_NAS + "ORDER BY tenant, name")]
-        rows = self._query(_NAS + "WHERE tenant = ? ORDER BY name", (tenant_id,))
+            return [_nas(row) for row in self._nas_rows(_NAS + "ORDER BY tenant, name")]
+        rows = self._nas_rows(_NAS + "WHERE tenant = ? ORDER BY name", (tenant_id,))
         return [_nas(row) for row in rows]
 
     def delete_nas(self, tenant_id: str, name: str) -> bool:
         sql = "DELETE FROM radius_nas WHERE tenant = ? AND name = ?"
-        return bool(self._change(sql, (tenant_id, name), "NAS"))
+        return bool(self._nas_write(sql, (tenant_id, name), "NAS"))
 
     def mark_nas_message_authenticator(self, tenant_id: str, name: str) -> None:
         sql = "UPDATE radius_nas SET ma_seen = 1 WHERE tenant = ? AND name = ? AND ma_seen = 0"
-        self._change(sql, (tenant_id, name), "NAS")
+        self._nas_write(sql, (tenant_id, name), "NAS")
 
     def insert_radius_challenge(self, challenge: RadiusChallenge) -> None:
         sql = (
@@ -103,7 +116,7 @@ class SqliteRadiusRows:
             " VALUES (?, ?, ?, ?, ?)"
         )
         c = challenge
-        self._change(sql, (c.state_hash, c.tenant, c.nas, c.user, c.expires_at_us), "challenge")
+        self._nas_write(sql, (c.state_hash, c.tenant, c.nas, c.user, c.expires_at_us), "challenge")
 
     def take_radius_challenge(self, state_hash: str, now_us: int) -> RadiusChallenge | None:
         # One DELETE ... RETURNING: of two instances taking one State, one gets the row.
@@ -111,32 +124,33 @@ class SqliteRadiusRows:
             "DELETE FROM radius_challenge WHERE state_hash = ? AND expires_at_us > ?"
             " RETURNING tenant, nas, user_name, expires_at_us"
         )
-        with self._write_lock:
-            rows = self._query(sql, (state_hash, now_us))
+        # The host's lock for its writers, if it has one (SQLite queues them in-process).
+        with getattr(self, "_write_lock", contextlib.nullcontext()):
+            rows = self._nas_rows(sql, (state_hash, now_us))
         return RadiusChallenge(state_hash, *rows[0]) if rows else None
 
     def delete_expired_radius_challenges(self, now_us: int) -> int:
         sql = "DELETE FROM radius_challenge WHERE expires_at_us <= ?"
-        return self._change(sql, (now_us,), "challenge")
+        return self._nas_write(sql, (now_us,), "challenge")
 
     def set_radius_group(self, tenant_id: str, credential: str, label: str | None) -> bool:
-        found = self._query(
+        found = self._nas_rows(
             "SELECT id FROM credential WHERE tenant = ? AND name = ?", (tenant_id, credential)
         )
         if not found:
             return False
         if label is None:
-            self._change("DELETE FROM radius_group WHERE credential_id = ?", found[0], "group")
+            self._nas_write("DELETE FROM radius_group WHERE credential_id = ?", found[0], "group")
         else:
             sql = (
                 "INSERT INTO radius_group (credential_id, label) VALUES (?, ?)"
                 " ON CONFLICT (credential_id) DO UPDATE SET label = excluded.label"
             )
-            self._change(sql, (found[0][0], label), "group")
+            self._nas_write(sql, (found[0][0], label), "group")
         return True
 
     def get_radius_group(self, tenant_id: str, credential: str) -> str | None:
-        rows = self._query(
+        rows = self._nas_rows(
             "SELECT g.label FROM radius_group g JOIN credential c ON c.id = g.credential_id"
             " WHERE c.tenant = ? AND c.name = ?",
             (tenant_id, credential),

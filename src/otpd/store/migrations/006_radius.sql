@@ -31,7 +31,8 @@ CREATE TABLE radius_group (
 );
 
 -- PostgreSQL dialect of this migration, for store/migrations/postgres/006_radius.sql (that
--- directory does not exist on the branch this was written on):
+-- directory does not exist on the branch this was written on). PostgresStore then takes the
+-- otpd.store.radius_rows.SqlRadiusRows mixin with `_radius_sql = staticmethod(_pg)`:
 --   CREATE TABLE radius_nas (tenant TEXT NOT NULL REFERENCES tenant (id), name TEXT NOT NULL,
 --     networks TEXT NOT NULL, secret BYTEA NOT NULL, settings TEXT NOT NULL,
 --     ma_seen INTEGER NOT NULL DEFAULT 0, created_at BIGINT NOT NULL, PRIMARY KEY (tenant, name));
