@@ -30,7 +30,7 @@ def test_two_workers_serve_then_seal_makes_both_silent(tmp_path: Path) -> None:
         log = server.wait_for_log("radius reject")
         pids = set(re.findall(r"\[(\d+)\] radius reject", log))
         assert len(pids) == 2, "both workers answer RADIUS"
-        sealed = run_cli("seal", "--url", server.url, "--key", seal_key)
+        sealed = run_cli("seal", "--url", server.url, env={"OTPD_KEY": seal_key})
         assert sealed.returncode == 0, sealed.stderr
         for _ in range(2):
             assert "Received" not in radclient(port, secret, STATUS, command="status").stdout
@@ -90,7 +90,7 @@ def test_shamir_node_serves_radius_only_while_unsealed(tmp_path: Path) -> None:
         for share in shares[1:]:
             run_cli("unseal", "--url", server.url, input=share + "\n")
         assert "Received Access-Accept" in status()
-        assert run_cli("seal", "--url", server.url, "--key", seal_key).returncode == 0
+        assert run_cli("seal", "--url", server.url, env={"OTPD_KEY": seal_key}).returncode == 0
         assert "Received" not in status()
         for share in shares[:2]:
             run_cli("unseal", "--url", server.url, input=share + "\n")
