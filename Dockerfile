@@ -13,7 +13,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
 COPY src ./src
-RUN pip install --no-compile . \
+RUN pip install --no-compile .[radius] \
  && useradd --system --uid 10001 --home-dir /var/lib/otpd --shell /usr/sbin/nologin otpd \
  && mkdir -p /var/lib/otpd \
  && chown otpd:otpd /var/lib/otpd \
@@ -23,7 +23,7 @@ RUN pip install --no-compile . \
 WORKDIR /var/lib/otpd
 USER otpd
 VOLUME ["/var/lib/otpd"]
-EXPOSE 8080
+EXPOSE 8080 1812/udp
 
 # Readiness, not liveness: a sealed Shamir node is alive but must not receive traffic.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \

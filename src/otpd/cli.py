@@ -51,6 +51,7 @@ def _common(parser: argparse.ArgumentParser, *names: str) -> None:
         "tls_cert": "serve HTTPS with this certificate chain, PEM (OTPD_TLS_CERT)",
         "tls_key": "its private key, PEM (OTPD_TLS_KEY; default: in --tls-cert)",
         "tls_client_ca": "require client certificates from these CAs, PEM (OTPD_TLS_CLIENT_CA)",
+        "radius_listen": "serve RADIUS on UDP ADDR[:PORT], port 1812 (OTPD_RADIUS_LISTEN)",
     }
     for name in names:
         parser.add_argument(
@@ -64,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the server")
     _common(serve, "data_dir", "database", "host", "port", "workers", "public_url", "config")
-    _common(serve, "tls_cert", "tls_key", "tls_client_ca")
+    _common(serve, "tls_cert", "tls_key", "tls_client_ca", "radius_listen")
 
     tenant = commands.add_parser("tenant", help="manage tenants")
     tenant_commands = tenant.add_subparsers(
@@ -127,12 +128,13 @@ def _parser() -> argparse.ArgumentParser:
     # Removed: a key on the command line is visible to every local user in `ps`.
     seal.add_argument("--key", dest="removed_key", default=None, help=argparse.SUPPRESS)
     transfer_cli.add_parsers(commands, _common)  # import, export, backup, restore (issue #17)
+    _add_nas_parser(commands)
     return parser
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     names: tuple[str, ...] = ("data_dir", "database", "host", "port", "workers", "public_url")
-    names += ("url", "key", "tls_cert", "tls_key", "tls_client_ca")
+    names += ("url", "key", "tls_cert", "tls_key", "tls_client_ca", "radius_listen")
     flags = {name: getattr(args, name, None) for name in names}
     config = getattr(args, "config", None)
     return load_settings(flags, config_file=Path(config) if config else None)
@@ -354,6 +356,25 @@ def _cmd_seal(args: argparse.Namespace) -> int:
     return _report(*_post(settings.url + "/v1/state/strongbox/system/seal", {}, key))
 
 
+def _add_nas_parser(commands: Any) -> None:
+    """`otpd nas ...` (issue #15) when the radius extra is installed."""
+    try:
+        from otpd.radius import cli as nas_cli
+    except ImportError:  # pyrad missing: no RADIUS front-end in this install
+        return
+    nas_cli.add_parser(commands, _common, _Parser)
+
+
+def _cmd_nas(args: argparse.Namespace) -> int:
+    from otpd.radius import cli as nas_cli
+
+    runtime = build_runtime(_settings(args))
+    try:
+        return nas_cli.run(args, runtime)
+    finally:
+        runtime.close()
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": _cmd_serve,
     "tenant": _cmd_tenant,
@@ -364,6 +385,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "unseal": _cmd_unseal,
     "seal": _cmd_seal,
     **transfer_cli.handlers(_settings),
+    "nas": _cmd_nas,
 }
 
 

@@ -91,6 +91,18 @@ def _probability(text: str) -> Fraction:
     return value
 
 
+def _udp_listen(text: str) -> tuple[str, int]:
+    """`ADDR:PORT`, `ADDR` (port 1812, RFC 2865 §3) or `[V6ADDR]:PORT`."""
+    host, sep, port = text.rpartition(":")
+    if text.startswith("[") and "]" in text:
+        host, _, rest = text[1:].partition("]")
+        port = rest.removeprefix(":") or "1812"
+    elif not sep or host.count(":"):
+        host, port = text, "1812"  # a bare IPv4/IPv6 address
+    ipaddress.ip_address(host)  # ValueError: must be an IP address
+    return host, _port(port)
+
+
 def _optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return lambda text: parse(text) if text else None
 
@@ -183,6 +195,12 @@ SETTINGS: tuple[Setting, ...] = (
         "X-SSL-Client-S-DN",
         "request header a trusted proxy puts the verified client certificate subject in",
     ),
+    Setting(
+        "radius_listen",
+        _optional(_udp_listen),
+        None,
+        "serve RADIUS on this UDP ADDR[:PORT] (default port 1812); off unless given",
+    ),
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -231,6 +249,7 @@ class Settings:
     tls_client_ca: Path | None = None
     trusted_proxies: tuple[str, ...] = ()
     client_cert_header: str = "X-SSL-Client-S-DN"
+    radius_listen: tuple[str, int] | None = None
 
     def __repr__(self) -> str:
         shown = {

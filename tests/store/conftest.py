@@ -25,7 +25,7 @@ from otpd.store.sqlite import SqliteStore
 
 BACKENDS = ["memory", "sqlite", "postgres"]
 # Every table of the schema, emptied between tests that share one PostgreSQL database.
-_TABLES = "tenant, api_client, credential, meta, token, enrolment_ticket"
+_TABLES = "tenant, api_client, credential, meta, token, enrolment_ticket, radius_challenge"
 
 
 def open_store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> CredentialStore:

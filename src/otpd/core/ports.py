@@ -19,8 +19,9 @@ from otpd.core.model import (
     ThrottleState,
     TokenRecord,
 )
+from otpd.core.nas import NasClient, RadiusChallenge
 
-__all__ = ["BulkCredentialStore", "Clock", "CredentialStore", "Sealer"]
+__all__ = ["BulkCredentialStore", "Clock", "CredentialStore", "NasStore", "Sealer"]
 
 
 class Clock(Protocol):
@@ -236,3 +237,41 @@ class BulkCredentialStore(Protocol):
         """Set every credential's last_step to at least its time step at `now` plus its
         skew; returns how many rows it looked at."""
         ...
+
+
+class NasStore(Protocol):
+    """RADIUS NAS clients, their challenge state and credential group labels (issue #15).
+    A separate port: only the RADIUS front-end (otpd.radius) uses it."""
+
+    def insert_nas(self, nas: NasClient) -> None:
+        """Raises AlreadyExists (same name in the tenant) or NotFound (no such tenant)."""
+        ...
+
+    def replace_nas(self, nas: NasClient) -> bool:
+        """Overwrite the NAS (tenant, name); False if there is none."""
+        ...
+
+    def list_nas(self, tenant_id: str | None = None) -> list[NasClient]:
+        """Every NAS (of one tenant, when given), ordered by tenant and name."""
+        ...
+
+    def delete_nas(self, tenant_id: str, name: str) -> bool: ...
+
+    def mark_nas_message_authenticator(self, tenant_id: str, name: str) -> None:
+        """Remember that the NAS has sent a Message-Authenticator (policy auto)."""
+        ...
+
+    def insert_radius_challenge(self, challenge: RadiusChallenge) -> None: ...
+
+    def take_radius_challenge(self, state_hash: str, now_us: int) -> RadiusChallenge | None:
+        """Delete and return the live challenge with that hash, in one atomic step, so a State
+        is used once even when two instances receive it at the same moment."""
+        ...
+
+    def delete_expired_radius_challenges(self, now_us: int) -> int: ...
+
+    def set_radius_group(self, tenant_id: str, credential: str, label: str | None) -> bool:
+        """Set (or with None clear) the credential's group label; False if no credential."""
+        ...
+
+    def get_radius_group(self, tenant_id: str, credential: str) -> str | None: ...

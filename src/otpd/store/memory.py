@@ -15,13 +15,14 @@ from otpd.core.enrolment import EnrolmentTicket
 from otpd.core.errors import AlreadyExists, NotFound
 from otpd.core.model import ApiClient, CredentialRecord, Tenant, ThrottleState, TokenRecord
 from otpd.core.policy import is_throttled, rescale_step
+from otpd.store.radius_rows import MemoryRadiusRows
 
 __all__ = ["MemoryStore"]
 
 _Row = TypeVar("_Row")
 
 
-class MemoryStore:
+class MemoryStore(MemoryRadiusRows):  # + the RADIUS tables (issue #15)
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._tenants: dict[str, Tenant] = {}

@@ -35,6 +35,7 @@ from otpd.core.errors import AlreadyExists, ConfigError, NotFound, StoreUnavaila
 from otpd.core.model import ApiClient, CredentialRecord, Tenant, ThrottleState, TokenRecord
 from otpd.settings import mask_url
 from otpd.store import migrate, pg_bulk, sqlite
+from otpd.store.radius_rows import SqlRadiusRows
 from otpd.store.sqlite import _client, _credential, _credential_config, _tenant, _tenant_settings
 
 __all__ = ["PostgresStore"]
@@ -60,7 +61,9 @@ _REFUSE = _pg(sqlite._REFUSE)
 _NO_THROTTLE_CHECK = 2**63 - 1
 
 
-class PostgresStore:
+class PostgresStore(SqlRadiusRows):  # + the RADIUS tables (issue #15)
+    _radius_sql = staticmethod(_pg)  # their statements in psycopg's placeholder style
+
     def __init__(self, url: str, *, pool_size: int = 10, statement_timeout: int = 5) -> None:
         self._shown = mask_url(url)  # the only form of the URL that may reach a message
         timeout_ms = int(statement_timeout) * 1000

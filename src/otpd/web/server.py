@@ -106,7 +106,12 @@ def _run_worker(settings: Settings, node: NodeSession, sock: socket.socket) -> i
         **options,
     )
     server = uvicorn.Server(config)
-    server.run(sockets=[sock])
+    if settings.radius_listen is None:
+        server.run(sockets=[sock])
+    else:  # RADIUS on this worker's event loop, beside HTTP (issue #15, docs/radius.md)
+        from otpd.radius.serve import serve_with_radius
+
+        serve_with_radius(server, config, sock, settings, node)
     return 0 if server.started else 3
 
 
@@ -178,6 +183,12 @@ def serve(settings: Settings) -> int:
 
 
 def _serve_bound(settings: Settings, node: NodeSession, sock: socket.socket) -> int:
+    if settings.radius_listen is not None:
+        try:
+            from otpd.radius.serve import check_radius_listen
+        except ImportError:
+            raise ConfigError("--radius-listen needs the radius extra: otpd[radius]") from None
+        settings = replace(settings, radius_listen=check_radius_listen(settings.radius_listen))
     port = sock.getsockname()[1]
     url = _base_url(settings.host, port, "https" if tls_enabled(settings) else "http")
     settings = replace(settings, port=port, public_url=settings.public_url or url)
