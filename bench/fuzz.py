@@ -108,23 +108,15 @@ def _where(error: BaseException) -> str:
 
 
 def _strongbox(loop: asyncio.AbstractEventLoop) -> Callable[[bytes], None]:
-    from starlette.requests import Request
-
-    from otpd.api.strongbox.parse import apply_patch, read_body, spec_from_fields
+    from otpd.api.strongbox.parse import apply_patch, parse_body, spec_from_fields
     from otpd.core.errors import OtpdError
 
     types = [b"application/json", b"application/json-patch+json", b"application/yaml", b""]
 
     def one(data: bytes) -> None:
         kind, body = (data[0] if data else 0) % len(types), data[1:]
-        headers = [(b"content-type", types[kind])] if types[kind] else []
-        scope = {"type": "http", "method": "POST", "path": "/", "headers": headers}
-
-        async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": body, "more_body": False}
-
         try:
-            parsed = loop.run_until_complete(read_body(Request(scope, receive)))
+            parsed = parse_body(body, types[kind].decode())
         except OtpdError:
             return
         with contextlib.suppress(OtpdError):

@@ -1,23 +1,75 @@
-"""Helpers shared by the adapters: the Strongbox-style error body and small request readers."""
+"""Helpers shared by the adapters: the runtime accessor, the one worker hop, the bearer and
+media-type readers, the Strongbox-style error body and the JSON object rule.
+
+Every request goes the same way (docs/design.md#request-flow):
+
+  1. on the event loop: cheap reads of the path, query and headers, and the raw body bytes
+     (already capped by the middleware);
+  2. `one_hop`: ONE worker-thread call that authenticates (checking the scope), parses the
+     body and asks the service -- the store may fsync, and parsing a body at the cap is
+     milliseconds of CPU the event loop must not wait on (docs/requirements.md#safe-parsers);
+  3. back on the event loop: render. A domain error raised in step 2 reaches the app's one
+     exception handler, which renders it with the table of the API that owns the path.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from otpd.core.errors import InvalidInput
+from otpd.core.service import CredentialService
 
 __all__ = [
+    "ApiRuntime",
     "bearer_token",
     "errors_response",
+    "media_type",
+    "media_type_of",
     "no_duplicate_keys",
+    "one_hop",
     "parse_json_object",
-    "read_json_object",
+    "runtime_of",
+    "service_of",
 ]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_HOPPED = "otpd.hopped"  # ASGI scope key: this request has made its worker hop
+
+
+class ApiRuntime(Protocol):
+    """What an adapter may reach at request time: the services. Configuration is given to
+    each adapter when its routes are built, never read from here."""
+
+    @property
+    def service(self) -> CredentialService: ...
+
+
+def runtime_of(request: Request) -> ApiRuntime:
+    """The one place an adapter reaches the runtime the app's lifespan built."""
+    runtime: ApiRuntime = request.app.state.runtime
+    return runtime
+
+
+def service_of(request: Request) -> CredentialService:
+    return runtime_of(request).service
+
+
+async def one_hop(request: Request, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run `fn` in a worker thread: the request's one and only hop. A second hop for the same
+    request is a bug (each costs a thread hand-off and a wake-up of the loop), so it raises."""
+    if request.scope.get(_HOPPED):
+        raise RuntimeError("a request makes exactly one worker hop")
+    request.scope[_HOPPED] = True
+    return await run_in_threadpool(fn, *args, **kwargs)
 
 
 def errors_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -36,11 +88,6 @@ def no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-async def read_json_object(request: Request) -> dict[str, Any]:
-    # In a worker thread, as every body is parsed: parsing is CPU the event loop must not wait on.
-    return await run_in_threadpool(parse_json_object, await request.body())
-
-
 def parse_json_object(raw: bytes) -> dict[str, Any]:
     """A JSON object from a request body, by the one rule of every adapter (no duplicate keys)."""
     try:
@@ -52,9 +99,23 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     return value
 
 
-def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+def bearer_token(headers: Headers) -> str | None:
+    """The one bearer token of the request, or None. Two Authorization headers are refused
+    rather than guessing which one counts (no partial authentication: RFC 6750 §2.1 names
+    one credential per request)."""
+    values = headers.getlist("authorization")
+    scheme, _, token = values[0].partition(" ") if len(values) == 1 else ("", "", "")
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+def media_type(headers: Headers) -> str:
+    """The request's media type (see media_type_of)."""
+    return media_type_of(headers.get("content-type"))
+
+
+def media_type_of(content_type: str | None) -> str:
+    """A Content-Type's media type, lower-case, without parameters ("" when absent): RFC 9110
+    §8.3.1 makes type and subtype case-insensitive; `; charset=...` is a parameter."""
+    return (content_type or "").partition(";")[0].strip().lower()

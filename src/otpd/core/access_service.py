@@ -125,14 +125,17 @@ class AccessService:
         return client, key
 
     # --- authentication ------------------------------------------------------------------
-    def authenticate(self, key: str) -> Principal:
-        """API key -> principal. Raises Unauthenticated for any wrong key (one answer)."""
+    def authenticate(self, key: str, scope: Scope | None = None) -> Principal:
+        """API key -> principal. Raises Unauthenticated for any wrong key (one answer), then
+        Forbidden without `scope`: the scope is checked here, once, before any body is parsed
+        (a client without the scope learns nothing about the body rules: 403 before 400)."""
         if not isinstance(key, str) or len(key) != access.KEY_LENGTH:
             raise Unauthenticated("bad key")
         client = self.store.find_client_by_key_hash(access.hash_key(key))
         if client is None:
             raise Unauthenticated("bad key")
-        return Principal(tenant=client.tenant, client=client.name, scopes=client.scopes)
+        principal = Principal(tenant=client.tenant, client=client.name, scopes=client.scopes)
+        return _with_scope(principal, scope)
 
     def authenticate_basic(self, name: object, key: object) -> Principal:
         """HTTP Basic `<client name>:<key>` (PhenixID). A wrong name, key or either missing all
@@ -169,8 +172,19 @@ class AccessService:
         self.store.insert_token(issued.record)
         return issued
 
-    def authenticate_token(self, token: str) -> Principal:
-        return principal_for_token(self.store, token, self.clock.now_us())[0]
+    def authenticate_token(self, token: str | None, scope: Scope | None = None) -> Principal:
+        """A Strongbox bearer token (None: none was sent) -> principal with `scope`."""
+        if token is None:
+            raise Unauthenticated("no bearer token")
+        principal = principal_for_token(self.store, token, self.clock.now_us())[0]
+        return _with_scope(principal, scope)
+
+    def authenticate_bearer(self, token: str | None, scope: Scope | None) -> Principal:
+        """The system paths' bearer: an API key (40 characters, as `otpd seal` sends) or a
+        Strongbox login token."""
+        if token is not None and len(token) == access.KEY_LENGTH:
+            return self.authenticate(token, scope)
+        return self.authenticate_token(token, scope)
 
     def refresh_token(self, token: str, increment_s: int | None = None) -> IssuedToken:
         now_us = self.clock.now_us()
@@ -212,3 +226,9 @@ class AccessService:
     def _require_unsealed(self) -> None:
         if self.sealer.is_sealed():
             raise Sealed()
+
+
+def _with_scope(principal: Principal, scope: Scope | None) -> Principal:
+    if scope is not None:
+        access.require(principal, scope)
+    return principal

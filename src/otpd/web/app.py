@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -28,28 +28,44 @@ __all__ = ["create_app"]
 
 log = logging.getLogger("otpd.server")
 
-# One table: which API owns which paths, and how it words an error (NOTES.md §1). Every vendor
-# path answers 503 while sealed (NOTES.md §4), before any routing or parsing.
-_APIS: tuple[tuple[tuple[str, ...], ErrorRenderer], ...] = (
-    (phenixid.PREFIXES, phenixid.render_error),
-    (token2.PREFIXES, token2.render_error),
-    (strongbox.PREFIXES, strongbox.render_error),
+DomainErrorRenderer = Callable[[OtpdError, Scope], Response]
+
+# One table: which API owns which paths, how it words a transport error (404, 405, 413, 503
+# sealed, 500) and how it renders a domain error (its one error table). Every vendor path
+# answers 503 while sealed (NOTES.md §4), before any routing or parsing; the system paths
+# (seal, unseal, export) are not gated. The first matching prefix wins.
+_APIS: tuple[tuple[tuple[str, ...], ErrorRenderer, DomainErrorRenderer], ...] = (
+    (phenixid.PREFIXES, phenixid.render_error, phenixid.render_domain_error),
+    (token2.PREFIXES, token2.render_error, token2.render_domain_error),
+    (system.PREFIXES, strongbox.render_error, system.render_domain_error),
+    (strongbox.PREFIXES, strongbox.render_error, strongbox.render_domain_error),
 )
-_UNGATED_PREFIXES = ("/v1/state/strongbox/system/",)
+_UNGATED_PREFIXES = system.PREFIXES
 
 
 def sealed_gate(path: str) -> bool:
     if path.startswith(_UNGATED_PREFIXES):
         return False
-    return any(path.startswith(prefixes) for prefixes, _ in _APIS)
+    return any(path.startswith(prefixes) for prefixes, _, _ in _APIS)
 
 
 def render_error(status: int, message: str, scope: Scope) -> Response:
     path: str = scope["path"]
-    for prefixes, render in _APIS:
+    for prefixes, render, _ in _APIS:
         if path.startswith(prefixes):
             return render(status, message, scope)
     return JSONResponse({"error": message}, status_code=status)
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
+    """Every domain error an endpoint raises, rendered by the owning API's one table. An
+    error outside every API re-raises to the last-resort handler (a fixed 500)."""
+    assert isinstance(exc, OtpdError)
+    path = request.scope["path"]
+    for prefixes, _, render in _APIS:
+        if path.startswith(prefixes):
+            return render(exc, request.scope)
+    raise exc
 
 
 SWEEP_SECONDS = 300
@@ -107,17 +123,21 @@ def create_app(
         state_runtime: Runtime | None = getattr(app.state, "runtime", None)
         return state_runtime is None or state_runtime.sealer.is_sealed()
 
+    # Each adapter is given its configuration here, once (it never reads settings itself).
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         *system.ROUTES,
-        *strongbox.ROUTES,
-        *token2.ROUTES,
-        *phenixid.ROUTES,
+        *strongbox.routes(site=settings.site),
+        *token2.routes(public_url=settings.public_url),
+        *phenixid.routes(
+            trusted_proxies=settings.trusted_proxies,
+            client_cert_header=settings.client_cert_header,
+        ),
     ]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={HTTPException: _http_exception},
+        exception_handlers={HTTPException: _http_exception, OtpdError: _domain_error},
         middleware=[
             Middleware(
                 OtpdMiddleware,

@@ -12,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from starlette.datastructures import Headers
 
-from otpd.api.phenixid.auth import caller_of, is_trusted_proxy
+from otpd.api.phenixid.auth import CertSource, caller_of, is_trusted_proxy
 from otpd.api.phenixid.parse import basic_credentials, parse_token_auth, tenant_header
 from otpd.core.codes import NumericCode, code_text
 from otpd.core.errors import Forbidden, InvalidInput, Unauthenticated
@@ -27,7 +27,6 @@ from otpd.core.model import (
 )
 from otpd.core.service import CredentialService
 from otpd.core.tenants import Caller, admit, validate_operations, validate_subjects
-from otpd.settings import Settings
 from otpd.store.memory import MemoryStore
 from otpd.subjects import canonical_subject, subject_of_der, subject_of_pem
 from tests.core.conftest import FakeClock, FakeSealer, ref_totp
@@ -264,8 +263,8 @@ def test_is_trusted_proxy(peer: str | None, trusted: tuple[str, ...], expected: 
 def test_caller_of_picks_exactly_one_source() -> None:
     tls = {"extensions": {"tls": {"client_cert_name": "CN=native", "client_cert_chain": []}}}
     header = _headers(("X-SSL-Client-S-DN", "CN=proxied"))
-    proxy = Settings(trusted_proxies=("127.0.0.1/32",))
-    direct = Settings()
+    proxy = CertSource(trusted_proxies=("127.0.0.1/32",))
+    direct = CertSource()
     peer = {"client": ("127.0.0.1", 1)}
     assert caller_of({**peer, **tls}, header, proxy).cert_subject == "CN=proxied"
     assert caller_of({**peer, **tls}, _headers(), proxy).cert_subject is None

@@ -7,10 +7,11 @@ docs/api-phenixid.md.
 from starlette.responses import Response
 from starlette.types import Scope
 
-from otpd.api.phenixid.errors import status_response
-from otpd.api.phenixid.routes import PREFIX, ROUTES
+from otpd.api.phenixid.errors import error_response, status_response
+from otpd.api.phenixid.routes import PREFIX, routes
+from otpd.core.errors import OtpdError
 
-__all__ = ["PREFIXES", "ROUTES", "render_error"]
+__all__ = ["PREFIXES", "render_domain_error", "render_error", "routes"]
 
 PREFIXES = (PREFIX,)
 
@@ -18,3 +19,8 @@ PREFIXES = (PREFIX,)
 def render_error(status: int, message: str, scope: Scope) -> Response:
     """Errors raised outside the routes (404, 413, 503 sealed, 500): the status, empty body."""
     return status_response(status, {"Allow": "PUT"} if status == 405 else None)
+
+
+def render_domain_error(error: OtpdError, scope: Scope) -> Response:
+    """A domain error raised by the endpoint: the status from the one table, empty body."""
+    return error_response(error)

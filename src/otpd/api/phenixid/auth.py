@@ -13,6 +13,7 @@ A client certificate subject comes from exactly one place (NOTES.md §5, issue #
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -21,18 +22,26 @@ from starlette.types import Scope
 
 from otpd.api.phenixid.parse import basic_credentials
 from otpd.core.tenants import Caller
-from otpd.settings import Settings
 from otpd.subjects import canonical_subject, subject_of_pem
 
-__all__ = ["caller_of", "is_trusted_proxy"]
+__all__ = ["CertSource", "caller_of", "is_trusted_proxy"]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-def caller_of(scope: Scope, headers: Headers, settings: Settings) -> Caller:
+@dataclass(frozen=True)
+class CertSource:
+    """Where a client certificate subject may come from: the settings `trusted_proxies` and
+    `client_cert_header`, given when the routes are built (web.app)."""
+
+    trusted_proxies: tuple[str, ...] = ()
+    client_cert_header: str = "X-SSL-Client-S-DN"
+
+
+def caller_of(scope: Scope, headers: Headers, source: CertSource) -> Caller:
     subject = (
-        _proxy_subject(headers, settings.client_cert_header)
-        if is_trusted_proxy(scope, settings.trusted_proxies)
+        _proxy_subject(headers, source.client_cert_header)
+        if is_trusted_proxy(scope, source.trusted_proxies)
         else _native_subject(scope)
     )
     return Caller(basic=basic_credentials(headers), cert_subject=subject)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from starlette.datastructures import Headers
 
-from otpd.api.common import parse_json_object
+from otpd.api.common import media_type_of, parse_json_object
 from otpd.core.codes import NumericCode
 from otpd.core.errors import InvalidInput
 
@@ -60,10 +60,7 @@ def basic_credentials(headers: Headers) -> tuple[str, str] | None:
 
 def _is_json(content_type: str | None) -> bool:
     """`application/json`, any case, parameters allowed (`; charset=utf-8`)."""
-    if content_type is None:
-        return False
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    return media_type == "application/json"
+    return media_type_of(content_type) == "application/json"
 
 
 def parse_token_auth(content_type: str | None, body: bytes) -> TokenAuth:

@@ -16,20 +16,21 @@ fsync (synchronous=FULL), and one hop costs less than two.
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
+from typing import ClassVar
+
+from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Receive, Scope, Send
 
-from otpd.api.phenixid.auth import caller_of
-from otpd.api.phenixid.errors import error_response, status_response
+from otpd.api.common import media_type, one_hop, service_of
+from otpd.api.phenixid.auth import CertSource, caller_of
+from otpd.api.phenixid.errors import status_response
 from otpd.api.phenixid.parse import parse_token_auth, tenant_header
-from otpd.core.errors import OtpdError
 from otpd.core.service import CredentialService
 from otpd.core.tenants import Caller
 
-__all__ = ["PREFIX", "ROUTES"]
+__all__ = ["PREFIX", "routes"]
 
 PREFIX = "/api/authentication/"
 ALLOW = {"Allow": "PUT"}
@@ -40,7 +41,7 @@ def _token_auth(
     tenant: str | None,
     caller: Caller,
     operation: str,
-    content_type: str | None,
+    content_type: str,
     body: bytes,
 ) -> bool:
     """Steps 2-4. True when the code is accepted; raises a domain error otherwise. No `tenant`
@@ -50,37 +51,36 @@ def _token_auth(
     return service.verify(principal, command.username, command.otp).accepted
 
 
-async def _respond(request: Request) -> Response:
-    if request.method != "PUT":
-        return status_response(405, ALLOW)
-    runtime = request.app.state.runtime
-    headers = request.headers
-    caller = caller_of(request.scope, headers, runtime.settings)
-    body = await request.body()
-    try:
-        accepted = await run_in_threadpool(
+class TokenAuth(HTTPEndpoint):
+    """Step 1 is Starlette's: PUT is the only method defined, so every other one (HEAD and
+    OPTIONS included) reaches method_not_allowed."""
+
+    source: ClassVar[CertSource] = CertSource()
+
+    async def put(self, request: Request) -> Response:
+        headers = request.headers
+        caller = caller_of(request.scope, headers, self.source)
+        body = await request.body()
+        accepted = await one_hop(
+            request,
             _token_auth,
-            runtime.service,
+            service_of(request),
             tenant_header(headers),
             caller,
             request.path_params["operation"],
-            headers.get("content-type"),
+            media_type(headers),
             body,
         )
-    except OtpdError as error:
-        return error_response(error)
-    return status_response(200 if accepted else 403)
+        return status_response(200 if accepted else 403)
+
+    async def method_not_allowed(self, request: Request) -> Response:
+        return status_response(405, ALLOW)
 
 
-class _Dispatch:
-    """An ASGI app (not a function), so Starlette routes every method here, not only GET."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await _respond(Request(scope, receive))
-        await response(scope, receive, send)
-
-
-ROUTES: list[BaseRoute] = [
-    Route(PREFIX + "{operation}", _Dispatch()),
-    Route(PREFIX + "{operation}/", _Dispatch()),
-]
+def routes(
+    *, trusted_proxies: tuple[str, ...] = (), client_cert_header: str = "X-SSL-Client-S-DN"
+) -> list[BaseRoute]:
+    """The PhenixID routes, told where a client certificate subject may come from."""
+    source = CertSource(trusted_proxies, client_cert_header)
+    endpoint = type("TokenAuth", (TokenAuth,), {"source": source})
+    return [Route(PREFIX + "{operation}", endpoint), Route(PREFIX + "{operation}/", endpoint)]

@@ -1,100 +1,79 @@
-"""What every Strongbox handler needs: the service, the caller, query flags, replies, ETags.
+"""What every Strongbox handler needs: its configuration, the bearer, query flags, the body,
+replies and ETag preconditions.
 
-Handlers stay flat (DESIGN habit 9): parse -> one service call -> render.
+Handlers stay flat (DESIGN habit 9): read the cheap parts on the event loop (the bearer, the
+query, the raw body, the precondition headers), make the request's one worker hop
+(api.common.one_hop) to authenticate with the scope, parse and act, render on the loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from functools import wraps
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from otpd.api.strongbox.errors import PreconditionFailed, error_response
-from otpd.api.strongbox.parse import wants_yaml
+from otpd.api.common import media_type
+from otpd.api.strongbox.errors import PreconditionFailed
+from otpd.api.strongbox.parse import Body, parse_body, wants_yaml
 from otpd.api.strongbox.render import render
-from otpd.core import access
-from otpd.core.errors import InvalidInput, NotFound, OtpdError, Unauthenticated
-from otpd.core.model import Principal, Scope
-from otpd.core.service import CredentialService
+from otpd.core.errors import InvalidInput, NotFound
 
 __all__ = [
+    "Conditions",
+    "Config",
     "Handler",
-    "bearer",
-    "call",
-    "check_preconditions",
+    "RawBody",
     "check_site",
-    "endpoint",
     "flag",
-    "not_modified",
     "path_name",
-    "principal",
     "reply",
-    "service",
 ]
 
-Handler = Callable[[Request], Awaitable[Response]]
-P = ParamSpec("P")
-T = TypeVar("T")
+
+@dataclass(frozen=True)
+class Config:
+    """The Strongbox adapter's configuration, given when its routes are built (web.app)."""
+
+    site: str = "local"
 
 
-def endpoint(handler: Handler) -> Handler:
-    """Map domain errors through the one table; anything else reaches the last resort."""
-
-    @wraps(handler)
-    async def wrapped(request: Request) -> Response:
-        try:
-            return await handler(request)
-        except OtpdError as error:
-            return error_response(error)
-
-    return wrapped
+Handler = Callable[[Request, Config], Awaitable[Response]]
 
 
-def service(request: Request) -> CredentialService:
-    runtime_service: CredentialService = request.app.state.runtime.service
-    return runtime_service
+@dataclass(frozen=True)
+class RawBody:
+    """A request body as it arrived (read on the loop, capped by the middleware); parsed in
+    the worker thread (docs/requirements.md#safe-parsers)."""
+
+    raw: bytes
+    media: str
+
+    @classmethod
+    async def read(cls, request: Request) -> RawBody:
+        return cls(await request.body(), media_type(request.headers))
+
+    def parse(self, *, required: bool = True) -> Body:
+        return parse_body(self.raw, self.media, required)
+
+    def __repr__(self) -> str:  # a body may hold a secret (passcode32)
+        return f"RawBody(bytes={len(self.raw)}, media={self.media!r})"
 
 
-async def call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    # The store may fsync (synchronous=FULL): keep the event loop free.
-    return await run_in_threadpool(fn, *args, **kwargs)
-
-
-def bearer(request: Request) -> str:
-    """The one bearer token of the request. Two Authorization headers are refused rather
-    than guessing which one counts (T68: no partial authentication)."""
-    values = request.headers.getlist("authorization")
-    scheme, _, token = values[0].partition(" ") if len(values) == 1 else ("", "", "")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("no bearer token")
-    return token.strip()
-
-
-async def principal(request: Request, scope: Scope | None = None) -> Principal:
-    """Authenticate, then check the scope before any body is read: a client without the
-    scope learns nothing about the body rules (403 before 400)."""
-    caller = await call(service(request).authenticate_token, bearer(request))
-    if scope is not None:
-        access.require(caller, scope)
-    return caller
-
-
-def flag(request: Request, name: str) -> bool:
+def flag(query: Mapping[str, str], name: str) -> bool:
     """`validate`, `keys`, `count`: the spec's only value is "true"; "false" is accepted."""
-    value = request.query_params.get(name)
+    value = query.get(name)
     if value not in (None, "true", "false"):
         raise InvalidInput(name, "must be true or false")
     return value == "true"
 
 
-def check_site(request: Request) -> None:
+def check_site(query: Mapping[str, str], site: str) -> None:
     """A single node answers for its configured site only (NOTES.md §5)."""
-    site = request.query_params.get("site")
-    if site is not None and site != request.app.state.runtime.settings.site:
+    given = query.get("site")
+    if given is not None and given != site:
         raise NotFound("no such site")
 
 
@@ -116,27 +95,39 @@ def _matches(header: str, current: str, *, weak: bool) -> bool:
     return "*" in tags or current in tags
 
 
-def check_preconditions(request: Request, current: str | None) -> None:
-    """PUT/PATCH/DELETE: If-Match / If-None-Match against the current ETag (None: there is
-    no such resource) -> 412 (RFC 9110 §13.2.2)."""
-    if_match = request.headers.get("if-match")
-    if if_match is not None and (current is None or not _matches(if_match, current, weak=False)):
-        raise PreconditionFailed("if-match")
-    if_none_match = request.headers.get("if-none-match")
-    if (
-        if_none_match is not None
-        and current is not None
-        and _matches(if_none_match, current, weak=True)
-    ):
-        raise PreconditionFailed("if-none-match")
+@dataclass(frozen=True)
+class Conditions:
+    """If-Match and If-None-Match, read on the loop and checked in the worker against the
+    ETag of what the store holds (RFC 9110 §13.2.2)."""
 
+    if_match: str | None
+    if_none_match: str | None
 
-def not_modified(request: Request, current: str) -> Response | None:
-    """GET: a failing If-Match is 412; a matching If-None-Match is 304 with the ETag."""
-    if_match = request.headers.get("if-match")
-    if if_match is not None and not _matches(if_match, current, weak=False):
-        raise PreconditionFailed("if-match")
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None and _matches(if_none_match, current, weak=True):
-        return Response(status_code=304, headers={"ETag": current})
-    return None
+    @classmethod
+    def of(cls, request: Request) -> Conditions:
+        return cls(request.headers.get("if-match"), request.headers.get("if-none-match"))
+
+    @property
+    def conditional(self) -> bool:
+        """A write must still find the version it was checked against (If-Match): the check
+        and the write are then one compare-and-set in the store."""
+        return self.if_match is not None
+
+    def check(self, current: str | None) -> None:
+        """PUT/PATCH/DELETE: against the current ETag (None: no such resource) -> 412."""
+        if self.if_match is not None and (
+            current is None or not _matches(self.if_match, current, weak=False)
+        ):
+            raise PreconditionFailed("if-match")
+        if (
+            self.if_none_match is not None
+            and current is not None
+            and _matches(self.if_none_match, current, weak=True)
+        ):
+            raise PreconditionFailed("if-none-match")
+
+    def not_modified(self, current: str) -> bool:
+        """GET: a failing If-Match is 412; a matching If-None-Match is True (answer 304)."""
+        if self.if_match is not None and not _matches(self.if_match, current, weak=False):
+            raise PreconditionFailed("if-match")
+        return self.if_none_match is not None and _matches(self.if_none_match, current, weak=True)

@@ -1,6 +1,6 @@
 """The TOTP operations, POSTs under /v1/state/strongbox/totp/{name}/ (NOTES.md §5):
 get-code (scope code), get-qr-code (scope reveal: the url holds the secret) and verify-code
-(scope verify). Each answers 200 OK with a body.
+(scope verify). Each answers 200 OK with a body, after one worker hop.
 """
 
 from __future__ import annotations
@@ -10,42 +10,48 @@ import base64
 from starlette.requests import Request
 from starlette.responses import Response
 
-from otpd.api.strongbox.context import call, endpoint, path_name, principal, reply, service
-from otpd.api.strongbox.parse import read_body
+from otpd.api.common import bearer_token, one_hop, service_of
+from otpd.api.strongbox.context import Config, RawBody, path_name, reply
 from otpd.core.errors import InvalidInput
 from otpd.core.model import Scope
+from otpd.core.service import CredentialService
 from otpd.qr import png_bytes
 
 __all__ = ["get_code", "get_qr_code", "verify_code"]
 
 
-@endpoint
-async def get_code(request: Request) -> Response:
-    caller = await principal(request, Scope.CODE)
-    code = await call(service(request).current_code, caller, path_name(request))
+def _code(svc: CredentialService, token: str | None, name: str) -> str:
+    return svc.current_code(svc.authenticate_token(token, Scope.CODE), name)
+
+
+async def get_code(request: Request, config: Config) -> Response:
+    token, name = bearer_token(request.headers), path_name(request)
+    code = await one_hop(request, _code, service_of(request), token, name)
     return reply(request, {"code": code})
 
 
-def _qr(url: str) -> str:
-    return base64.b64encode(png_bytes(url)).decode("ascii")
+def _qr(svc: CredentialService, token: str | None, name: str) -> dict[str, str]:
+    url = svc.key_uri(svc.authenticate_token(token, Scope.REVEAL), name)
+    return {"qr-code": base64.b64encode(png_bytes(url)).decode("ascii"), "url": url}
 
 
-@endpoint
-async def get_qr_code(request: Request) -> Response:
-    caller = await principal(request, Scope.REVEAL)
-    url = await call(service(request).key_uri, caller, path_name(request))
-    return reply(request, {"qr-code": await call(_qr, url), "url": url})
+async def get_qr_code(request: Request, config: Config) -> Response:
+    token, name = bearer_token(request.headers), path_name(request)
+    return reply(request, await one_hop(request, _qr, service_of(request), token, name))
 
 
-@endpoint
-async def verify_code(request: Request) -> Response:
+def _verify(svc: CredentialService, token: str | None, name: str, body: RawBody) -> bool:
+    caller = svc.authenticate_token(token, Scope.VERIFY)
+    value = body.parse().value
+    if not isinstance(value, dict) or not isinstance(value.get("code"), str):
+        raise InvalidInput("code", "is required and must be a string")
+    return svc.verify(caller, name, value["code"], missing_is_error=True).accepted
+
+
+async def verify_code(request: Request, config: Config) -> Response:
     """{"code": "..."} -> {"valid": true|false}. Wrong, replayed and throttled codes all
     answer the same {"valid": false} (R35); a missing or non-string code is 400."""
-    caller = await principal(request, Scope.VERIFY)
-    body = (await read_body(request)).value
-    if not isinstance(body, dict) or not isinstance(body.get("code"), str):
-        raise InvalidInput("code", "is required and must be a string")
-    result = await call(
-        service(request).verify, caller, path_name(request), body["code"], missing_is_error=True
-    )
-    return reply(request, {"valid": result.accepted})
+    token, name = bearer_token(request.headers), path_name(request)
+    body = await RawBody.read(request)
+    valid = await one_hop(request, _verify, service_of(request), token, name, body)
+    return reply(request, {"valid": valid})

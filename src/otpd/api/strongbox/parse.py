@@ -12,7 +12,6 @@ from typing import Any
 
 import jsonpatch
 import yaml
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from otpd.api.common import no_duplicate_keys
@@ -30,7 +29,6 @@ __all__ = [
     "parse_content",
     "parse_duration",
     "parse_fields",
-    "read_body",
     "spec_from_fields",
     "wants_yaml",
 ]
@@ -62,20 +60,10 @@ class Body:
     present: bool = True  # False: the request had no body (not even `null`)
 
 
-def _media_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";")[0].strip().lower()
-
-
-async def read_body(request: Request, *, required: bool = True) -> Body:
-    """JSON for application/json, YAML for the YAML types; with no type, JSON then YAML.
-
-    Parsed in a worker thread: even bounded parsing of a body at the cap is milliseconds of
-    CPU that must not stall every other request on the event loop."""
-    raw = await request.body()
-    return await run_in_threadpool(parse_body, raw, _media_type(request), required)
-
-
 def parse_body(raw: bytes, media: str, required: bool = True) -> Body:
+    """JSON for application/json, YAML for the YAML types; with no type, JSON then YAML.
+    Called in the worker thread (context.RawBody): even bounded parsing of a body at the cap
+    is milliseconds of CPU that must not stall every other request on the event loop."""
     if not raw.strip():
         if required:
             raise InvalidInput("body", "is required")

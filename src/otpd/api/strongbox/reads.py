@@ -8,20 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
-from otpd.api.strongbox.context import (
-    call,
-    check_site,
-    endpoint,
-    flag,
-    not_modified,
-    path_name,
-    principal,
-    reply,
-    service,
-)
+from otpd.api.common import bearer_token, one_hop, service_of
+from otpd.api.strongbox.context import Conditions, Config, check_site, flag, path_name, reply
 from otpd.api.strongbox.parse import parse_content, parse_fields
 from otpd.api.strongbox.render import (
     etag,
@@ -59,64 +51,93 @@ def _views(
     return [_view(svc, caller, record, content) for record in records]
 
 
-def _content(request: Request, state: bool) -> str | None:
+def _content(query: QueryParams, state: bool, site: str) -> str | None:
     if not state:
         return None
-    check_site(request)
-    return parse_content(request.query_params.get("content"))
+    check_site(query, site)
+    return parse_content(query.get("content"))
 
 
-async def _list(request: Request, state: bool) -> Response:
-    caller = await principal(request, Scope.READ)
-    content = _content(request, state)
-    fields = parse_fields(request.query_params.get("fields"))
-    flag(request, "validate")  # a read has nothing to validate; the value is still checked
-    count, keys = flag(request, "count"), flag(request, "keys")
-    svc = service(request)
-    records = await call(svc.list_credentials, caller)
+def _list(
+    svc: CredentialService,
+    token: str | None,
+    query: QueryParams,
+    read: tuple[bool, str],
+    conditions: Conditions,
+) -> tuple[Any, str, bool]:
+    """In the worker: authenticate (scope read), check the query, list, build the views."""
+    caller = svc.authenticate_token(token, Scope.READ)
+    content = _content(query, *read)
+    fields = parse_fields(query.get("fields"))
+    flag(query, "validate")  # a read has nothing to validate; the value is still checked
+    count, keys = flag(query, "count"), flag(query, "keys")
+    records = svc.list_credentials(caller)
     tag = list_etag(records)
-    if (early := not_modified(request, tag)) is not None:
-        return early
+    if conditions.not_modified(tag):
+        return None, tag, True
     body: Any
     if count:
         body = {"count": len(records)}
     elif keys:
         body = [record.name for record in records]
     else:
-        views = await call(_views, svc, caller, records, content)
-        body = [filter_fields(view, fields) for view in views]
+        body = [filter_fields(view, fields) for view in _views(svc, caller, records, content)]
+    return body, tag, False
+
+
+def _get(
+    svc: CredentialService,
+    token: str | None,
+    query: QueryParams,
+    read: tuple[bool, str],
+    conditions: Conditions,
+    name: str,
+) -> tuple[Any, str, bool]:
+    caller = svc.authenticate_token(token, Scope.READ)
+    content = _content(query, *read)
+    fields = parse_fields(query.get("fields"))
+    flag(query, "validate")  # a read has nothing to validate; the value is still checked
+    record = svc.get_credential(caller, name)
+    tag = etag(record)
+    if conditions.not_modified(tag):
+        return None, tag, True
+    return filter_fields(_view(svc, caller, record, content), fields), tag, False
+
+
+def _answer(request: Request, body: Any, tag: str, not_modified: bool) -> Response:
+    if not_modified:
+        return Response(status_code=304, headers={"ETag": tag})
     return reply(request, body, headers={"ETag": tag})
 
 
-async def _get(request: Request, state: bool) -> Response:
-    caller = await principal(request, Scope.READ)
-    content = _content(request, state)
-    fields = parse_fields(request.query_params.get("fields"))
-    flag(request, "validate")  # a read has nothing to validate; the value is still checked
-    svc = service(request)
-    record = await call(svc.get_credential, caller, path_name(request))
-    tag = etag(record)
-    if (early := not_modified(request, tag)) is not None:
-        return early
-    view = await call(_view, svc, caller, record, content)
-    return reply(request, filter_fields(view, fields), headers={"ETag": tag})
+async def _read(request: Request, config: Config, state: bool, one: bool) -> Response:
+    token, query, conditions = (
+        bearer_token(request.headers),
+        request.query_params,
+        Conditions.of(request),
+    )
+    read = (state, config.site)
+    svc = service_of(request)
+    if one:
+        answer = await one_hop(
+            request, _get, svc, token, query, read, conditions, path_name(request)
+        )
+    else:
+        answer = await one_hop(request, _list, svc, token, query, read, conditions)
+    return _answer(request, *answer)
 
 
-@endpoint
-async def list_config(request: Request) -> Response:
-    return await _list(request, state=False)
+async def list_config(request: Request, config: Config) -> Response:
+    return await _read(request, config, state=False, one=False)
 
 
-@endpoint
-async def list_state(request: Request) -> Response:
-    return await _list(request, state=True)
+async def list_state(request: Request, config: Config) -> Response:
+    return await _read(request, config, state=True, one=False)
 
 
-@endpoint
-async def get_config(request: Request) -> Response:
-    return await _get(request, state=False)
+async def get_config(request: Request, config: Config) -> Response:
+    return await _read(request, config, state=False, one=True)
 
 
-@endpoint
-async def get_state(request: Request) -> Response:
-    return await _get(request, state=True)
+async def get_state(request: Request, config: Config) -> Response:
+    return await _read(request, config, state=True, one=True)

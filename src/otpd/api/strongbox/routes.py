@@ -1,30 +1,52 @@
 """The Strongbox TOTP API's routes: one table of resources, each a path and its handlers.
 
 Spec: shared/specs/strongbox-totp-api.txt; choices: NOTES.md §2, §5, §7; CLIENTS.md §3.7.
-Each resource is one route that dispatches on the method itself, so OPTIONS and a 405 both
-list exactly the methods of that path (Starlette's per-method routes would each answer 405
-with only their own method in `Allow`), and a 405 has the Strongbox errors body.
+Each resource is one Starlette HTTPEndpoint whose methods are its handlers, so OPTIONS and a
+405 both list exactly the methods of that path, in the table's order, and a 405 has the
+Strongbox errors body. HEAD runs GET with the same authentication; the server drops the body.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
+from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.routing import BaseRoute, Route
 
 from otpd.api.common import errors_response
-from otpd.api.strongbox.context import Handler, reply
+from otpd.api.strongbox.context import Config, Handler, reply
 from otpd.api.strongbox.openapi import CONFIG, OPENAPI_PATH, STATE, openapi_document
 from otpd.api.strongbox.operations import get_code, get_qr_code, verify_code
 from otpd.api.strongbox.reads import get_config, get_state, list_config, list_state
 from otpd.api.strongbox.tokens import login, refresh
 from otpd.api.strongbox.writes import create, delete, patch, put
 
-__all__ = ["RESOURCES", "ROUTES", "Resource"]
+__all__ = ["RESOURCES", "Resource", "StrongboxEndpoint", "routes"]
+
+
+class StrongboxEndpoint(HTTPEndpoint):
+    """A resource's endpoint; `routes()` makes one subclass per resource with its handlers
+    as methods and its configuration."""
+
+    config: ClassVar[Config] = Config()
+    allow: ClassVar[str] = "OPTIONS"
+
+    async def options(self, request: Request) -> Response:
+        return Response(status_code=204, headers={"Allow": self.allow})
+
+    async def method_not_allowed(self, request: Request) -> Response:
+        return errors_response(405, "method not allowed", {"Allow": self.allow})
+
+
+def _method(handler: Handler) -> Any:
+    async def method(self: StrongboxEndpoint, request: Request) -> Response:
+        return await handler(request, self.config)
+
+    return method
 
 
 @dataclass(frozen=True)
@@ -38,34 +60,16 @@ class Resource:
         head = ("HEAD",) if "GET" in self.handlers else ()
         return (*self.handlers, *head, "OPTIONS")
 
-    def route(self) -> Route:
-        return Route(self.path, _Dispatch(self))
+    def route(self, config: Config) -> Route:
+        attributes: dict[str, Any] = {m.lower(): _method(h) for m, h in self.handlers.items()}
+        attributes |= {"config": config, "allow": ", ".join(self.methods)}
+        endpoint = type("StrongboxResource", (StrongboxEndpoint,), attributes)
+        return Route(self.path, endpoint)
 
 
-class _Dispatch:
-    """An ASGI app, so Starlette routes every method of the path here (not only GET)."""
-
-    def __init__(self, resource: Resource) -> None:
-        self.handlers = dict(resource.handlers)
-        self.allow = ", ".join(resource.methods)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await self.respond(Request(scope, receive))
-        await response(scope, receive, send)
-
-    async def respond(self, request: Request) -> Response:
-        if request.method == "OPTIONS":
-            return Response(status_code=204, headers={"Allow": self.allow})
-        # HEAD runs GET with the same authentication; the server drops the body (T69).
-        handler = self.handlers.get("GET" if request.method == "HEAD" else request.method)
-        if handler is None:
-            return errors_response(405, "method not allowed", {"Allow": self.allow})
-        return await handler(request)
-
-
-async def openapi(request: Request) -> Response:
+async def openapi(request: Request, config: Config) -> Response:
     """The OpenAPI 3.1 document of exactly this API (no authentication: it holds no data)."""
-    return reply(request, openapi_document(request.app.state.runtime.settings.site))
+    return reply(request, openapi_document(config.site))
 
 
 RESOURCES: tuple[Resource, ...] = (
@@ -81,4 +85,8 @@ RESOURCES: tuple[Resource, ...] = (
     Resource(OPENAPI_PATH, {"GET": openapi}),
 )
 
-ROUTES = [resource.route() for resource in RESOURCES]
+
+def routes(*, site: str = "local") -> list[BaseRoute]:
+    """The Strongbox routes for one node answering for `site` (NOTES.md §5)."""
+    config = Config(site=site)
+    return [resource.route(config) for resource in RESOURCES]

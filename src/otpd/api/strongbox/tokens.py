@@ -10,10 +10,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from otpd.api.strongbox.context import bearer, call, endpoint, reply, service
-from otpd.api.strongbox.parse import parse_duration, read_body
+from otpd.api.common import bearer_token, one_hop, service_of
+from otpd.api.strongbox.context import Config, RawBody, reply
+from otpd.api.strongbox.parse import parse_duration
 from otpd.api.strongbox.render import iso_time
 from otpd.core.errors import InvalidInput
+from otpd.core.service import CredentialService
 from otpd.core.tokens import IssuedToken
 
 __all__ = ["login", "refresh"]
@@ -31,31 +33,38 @@ def _token_body(issued: IssuedToken, now_us: int) -> dict[str, Any]:
     }
 
 
-@endpoint
-async def login(request: Request) -> Response:
+def _login(svc: CredentialService, body: RawBody) -> dict[str, Any]:
+    value = body.parse().value
+    if not isinstance(value, dict):
+        raise InvalidInput("body", "must be an object")
+    issued = svc.login(value.get("username"), value.get("password"), value.get("tenant"))
+    return _token_body(issued, issued.record.created_at_us)
+
+
+async def login(request: Request, config: Config) -> Response:
     """Client name and key (and optionally the tenant) -> a bearer token. Missing or
     non-string fields are a failed login (401), like a wrong key."""
-    body = (await read_body(request)).value
-    if not isinstance(body, dict):
-        raise InvalidInput("body", "must be an object")
-    issued = await call(
-        service(request).login, body.get("username"), body.get("password"), body.get("tenant")
-    )
-    return reply(request, _token_body(issued, issued.record.created_at_us))
+    body = await RawBody.read(request)
+    return reply(request, await one_hop(request, _login, service_of(request), body))
 
 
-@endpoint
-async def refresh(request: Request) -> Response:
-    """Reset the token's TTL from now. avassa-client sends no body; `{"increment": "15m"}`
-    asks for a shorter TTL (never longer than the configured one)."""
-    token = bearer(request)
-    # The token first: an outsider's body is never read, let alone parsed.
-    await call(service(request).authenticate_token, token)
-    body = await read_body(request, required=False)
-    if body.present and not isinstance(body.value, dict):
+def _refresh(svc: CredentialService, token: str | None, body: RawBody) -> dict[str, Any]:
+    # The token first: an outsider's body is never parsed.
+    svc.authenticate_token(token)
+    parsed = body.parse(required=False)
+    if parsed.present and not isinstance(parsed.value, dict):
         raise InvalidInput("body", "must be an object")
     increment = None
-    if body.present and body.value.get("increment") is not None:
-        increment = parse_duration(body.value["increment"], "increment")
-    issued = await call(service(request).refresh_token, token, increment)
-    return reply(request, _token_body(issued, issued.record.renewed_at_us))
+    if parsed.present and parsed.value.get("increment") is not None:
+        increment = parse_duration(parsed.value["increment"], "increment")
+    assert token is not None  # authenticate_token refused None
+    issued = svc.refresh_token(token, increment)
+    return _token_body(issued, issued.record.renewed_at_us)
+
+
+async def refresh(request: Request, config: Config) -> Response:
+    """Reset the token's TTL from now. avassa-client sends no body; `{"increment": "15m"}`
+    asks for a shorter TTL (never longer than the configured one)."""
+    token = bearer_token(request.headers)
+    body = await RawBody.read(request)
+    return reply(request, await one_hop(request, _refresh, service_of(request), token, body))

@@ -1,22 +1,22 @@
 """POST (create), PUT (create or replace), PATCH (merge patch or JSON Patch) and DELETE of a
 TOTP. `validate=true` runs every check of the real call and changes nothing (NOTES.md §5).
+
+Each handler reads the bearer, query, precondition headers and raw body on the loop; the
+worker function authenticates (scope write), parses, checks the preconditions against the
+stored ETag and writes, all in the request's one hop.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
-from otpd.api.strongbox.context import (
-    call,
-    check_preconditions,
-    endpoint,
-    flag,
-    path_name,
-    principal,
-    service,
-)
-from otpd.api.strongbox.parse import apply_patch, read_body, spec_from_fields
+from otpd.api.common import bearer_token, one_hop, service_of
+from otpd.api.strongbox.context import Conditions, Config, RawBody, flag, path_name
+from otpd.api.strongbox.parse import apply_patch, spec_from_fields
 from otpd.api.strongbox.render import etag, totp_config
 from otpd.core.errors import InvalidInput, NotFound
 from otpd.core.model import CredentialRecord, Principal, Scope
@@ -27,19 +27,50 @@ __all__ = ["create", "delete", "patch", "put"]
 CONFIG = "/v1/config/strongbox/totp"
 
 
+@dataclass(frozen=True)
+class Write:
+    """What a write request brought, read on the event loop."""
+
+    token: str | None
+    query: QueryParams
+    conditions: Conditions
+    body: RawBody | None = None
+    name: str = ""
+
+    @classmethod
+    async def read(cls, request: Request, *, body: bool = True, name: bool = True) -> Write:
+        return cls(
+            bearer_token(request.headers),
+            request.query_params,
+            Conditions.of(request),
+            await RawBody.read(request) if body else None,
+            path_name(request) if name else "",
+        )
+
+    def begin(self, svc: CredentialService) -> tuple[Principal, bool]:
+        """The caller (scope write, before any body rule: 403 before 400) and validate=."""
+        return svc.authenticate_token(self.token, Scope.WRITE), flag(self.query, "validate")
+
+    def fields(self) -> object:
+        assert self.body is not None
+        return self.body.parse().value
+
+
 def _created(name: str) -> Response:
     # Names match [A-Za-z0-9][A-Za-z0-9._@+-]*, so they are safe in a path as they are.
     return Response(status_code=201, headers={"Location": f"{CONFIG}/{name}"})
 
 
-@endpoint
-async def create(request: Request) -> Response:
-    caller = await principal(request, Scope.WRITE)
-    dry_run = flag(request, "validate")
-    spec, secret = spec_from_fields((await read_body(request)).value)
-    svc = service(request)
-    await call(svc.check_create if dry_run else svc.create_credential, caller, spec, secret)
-    return _created(spec.name)
+def _create(svc: CredentialService, write: Write) -> str:
+    caller, dry_run = write.begin(svc)
+    spec, secret = spec_from_fields(write.fields())
+    (svc.check_create if dry_run else svc.create_credential)(caller, spec, secret)
+    return spec.name
+
+
+async def create(request: Request, config: Config) -> Response:
+    write = await Write.read(request, name=False)
+    return _created(await one_hop(request, _create, service_of(request), write))
 
 
 def _find(svc: CredentialService, caller: Principal, name: str) -> CredentialRecord | None:
@@ -49,73 +80,75 @@ def _find(svc: CredentialService, caller: Principal, name: str) -> CredentialRec
         return None
 
 
-async def _existing(
-    request: Request, svc: CredentialService, caller: Principal, name: str
-) -> CredentialRecord:
+def _existing(svc: CredentialService, caller: Principal, write: Write) -> CredentialRecord:
     """The credential a PATCH or DELETE acts on (404 when missing), after its preconditions."""
-    record: CredentialRecord = await call(svc.get_credential_for_update, caller, name)
-    check_preconditions(request, etag(record))
+    record = svc.get_credential_for_update(caller, write.name)
+    write.conditions.check(etag(record))
     return record
 
 
-def _conditional(request: Request, record: CredentialRecord) -> int | None:
+def _expected(write: Write, record: CredentialRecord) -> int | None:
     """The version a write must still find when the client made it conditional (If-Match):
-    the check above and the write below are then one compare-and-set in the store."""
-    return record.version if "if-match" in request.headers else None
+    the check and the write are then one compare-and-set in the store."""
+    return record.version if write.conditions.conditional else None
 
 
-@endpoint
-async def put(request: Request) -> Response:
+def _put(svc: CredentialService, write: Write) -> bool:
+    """True when created, False when replaced."""
+    caller, dry_run = write.begin(svc)
+    spec, secret = spec_from_fields(write.fields(), path_name=write.name)
+    record = _find(svc, caller, write.name)
+    write.conditions.check(None if record is None else etag(record))
+    if record is None:
+        (svc.check_create if dry_run else svc.create_credential)(caller, spec, secret)
+        return True
+    if dry_run:
+        svc.check_replace(caller, spec, secret)
+    else:
+        svc.replace_credential(caller, spec, secret, expect_version=_expected(write, record))
+    return False
+
+
+async def put(request: Request, config: Config) -> Response:
     """Replace or create: 201 when created, 204 when replaced. A replace without
     `passcode32` keeps the secret unless the key size changes (service.replace_credential)."""
-    caller = await principal(request, Scope.WRITE)
-    name = path_name(request)
-    dry_run = flag(request, "validate")
-    spec, secret = spec_from_fields((await read_body(request)).value, path_name=name)
-    svc = service(request)
-    record = await call(_find, svc, caller, name)
-    check_preconditions(request, None if record is None else etag(record))
-    if record is None:
-        await call(svc.check_create if dry_run else svc.create_credential, caller, spec, secret)
-        return _created(name)
-    if dry_run:
-        await call(svc.check_replace, caller, spec, secret)
-    else:
-        expected = _conditional(request, record)
-        await call(svc.replace_credential, caller, spec, secret, expect_version=expected)
+    write = await Write.read(request)
+    if await one_hop(request, _put, service_of(request), write):
+        return _created(write.name)
     return Response(status_code=204)
 
 
-@endpoint
-async def patch(request: Request) -> Response:
-    caller = await principal(request, Scope.WRITE)
-    name = path_name(request)
-    dry_run = flag(request, "validate")
-    body = await read_body(request)
-    svc = service(request)
-    record = await _existing(request, svc, caller, name)
+def _patch(svc: CredentialService, write: Write) -> None:
+    caller, dry_run = write.begin(svc)
+    assert write.body is not None
+    body = write.body.parse()
+    record = _existing(svc, caller, write)
     patched = apply_patch(totp_config(record), body)
-    if patched.get("name", name) != name:
+    if patched.get("name", write.name) != write.name:
         raise InvalidInput("name", "cannot be changed by PATCH")
-    spec, secret = spec_from_fields(patched, path_name=name)
+    spec, secret = spec_from_fields(patched, path_name=write.name)
     if dry_run:
-        await call(svc.check_replace, caller, spec, secret)
+        svc.check_replace(caller, spec, secret)
     else:
         # Always conditional: the patch was applied to the version read above, so a write
         # that landed in between must not be silently overwritten (a lost update).
-        await call(svc.replace_credential, caller, spec, secret, expect_version=record.version)
+        svc.replace_credential(caller, spec, secret, expect_version=record.version)
+
+
+async def patch(request: Request, config: Config) -> Response:
+    write = await Write.read(request)
+    await one_hop(request, _patch, service_of(request), write)
     return Response(status_code=204)
 
 
-@endpoint
-async def delete(request: Request) -> Response:
-    caller = await principal(request, Scope.WRITE)
-    name = path_name(request)
-    dry_run = flag(request, "validate")
-    svc = service(request)
-    record = await _existing(request, svc, caller, name)
+def _delete(svc: CredentialService, write: Write) -> None:
+    caller, dry_run = write.begin(svc)
+    record = _existing(svc, caller, write)
     if not dry_run:
-        await call(
-            svc.delete_credential, caller, name, expect_version=_conditional(request, record)
-        )
+        svc.delete_credential(caller, write.name, expect_version=_expected(write, record))
+
+
+async def delete(request: Request, config: Config) -> Response:
+    write = await Write.read(request, body=False)
+    await one_hop(request, _delete, service_of(request), write)
     return Response(status_code=204)

@@ -1,30 +1,29 @@
-"""POST /v1/state/strongbox/system/unseal and .../seal.
+"""POST /v1/state/strongbox/system/unseal and .../seal, GET .../seal-status.
 
 Unsealing needs no bearer (as in Vault, the shares are the authority); sealing needs an API
 client of the `system` tenant with scope `seal`, sent as `Authorization: Bearer <key>`.
+Each request makes its one worker hop (api.common.one_hop): combining a Shamir share and
+sealing touch the store and the key, which the event loop must not wait on.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from otpd.api.common import bearer_token, errors_response, read_json_object
+from otpd.api.common import bearer_token, one_hop, parse_json_object, service_of
 from otpd.api.system import export
-from otpd.core.access import KEY_LENGTH
-from otpd.core.errors import Forbidden, InvalidInput, InvalidShare, Unauthenticated
-from otpd.core.model import SealStatus
+from otpd.core.errors import InvalidInput
+from otpd.core.model import Scope, SealStatus
 from otpd.core.service import CredentialService
 
-__all__ = ["ROUTES"]
+__all__ = ["PREFIX", "ROUTES"]
 
 PREFIX = "/v1/state/strongbox/system"
-
-
-def _service(request: Request) -> CredentialService:
-    service: CredentialService = request.app.state.runtime.service
-    return service
 
 
 def _status_body(status: SealStatus) -> dict[str, object]:
@@ -40,48 +39,43 @@ def _share_holder_body(status: SealStatus) -> dict[str, object]:
     return body
 
 
-async def unseal(request: Request) -> Response:
-    try:
-        body = await read_json_object(request)
-        if body.get("reset") is True:
-            nonce = body.get("nonce")
-            if not isinstance(nonce, str):
-                raise InvalidInput("nonce", "a reset must carry the nonce of the unseal")
-            return JSONResponse(_status_body(_service(request).reset_unseal(nonce)))
-        if not isinstance(body.get("share"), str):
-            raise InvalidInput("share", "must be a string (or send reset: true with the nonce)")
-        status = _service(request).submit_unseal_share(body["share"])
-    except (InvalidInput, InvalidShare) as error:
-        return errors_response(400, f"invalid request: {error}")
-    return JSONResponse(_share_holder_body(status))
+def _unseal(service: CredentialService, raw: bytes) -> dict[str, Any]:
+    body = parse_json_object(raw)
+    if body.get("reset") is True:
+        nonce = body.get("nonce")
+        if not isinstance(nonce, str):
+            raise InvalidInput("nonce", "a reset must carry the nonce of the unseal")
+        return _status_body(service.reset_unseal(nonce))
+    if not isinstance(body.get("share"), str):
+        raise InvalidInput("share", "must be a string (or send reset: true with the nonce)")
+    return _share_holder_body(service.submit_unseal_share(body["share"]))
 
 
-async def seal(request: Request) -> Response:
-    service = _service(request)
-    token = bearer_token(request)
-    try:
-        if token is None:
-            raise Unauthenticated("no bearer")
-        # An API key (40 characters, as `otpd seal --key` sends) or a Strongbox login token.
-        if len(token) == KEY_LENGTH:
-            principal = service.authenticate(token)
-        else:
-            principal = service.authenticate_token(token)
-        status = service.seal(principal)
-    except Unauthenticated:
-        return errors_response(401, "authentication required", {"WWW-Authenticate": "Bearer"})
-    except Forbidden:
-        return errors_response(403, "scope seal required")
-    return JSONResponse(_status_body(status))
+def _seal(service: CredentialService, token: str | None) -> dict[str, Any]:
+    return _status_body(service.seal(service.authenticate_bearer(token, Scope.SEAL)))
 
 
-async def seal_status(request: Request) -> Response:
-    return JSONResponse(_status_body(_service(request).seal_status()))
+class Unseal(HTTPEndpoint):
+    async def post(self, request: Request) -> Response:
+        raw = await request.body()
+        return JSONResponse(await one_hop(request, _unseal, service_of(request), raw))
+
+
+class Seal(HTTPEndpoint):
+    async def post(self, request: Request) -> Response:
+        token = bearer_token(request.headers)
+        return JSONResponse(await one_hop(request, _seal, service_of(request), token))
+
+
+class SealStatusEndpoint(HTTPEndpoint):
+    async def get(self, request: Request) -> Response:
+        # No hop: the seal state is in memory (crypto.SealManager), no store read.
+        return JSONResponse(_status_body(service_of(request).seal_status()))
 
 
 ROUTES = [
-    Route(f"{PREFIX}/unseal", unseal, methods=["POST"]),
-    Route(f"{PREFIX}/seal", seal, methods=["POST"]),
-    Route(f"{PREFIX}/seal-status", seal_status, methods=["GET"]),
+    Route(f"{PREFIX}/unseal", Unseal),
+    Route(f"{PREFIX}/seal", Seal),
+    Route(f"{PREFIX}/seal-status", SealStatusEndpoint),
     *export.ROUTES,  # issue #17: encrypted export for scope reveal
 ]

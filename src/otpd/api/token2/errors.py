@@ -34,6 +34,7 @@ __all__ = [
     "CODE_TYPE",
     "SEALED_TEXT",
     "Failure",
+    "InFormat",
     "InvalidParameters",
     "failure_for",
     "problem_for",
@@ -63,6 +64,16 @@ class InvalidParameters(OtpdError):
     def __init__(self, problems: tuple[tuple[str, str], ...]) -> None:
         super().__init__("; ".join(text for _, text in problems))
         self.problems = problems
+
+
+class InFormat(OtpdError):
+    """A domain error of a Token2 call, with the response format the call asked for: the
+    `format` parameter may be in a form body, which only the worker thread parsed."""
+
+    def __init__(self, error: OtpdError, fmt: int) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.fmt = fmt
 
 
 # Field -> (code, text). Texts are ours: they never repeat a submitted value.

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from urllib.parse import parse_qsl
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from otpd.api.common import media_type
 from otpd.api.token2.errors import InvalidParameters, problem_for
 from otpd.core.enrolment import normalise_phone, validate_email
 from otpd.core.errors import InvalidInput
@@ -33,7 +33,8 @@ __all__ = [
     "call_for_path",
     "create_user",
     "params_from_query",
-    "read_params",
+    "params_of",
+    "read_raw",
     "require_listusers",
     "validate",
 ]
@@ -104,19 +105,21 @@ def params_from_query(query_string: bytes) -> Params:
     return Params(tuple(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)))
 
 
-async def read_params(request: Request) -> Params:
+async def read_raw(request: Request) -> tuple[tuple[tuple[str, str], ...], bytes | None]:
+    """On the event loop: the query pairs, and the raw body when it is a form POST (capped by
+    the middleware, docs/requirements.md#bounded-input). params_of parses it in the worker."""
     query = tuple(request.query_params.multi_items())
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if request.method != "POST" or media_type != _FORM:
+    if request.method != "POST" or media_type(request.headers) != _FORM:
+        return query, None
+    return query, await request.body()
+
+
+def params_of(query: Sequence[tuple[str, str]], raw: bytes | None) -> Params:
+    """In the worker thread, as every body (docs/requirements.md#safe-parsers). Bad UTF-8
+    becomes U+FFFD, which no parameter rule accepts: a failure body, never a 500."""
+    if raw is None:
         return Params(query)
-    raw = await request.body()  # capped by the middleware (R41)
-    # Bad UTF-8 becomes U+FFFD, which no parameter rule accepts: a failure body, never a 500.
-    form = await run_in_threadpool(_parse_form, raw)  # CPU off the event loop, as every body
-    return Params(query, form)
-
-
-def _parse_form(raw: bytes) -> tuple[tuple[str, str], ...]:
-    return tuple(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+    return Params(query, tuple(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)))
 
 
 # --- createuser --------------------------------------------------------------------------

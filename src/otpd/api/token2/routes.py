@@ -1,34 +1,35 @@
 """The Token2 TOTPRadius Web API's routes (issue #5): /createuser, /validate, /api.php,
 the `hashqr` images under /qr/, and the WordPress plugin's leftover Authy SMS call.
 
-Each call is flat (DESIGN habit 9): read the parameters, run one piece of work in the thread
-pool (authenticate, check the scope, parse, one service call), render. Spec:
+Each call is flat (DESIGN habit 9): read the query and the raw body on the event loop, run
+one piece of work in the request's one worker hop (parse the form, authenticate with the
+scope, one service call), render. A domain error goes to the app's one handler, which renders
+it with errors.failure_for in the format the call asked for. Spec:
 shared/specs/token2-totpradius-web-api.txt; clients: CLIENTS.md §1; choices: NOTES.md §5, §7.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from functools import partial
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, NamedTuple
 
-from starlette.concurrency import run_in_threadpool
+from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.routing import BaseRoute, Route
+from starlette.types import Scope
 
+from otpd.api.common import one_hop, service_of
 from otpd.api.token2 import parse, render
-from otpd.api.token2.errors import Failure, failure_for
-from otpd.api.token2.parse import Call, Params
-from otpd.core import access
+from otpd.api.token2.errors import Failure, InFormat, failure_for
+from otpd.api.token2.parse import Call, Format, Params
 from otpd.core.errors import NotFound, OtpdError
 from otpd.core.model import Scope as AccessScope
 from otpd.core.provisioning import b32encode
 from otpd.core.service import CredentialService
 from otpd.qr import png_bytes
 
-__all__ = ["ROUTES", "render_error"]
+__all__ = ["render_domain_error", "render_error", "routes"]
 
 _METHODS = ("GET", "POST")
 _QR_HEADERS = {
@@ -36,6 +37,7 @@ _QR_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
 }
+_QR_PREFIX = "/qr/"
 
 
 class Reply(NamedTuple):
@@ -43,7 +45,12 @@ class Reply(NamedTuple):
     ok: bool  # what format 3 says
 
 
-Work = Callable[[CredentialService, Params], Reply]
+Work = Callable[[CredentialService, Params, str], Reply]
+
+
+class CallSpec(NamedTuple):
+    call: Call
+    work: Work
 
 
 def render_error(status: int, message: str, scope: Scope) -> Response:
@@ -52,33 +59,49 @@ def render_error(status: int, message: str, scope: Scope) -> Response:
     call = parse.call_for_path(scope["path"])
     fmt = parse.params_from_query(scope.get("query_string", b"")).format(call)
     failure = Failure(status, message, (str(status),))
-    return render.respond(render.failure_body(call, failure), fmt, ok=False, status=status)
+    return render.respond(render.failure_body(call, failure), fmt, ok=False, status=failure.status)
 
 
-def _service(request: Request) -> CredentialService:
-    service: CredentialService = request.app.state.runtime.service
-    return service
+def render_domain_error(error: OtpdError, scope: Scope) -> Response:
+    """A domain error raised by a call: Token2's one table (errors.failure_for), in the format
+    the call asked for. The enrolment images answer with their status as the code."""
+    if scope["path"].startswith(_QR_PREFIX):
+        if isinstance(error, NotFound):
+            return render_error(404, "not found", scope)
+        failure = failure_for(error)
+        return render_error(failure.status, failure.text, scope)
+    call = parse.call_for_path(scope["path"])
+    if isinstance(error, InFormat):
+        fmt, error = Format(error.fmt), error.error
+    else:
+        fmt = parse.params_from_query(scope.get("query_string", b"")).format(call)
+    failure = failure_for(error)
+    body = render.failure_body(call, failure)
+    return render.respond(body, fmt, ok=False, status=failure.status)
 
 
-async def _answer(request: Request, call: Call, work: Work) -> Response:
-    params = await parse.read_params(request)
+def _run(
+    call: Call,
+    work: Work,
+    service: CredentialService,
+    query: Sequence[tuple[str, str]],
+    raw: bytes | None,
+    base_url: str,
+) -> tuple[Reply, Format]:
+    """The request's one worker hop: parse the form, then the call's work."""
+    params = parse.params_of(query, raw)
     fmt = params.format(call)
     try:
-        # One hop to the thread pool for the whole call: the store may fsync.
-        reply = await run_in_threadpool(work, _service(request), params)
+        return work(service, params, base_url), fmt
     except OtpdError as error:
-        failure = failure_for(error)
-        body = render.failure_body(call, failure)
-        return render.respond(body, fmt, ok=False, status=failure.status)
-    return render.respond(reply.body, fmt, ok=reply.ok)
+        raise InFormat(error, fmt) from error
 
 
 # --- the calls ---------------------------------------------------------------------------
 
 
-def _createuser(base_url: str, service: CredentialService, params: Params) -> Reply:
-    caller = service.authenticate(params.key())
-    access.require(caller, AccessScope.WRITE)  # scope before parameters: 403 before 400
+def _createuser(service: CredentialService, params: Params, base_url: str) -> Reply:
+    caller = service.authenticate(params.key(), AccessScope.WRITE)  # 403 before 400
     command = parse.create_user(params)
     enrolled = service.enrol_user(caller, email=command.email, phone=command.phone)
     secret = b32encode(enrolled.secret)
@@ -86,9 +109,8 @@ def _createuser(base_url: str, service: CredentialService, params: Params) -> Re
     return Reply(render.created(enrolled.record.id, secret, qr_url), ok=True)
 
 
-def _validate(service: CredentialService, params: Params) -> Reply:
-    caller = service.authenticate(params.key())
-    access.require(caller, AccessScope.VERIFY)
+def _validate(service: CredentialService, params: Params, base_url: str) -> Reply:
+    caller = service.authenticate(params.key(), AccessScope.VERIFY)
     command = parse.validate(params)
     if command.token is None or command.send_sms:
         # Nothing to check: no lookup and no failure counted (T24), so no oracle either.
@@ -99,30 +121,48 @@ def _validate(service: CredentialService, params: Params) -> Reply:
     return Reply(render.INVALID_OTP, ok=False)
 
 
-def _listusers(service: CredentialService, params: Params) -> Reply:
-    caller = service.authenticate(params.key())
-    access.require(caller, AccessScope.READ)
+def _listusers(service: CredentialService, params: Params, base_url: str) -> Reply:
+    caller = service.authenticate(params.key(), AccessScope.READ)
     parse.require_listusers(params)
     return Reply(render.user_rows(service.list_credentials(caller)), ok=True)
 
 
-def _base_url(request: Request) -> str:
-    """`--public-url` (serve sets it to http://HOST:PORT when not configured), else the URL
-    the request came to (an app built without `serve`, as in quick tests)."""
-    configured: str | None = request.app.state.runtime.settings.public_url
-    return (configured or str(request.base_url)).rstrip("/")
+class Token2Call(HTTPEndpoint):
+    """One Token2 call: GET and POST run it; anything else, HEAD included (a HEAD /validate
+    would consume a code), is 405 with the Token2 failure body and `Allow: GET, POST`."""
 
+    spec: ClassVar[CallSpec]
+    public_url: ClassVar[str | None] = None
 
-async def createuser(request: Request) -> Response:
-    return await _answer(request, Call.CREATEUSER, partial(_createuser, _base_url(request)))
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._allowed_methods = list(_METHODS)  # not HEAD, which Starlette adds for GET
 
+    async def get(self, request: Request) -> Response:
+        query, raw = await parse.read_raw(request)
+        reply, fmt = await one_hop(
+            request,
+            _run,
+            self.spec.call,
+            self.spec.work,
+            service_of(request),
+            query,
+            raw,
+            self._base(request),
+        )
+        return render.respond(reply.body, fmt, ok=reply.ok)
 
-async def validate(request: Request) -> Response:
-    return await _answer(request, Call.VALIDATE, _validate)
+    post = get
 
+    async def method_not_allowed(self, request: Request) -> Response:
+        response = render_error(405, "method not allowed", request.scope)
+        response.headers["Allow"] = ", ".join(_METHODS)
+        return response
 
-async def listusers(request: Request) -> Response:
-    return await _answer(request, Call.LISTUSERS, _listusers)
+    def _base(self, request: Request) -> str:
+        """`--public-url` (serve sets it to http://HOST:PORT when not configured), else the
+        URL the request came to (an app built without `serve`, as in quick tests)."""
+        return (self.public_url or str(request.base_url)).rstrip("/")
 
 
 # --- enrolment images and the Authy leftover ---------------------------------------------
@@ -132,18 +172,14 @@ def _qr_png(service: CredentialService, ticket: str) -> bytes:
     return png_bytes(service.enrolment_uri(ticket))
 
 
-async def qr_image(request: Request) -> Response:
-    """The `hashqr` image: no API key (an <img> tag fetches it); the ticket is the authority.
-    The `secret` query parameter is ignored (it is there for the WordPress plugin only)."""
-    ticket: str = request.path_params["ticket"]
-    try:
-        png = await run_in_threadpool(_qr_png, _service(request), ticket)
-    except NotFound:
-        return render_error(404, "not found", request.scope)
-    except OtpdError as error:
-        failure = failure_for(error)
-        return render_error(failure.status, failure.text, request.scope)
-    return Response(png, media_type="image/png", headers=_QR_HEADERS)
+class QrImage(HTTPEndpoint):
+    async def get(self, request: Request) -> Response:
+        """The `hashqr` image: no API key (an <img> tag fetches it); the ticket is the
+        authority. The `secret` query parameter is ignored (it is there for the WordPress
+        plugin only)."""
+        ticket: str = request.path_params["ticket"]
+        png = await one_hop(request, _qr_png, service_of(request), ticket)
+        return Response(png, media_type="image/png", headers=_QR_HEADERS)
 
 
 async def authy_sms(request: Request) -> Response:
@@ -153,26 +189,17 @@ async def authy_sms(request: Request) -> Response:
     return JSONResponse({})
 
 
-class _Dispatch:
-    """An ASGI app, so every method reaches it: GET and POST run the call; anything else,
-    HEAD included (a HEAD /validate would consume a code), is 405 with the Token2 body."""
+def routes(*, public_url: str | None = None) -> list[BaseRoute]:
+    """The Token2 routes; `public_url` is the base of the `hashqr` image URLs."""
 
-    def __init__(self, handler: Callable[[Request], Awaitable[Response]]) -> None:
-        self.handler = handler
+    def endpoint(call: Call, work: Work) -> type[Token2Call]:
+        attributes = {"spec": CallSpec(call, work), "public_url": public_url}
+        return type(f"Token2Call_{call.name}", (Token2Call,), attributes)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] in _METHODS:
-            response = await self.handler(Request(scope, receive))
-        else:
-            response = render_error(405, "method not allowed", scope)
-            response.headers["Allow"] = ", ".join(_METHODS)
-        await response(scope, receive, send)
-
-
-ROUTES = [
-    Route("/createuser", _Dispatch(createuser)),
-    Route("/validate", _Dispatch(validate)),
-    Route("/api.php", _Dispatch(listusers)),
-    Route("/qr/{ticket}.png", qr_image, methods=["GET"]),
-    Route("/protected/json/sms/{userid}", authy_sms, methods=["GET"]),
-]
+    return [
+        Route("/createuser", endpoint(Call.CREATEUSER, _createuser)),
+        Route("/validate", endpoint(Call.VALIDATE, _validate)),
+        Route("/api.php", endpoint(Call.LISTUSERS, _listusers)),
+        Route(_QR_PREFIX + "{ticket}.png", QrImage),
+        Route("/protected/json/sms/{userid}", authy_sms, methods=["GET"]),
+    ]
