@@ -1,7 +1,7 @@
 """Thread hops and store round trips per request, for each verification path and the
 Strongbox reads that used to hop more than once (issue #10).
 
-    .venv/bin/python -m bench.request_cost
+    .venv/bin/python -m bench.request_cost [--sql]   (--sql: also print each statement)
 
 1. A fresh data directory (bench.common.populate: seal key file, schema, tenant, credentials)
    and an API client with every scope.
@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import functools
 import sqlite3
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -50,11 +51,13 @@ class Counter:
         self.statements = 0
         self.round_trips = 0
         self._in_tx: dict[int, bool] = {}
+        self.seen: list[str] = []
 
     def trace(self, conn_id: int, sql: str) -> None:
         word = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
         if word == "PRAGMA":
             return
+        self.seen.append(" ".join(sql.split())[:90])
         if word == "BEGIN":
             self._in_tx[conn_id] = True
             self.round_trips += 1
@@ -67,6 +70,7 @@ class Counter:
 
     def reset(self) -> None:
         self.hops = self.statements = self.round_trips = 0
+        self.seen = []
 
 
 COUNTER = Counter()
@@ -108,6 +112,12 @@ async def measure(
     COUNTER.reset()
     status = (await send(base + 1)).status_code
     rows.append([name, status, COUNTER.hops, COUNTER.statements, COUNTER.round_trips])
+    _show(name)
+
+
+def _show(name: str) -> None:
+    if "--sql" in sys.argv:
+        print(f"{name}:", *(f"  {sql}" for sql in COUNTER.seen), sep="\n")
 
 
 def radius_row(app: Starlette, rows: list[list[object]]) -> None:
@@ -139,6 +149,7 @@ def radius_row(app: Starlette, rows: list[list[object]]) -> None:
     COUNTER.reset()
     status = send(15)
     rows.append(["RADIUS Access-Request", status, 1, COUNTER.statements, COUNTER.round_trips])
+    _show("RADIUS Access-Request")
 
 
 async def run(data_dir: Path, key: str) -> list[list[object]]:
