@@ -12,9 +12,8 @@ import hashlib
 import secrets
 import string
 from dataclasses import replace
-from typing import cast
+from typing import Protocol, cast
 
-from otpd.bootstrap import Runtime
 from otpd.core.errors import InvalidInput, NotFound, SecretCorrupted
 from otpd.core.model import SYSTEM_TENANT, Outcome, Principal, Scope, SecretBytes
 from otpd.core.nas import (
@@ -28,7 +27,7 @@ from otpd.core.nas import (
 from otpd.core.ports import NasStore
 from otpd.core.service import CredentialService
 
-__all__ = ["RadiusGate", "gate_for", "new_nas_secret"]
+__all__ = ["GateRuntime", "RadiusGate", "gate_for", "new_nas_secret"]
 
 _SECRET_ALPHABET = string.ascii_letters + string.digits
 SECRET_LENGTH = 32  # 32 of 62 symbols: 190 bits; typed into NAS forms, so no punctuation
@@ -36,7 +35,18 @@ STATE_BYTES = 18  # RFC 2865 §5.24 State; at least 16 random bytes
 DEFAULT_DIGITS = 6
 
 
-def gate_for(runtime: Runtime) -> RadiusGate:
+class GateRuntime(Protocol):
+    """What the gate needs of a runtime (bootstrap.Runtime is one): the service and the
+    store, which implements NasStore beside its credential ports."""
+
+    @property
+    def service(self) -> CredentialService: ...
+
+    @property
+    def store(self) -> object: ...
+
+
+def gate_for(runtime: GateRuntime) -> RadiusGate:
     """The gate over a runtime's service and store (the SQL and memory stores implement
     NasStore beside CredentialStore)."""
     return RadiusGate(runtime.service, cast(NasStore, runtime.store))

@@ -24,9 +24,8 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import cast
 
-from otpd.bootstrap import Runtime
 from otpd.radius import codec
-from otpd.radius.gate import RadiusGate, gate_for
+from otpd.radius.gate import GateRuntime, RadiusGate, gate_for
 from otpd.radius.handler import Handler
 
 __all__ = ["RadiusProtocol", "bind_udp", "radius_endpoint"]
@@ -131,7 +130,9 @@ async def _sweep_forever(gate: RadiusGate, executor: ThreadPoolExecutor) -> None
 
 
 @contextlib.asynccontextmanager
-async def radius_endpoint(runtime: Runtime, host: str, port: int) -> AsyncIterator[RadiusProtocol]:
+async def radius_endpoint(
+    runtime: GateRuntime, host: str, port: int
+) -> AsyncIterator[RadiusProtocol]:
     """Serve RADIUS on (host, port) on the running loop until the block ends."""
     gate = gate_for(runtime)
     executor = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="otpd-radius")
