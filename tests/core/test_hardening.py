@@ -100,7 +100,7 @@ def test_every_rejecting_path_costs_an_unseal_the_window_and_one_write(
         return sealer.opened - opened, hmacs[0] - macs, store.writes() - writes
 
     costs = {
-        "unknown": cost("nobody", wrong(clock), Outcome.REJECTED),
+        "unknown": cost("nobody", wrong(clock), Outcome.UNKNOWN),
         "wrong": cost("bob", wrong(clock), Outcome.REJECTED),
         "replayed": cost("carol", used, Outcome.REPLAYED),
     }

@@ -84,6 +84,9 @@ class Outcome(StrEnum):
     REJECTED = "rejected"
     REPLAYED = "replayed"
     THROTTLED = "throttled"
+    UNKNOWN = (
+        "unknown"  # no such credential: the same work as a wrong code (requirements.md#equal-work)
+    )
 
 
 def validate_tenant_id(value: str, field_name: str = "tenant") -> str:

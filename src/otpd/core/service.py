@@ -71,7 +71,7 @@ class CredentialService(AccessService):
         """Every check create_credential makes, with no effect (Strongbox validate=true)."""
         self._require_new_name(principal, spec)
         if secret is not None:
-            validate_secret(secret, "passcode32")
+            validate_secret(secret, "secret")
 
     def check_replace(
         self, principal: Principal, spec: CredentialSpec, secret: SecretBytes | None = None
@@ -79,7 +79,7 @@ class CredentialService(AccessService):
         access.require(principal, Scope.WRITE)
         self._get_unsealed(principal.tenant, spec.name)
         if secret is not None:
-            validate_secret(secret, "passcode32")
+            validate_secret(secret, "secret")
 
     def get_credential_for_update(self, principal: Principal, name: str) -> CredentialRecord:
         """Read a credential in order to change it: scope write, not read."""
@@ -214,17 +214,14 @@ class CredentialService(AccessService):
         )
 
     # --- verification --------------------------------------------------------------------
-    def verify(
-        self, principal: Principal, name: str, code: object, *, missing_is_error: bool = False
-    ) -> VerifyResult:
-        """Verify `code` for the credential `name`. An unknown name is REJECTED like a wrong
-        code (R35), or NotFound when the API may say so (Strongbox verify-code: 404)."""
+    def verify(self, principal: Principal, name: str, code: object) -> VerifyResult:
+        """Verify `code` for the credential `name`. Always a value: an unknown name is
+        UNKNOWN after the same work as a wrong code; each API decides how to say it
+        (docs/requirements.md#no-oracle: Strongbox verify-code 404, the others a rejection)."""
         access.require(principal, Scope.VERIFY)
         with self._in_flight.shared():  # seal() waits for this verification (see _evaluate)
             self._require_unsealed()
             record = self.store.get_credential(principal.tenant, name)
-            if record is None and missing_is_error:
-                raise NotFound("no such credential")
             return self._verify_record(principal.tenant, record, code)
 
     def verify_by_id(self, principal: Principal, credential_id: int, code: object) -> VerifyResult:
@@ -267,7 +264,7 @@ class CredentialService(AccessService):
             )
             self._require_unsealed()
             self.store.record_unknown_attempt(tenant)
-            return VerifyResult(Outcome.REJECTED)
+            return VerifyResult(Outcome.UNKNOWN)
         secret = self._open(record)
         params = record.params  # a NumericCode is zero-padded to these digits (core.codes)
         text = code_text(code, params.digits)
@@ -358,7 +355,7 @@ class CredentialService(AccessService):
         self, spec: CredentialSpec, secret: SecretBytes | None
     ) -> tuple[SecretBytes, int]:
         if secret is not None:
-            validate_secret(secret, "passcode32")
+            validate_secret(secret, "secret")
             return secret, len(secret)  # an imported secret's length overrides key-size
         size = spec.effective_key_size
         return SecretBytes(self._random_bytes(size)), size

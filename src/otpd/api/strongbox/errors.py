@@ -39,6 +39,8 @@ _TABLE: list[tuple[type[OtpdError], int, str]] = [
 
 
 def error_response(error: OtpdError) -> Response:
+    if isinstance(error, InvalidInput) and error.field == "secret":
+        error = InvalidInput("passcode32", error.rule)  # the core's word, in Strongbox's
     for kind, status, message in _TABLE:
         if isinstance(error, kind):
             if isinstance(error, InvalidInput | Forbidden | NotFound):

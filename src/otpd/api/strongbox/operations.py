@@ -12,8 +12,8 @@ from starlette.responses import Response
 
 from otpd.api.common import bearer_token, one_hop, service_of
 from otpd.api.strongbox.context import Config, RawBody, path_name, reply
-from otpd.core.errors import InvalidInput
-from otpd.core.model import Scope
+from otpd.core.errors import InvalidInput, NotFound
+from otpd.core.model import Outcome, Scope
 from otpd.core.service import CredentialService
 from otpd.qr import png_bytes
 
@@ -45,7 +45,10 @@ def _verify(svc: CredentialService, token: str | None, name: str, body: RawBody)
     value = body.parse().value
     if not isinstance(value, dict) or not isinstance(value.get("code"), str):
         raise InvalidInput("code", "is required and must be a string")
-    return svc.verify(caller, name, value["code"], missing_is_error=True).accepted
+    result = svc.verify(caller, name, value["code"])
+    if result.outcome is Outcome.UNKNOWN:  # the vendor page lists 404 (requirements.md#no-oracle)
+        raise NotFound("no such credential")
+    return result.accepted
 
 
 async def verify_code(request: Request, config: Config) -> Response:
