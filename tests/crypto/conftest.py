@@ -16,7 +16,4 @@ def store() -> MemoryStore:
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
-    """An existing, empty data directory: only `serve` and `init` create a missing one."""
-    directory = tmp_path / "otpd-data"
-    directory.mkdir(mode=0o700)
-    return directory
+    return tmp_path / "otpd-data"
