@@ -29,7 +29,10 @@ def server_logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
-    return tmp_path / "otpd-data"
+    """An existing, empty data directory: only `serve` and `init` create a missing one."""
+    directory = tmp_path / "otpd-data"
+    directory.mkdir(mode=0o700)
+    return directory
 
 
 @pytest.fixture(scope="session")

@@ -151,6 +151,7 @@ def _log_path(name: str) -> Path:
 
 
 def create_client_key(data_dir: Path, tenant: str, name: str, scopes: Sequence[str]) -> str:
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # admin commands create none
     result = run_cli(
         "client",
         "create",

@@ -11,7 +11,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -107,102 +107,9 @@ def _optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return lambda text: parse(text) if text else None
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "data_dir", Path, Path("otpd-data"), "data directory: seal key file and SQLite database"
-    ),
-    Setting(
-        "database", _optional(str), None, "database URL; default: SQLite inside the data directory"
-    ),
-    Setting(
-        "database_pool_size",
-        _positive,
-        10,
-        "PostgreSQL: most connections each server process keeps (docs/scale-out.md)",
-    ),
-    Setting(
-        "database_statement_timeout",
-        _positive,
-        5,
-        "PostgreSQL: seconds a statement, a connection or a pool wait may take before 503",
-    ),
-    Setting("host", str, "127.0.0.1", "address to listen on"),
-    Setting("port", _port, 8080, "port to listen on; 0 picks a free port"),
-    Setting("workers", _workers, 1, "server processes sharing the data directory"),
-    Setting("public_url", _optional(_url), None, "base URL clients use; default http://HOST:PORT"),
-    Setting("url", _url, "http://127.0.0.1:8080", "URL of a running server (seal, unseal)"),
-    Setting("key", _optional(str), None, "API key for `otpd seal` (scope seal)", secret=True),
-    Setting(
-        "sqlite_synchronous",
-        _choice("FULL", "NORMAL"),
-        "FULL",
-        "SQLite synchronous mode: FULL survives power loss (R21), NORMAL only crashes",
-    ),
-    Setting("max_body_bytes", _positive, 65536, "largest request body accepted (R41)"),
-    Setting("max_url_bytes", _positive, 8192, "longest request URL accepted (414 past it)"),
-    Setting("max_header_bytes", _positive, 32768, "largest request head accepted (431 past it)"),
-    Setting("max_headers", _positive, 100, "most request header lines accepted (431 past it)"),
-    Setting(
-        "header_timeout", _positive, 10, "seconds to receive a request head; idle keep-alive too"
-    ),
-    Setting("body_timeout", _positive, 10, "seconds to receive a request body after its head"),
-    Setting(
-        "max_connections", _positive, 512, "open connections per worker; past it 503 (Retry-After)"
-    ),
-    Setting(
-        "strongbox_label_prefix", str, "Sbox", "otpauth label prefix; 'issuer' uses the issuer"
-    ),
-    Setting("site", str, "local", "Strongbox site name this server answers for"),
-    Setting("throttle_free_failures", _positive, 5, "consecutive failures before backoff starts"),
-    Setting("throttle_base_delay", _positive, 1, "first backoff delay in seconds (doubles)"),
-    Setting("throttle_max_delay", _positive, 900, "longest backoff delay in seconds"),
-    Setting(
-        "guess_limit",
-        _positive,
-        100,
-        "consecutive failures after which a credential refuses every code until reset",
-    ),
-    Setting(
-        "guess_probability",
-        _optional(_probability),
-        None,
-        "derive the guess limit per credential from this target success probability instead",
-    ),
-    Setting(
-        "guess_lock_timeout",
-        _optional(_positive),
-        None,
-        "seconds after which a spent guess budget allows one more try; default: never",
-    ),
-    Setting("log_level", _choice("debug", "info", "warning", "error"), "info", "log level"),
-    Setting("tls_cert", _optional(Path), None, "TLS certificate chain (PEM); serve HTTPS"),
-    Setting("tls_key", _optional(Path), None, "TLS private key (PEM); default: in tls_cert"),
-    Setting(
-        "tls_client_ca",
-        _optional(Path),
-        None,
-        "CA certificates (PEM) for client certificates; when set, every client must present one",
-    ),
-    Setting(
-        "trusted_proxies",
-        _networks,
-        (),
-        "comma list of proxy addresses/CIDRs whose client_cert_header is believed",
-    ),
-    Setting(
-        "client_cert_header",
-        _header_name,
-        "X-SSL-Client-S-DN",
-        "request header a trusted proxy puts the verified client certificate subject in",
-    ),
-    Setting(
-        "radius_listen",
-        _optional(_udp_listen),
-        None,
-        "serve RADIUS on this UDP ADDR[:PORT] (default port 1812); off unless given",
-    ),
-)
-_BY_NAME = {s.name: s for s in SETTINGS}
+def _setting(default: Any, parse: Callable[[str], Any], help: str, *, secret: bool = False) -> Any:
+    """A Settings field carrying its own declaration (dataclasses.field metadata)."""
+    return field(default=default, metadata={"parse": parse, "help": help, "secret": secret})
 
 
 def mask_url(url: str) -> str:
@@ -217,39 +124,101 @@ def env_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path = Path("otpd-data")
-    database: str | None = None
-    database_pool_size: int = 10
-    database_statement_timeout: int = 5
-    host: str = "127.0.0.1"
-    port: int = 8080
-    workers: int = 1
-    public_url: str | None = None
-    url: str = "http://127.0.0.1:8080"
-    key: str | None = None
-    sqlite_synchronous: str = "FULL"
-    max_body_bytes: int = 65536
-    max_url_bytes: int = 8192
-    max_header_bytes: int = 32768
-    max_headers: int = 100
-    header_timeout: int = 10
-    body_timeout: int = 10
-    max_connections: int = 512
-    strongbox_label_prefix: str = "Sbox"
-    site: str = "local"
-    throttle_free_failures: int = 5
-    throttle_base_delay: int = 1
-    throttle_max_delay: int = 900
-    guess_limit: int = 100
-    guess_probability: Fraction | None = None
-    guess_lock_timeout: int | None = None
-    log_level: str = "info"
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-    tls_client_ca: Path | None = None
-    trusted_proxies: tuple[str, ...] = ()
-    client_cert_header: str = "X-SSL-Client-S-DN"
-    radius_listen: tuple[str, int] | None = None
+    """Every setting, declared once: the field's name and type, then its default, its parser
+    (text from a flag, a variable or the YAML file), its help and whether it is a secret.
+    SETTINGS, the OTPD_* variables, the command-line flags and their help derive from this."""
+
+    data_dir: Path = _setting(
+        Path("otpd-data"), Path, "data directory: seal key file and SQLite database"
+    )
+    database: str | None = _setting(
+        None, _optional(str), "database URL; default: SQLite inside the data directory"
+    )
+    database_pool_size: int = _setting(
+        10, _positive, "PostgreSQL: most connections each server process keeps (docs/scale-out.md)"
+    )
+    database_statement_timeout: int = _setting(
+        5,
+        _positive,
+        "PostgreSQL: seconds a statement, a connection or a pool wait may take before 503",
+    )
+    host: str = _setting("127.0.0.1", str, "address to listen on")
+    port: int = _setting(8080, _port, "port to listen on; 0 picks a free port")
+    workers: int = _setting(1, _workers, "server processes sharing the data directory")
+    public_url: str | None = _setting(
+        None, _optional(_url), "base URL clients use; default http://HOST:PORT"
+    )
+    url: str = _setting("http://127.0.0.1:8080", _url, "URL of a running server (seal, unseal)")
+    key: str | None = _setting(
+        None, _optional(str), "API key for `otpd seal` (scope seal)", secret=True
+    )
+    sqlite_synchronous: str = _setting(
+        "FULL",
+        _choice("FULL", "NORMAL"),
+        "SQLite synchronous mode: FULL survives power loss, NORMAL only crashes",
+    )
+    max_body_bytes: int = _setting(65536, _positive, "largest request body accepted (413 past it)")
+    max_url_bytes: int = _setting(8192, _positive, "longest request URL accepted (414 past it)")
+    max_header_bytes: int = _setting(
+        32768, _positive, "largest request head accepted (431 past it)"
+    )
+    max_headers: int = _setting(100, _positive, "most request header lines accepted (431 past it)")
+    header_timeout: int = _setting(
+        10, _positive, "seconds to receive a request head; idle keep-alive too"
+    )
+    body_timeout: int = _setting(10, _positive, "seconds to receive a request body after its head")
+    max_connections: int = _setting(
+        512, _positive, "open connections per worker; past it 503 (Retry-After)"
+    )
+    strongbox_label_prefix: str = _setting(
+        "Sbox", str, "otpauth label prefix; 'issuer' uses the issuer"
+    )
+    site: str = _setting("local", str, "Strongbox site name this server answers for")
+    throttle_free_failures: int = _setting(
+        5, _positive, "consecutive failures before backoff starts"
+    )
+    throttle_base_delay: int = _setting(1, _positive, "first backoff delay in seconds (doubles)")
+    throttle_max_delay: int = _setting(900, _positive, "longest backoff delay in seconds")
+    guess_limit: int = _setting(
+        100,
+        _positive,
+        "consecutive failures after which a credential refuses every code until reset",
+    )
+    guess_probability: Fraction | None = _setting(
+        None,
+        _optional(_probability),
+        "derive the guess limit per credential from this target success probability instead",
+    )
+    guess_lock_timeout: int | None = _setting(
+        None,
+        _optional(_positive),
+        "seconds after which a spent guess budget allows one more try; default: never",
+    )
+    log_level: str = _setting("info", _choice("debug", "info", "warning", "error"), "log level")
+    tls_cert: Path | None = _setting(
+        None, _optional(Path), "TLS certificate chain (PEM); serve HTTPS"
+    )
+    tls_key: Path | None = _setting(
+        None, _optional(Path), "TLS private key (PEM); default: in tls_cert"
+    )
+    tls_client_ca: Path | None = _setting(
+        None,
+        _optional(Path),
+        "CA certificates (PEM) for client certificates; when set, every client must present one",
+    )
+    trusted_proxies: tuple[str, ...] = _setting(
+        (), _networks, "comma list of proxy addresses/CIDRs whose client_cert_header is believed"
+    )
+    client_cert_header: str = _setting(
+        "X-SSL-Client-S-DN",
+        _header_name,
+        "request header a trusted proxy puts the verified client certificate subject in",
+    )
+    radius_listen: tuple[str, int] | None = _setting(
+        None,
+        _optional(_udp_listen),
+        "serve RADIUS on this UDP ADDR[:PORT] (default port 1812); off unless given",
+    )
 
     def __repr__(self) -> str:
         shown = {
@@ -260,6 +229,13 @@ class Settings:
         }
         shown["database"] = mask_url(self.database) if self.database else None
         return f"Settings({shown})"
+
+
+SETTINGS: tuple[Setting, ...] = tuple(
+    Setting(f.name, f.metadata["parse"], f.default, f.metadata["help"], f.metadata["secret"])
+    for f in fields(Settings)
+)
+_BY_NAME = {s.name: s for s in SETTINGS}
 
 
 def _parse(name: str, raw: object, source: str) -> Any:

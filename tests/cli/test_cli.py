@@ -118,6 +118,7 @@ def test_bad_inputs_are_one_line_errors(data_dir: Path) -> None:
 
 def test_environment_variables_and_flags_win(data_dir: Path, tmp_path: Path) -> None:
     other = tmp_path / "other"
+    other.mkdir()  # admin commands create no data directory (issue #13)
     env = {"OTPD_DATA_DIR": str(data_dir)}
     assert run_cli("tenant", "create", "acme", env=env).returncode == 0
     assert (data_dir / "otpd.sqlite3").exists()
@@ -163,6 +164,7 @@ def test_corrupt_key_file_refuses_and_is_not_overwritten(data_dir: Path) -> None
 
 def test_wrong_key_file_refuses_and_is_not_overwritten(data_dir: Path, tmp_path: Path) -> None:
     other = tmp_path / "other"
+    other.mkdir()
     assert run_cli("tenant", "create", "acme", "--data-dir", str(data_dir)).returncode == 0
     assert run_cli("tenant", "create", "acme", "--data-dir", str(other)).returncode == 0
     foreign = (other / "seal.key").read_bytes()

@@ -31,6 +31,7 @@ def test_reset_works_on_a_sealed_shamir_data_dir(tmp_path: Path) -> None:
     ],
 )
 def test_reset_usage_errors_are_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "d").mkdir()
     result = run_cli(*args, "--data-dir", str(tmp_path / "d"))
     assert result.returncode in (1, 2)
     lines = [line for line in result.stderr.splitlines() if line.strip()]

@@ -24,6 +24,7 @@ PHENIX_PATH = "/api/authentication/otp_token_auth"
 
 def cli(data_dir: Path, database: str | None, *args: str, stdin: str = "") -> str:
     """An admin command on the deployment; its standard output (it must succeed)."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # admin commands create none
     where = ["--data-dir", str(data_dir)] + (["--database", database] if database else [])
     result = run_cli(*args, *where, input=stdin)
     assert result.returncode == 0, result.stderr

@@ -8,6 +8,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -116,12 +117,12 @@ def test_record_failure_across_instances_loses_no_increment(
     assert counts == list(range(1, 301))
 
 
-def test_unreachable_database_is_one_masked_line(pg_server: PgServer) -> None:
+def test_unreachable_database_is_one_masked_line(pg_server: PgServer, tmp_path: Path) -> None:
     url = f"postgresql://otpd:hunter2-secret@127.0.0.1:{pg_server.port + 1}/none"
     with pytest.raises(ConfigError) as caught:
         PostgresStore(url, statement_timeout=1)
     assert "hunter2" not in str(caught.value) and "otpd:***@" in str(caught.value)
-    result = run_cli("tenant", "show", "acme", "--database", url, "--data-dir", "unused")
+    result = run_cli("tenant", "show", "acme", "--database", url, "--data-dir", str(tmp_path))
     assert result.returncode == 1
     assert result.stderr.startswith("otpd: error: cannot connect to PostgreSQL at postgresql://")
     assert "hunter2" not in result.stderr and result.stderr.count("\n") == 1

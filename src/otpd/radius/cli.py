@@ -31,8 +31,8 @@ def add_parser(
     create = verbs.add_parser("create", help="add a NAS; prints its shared secret once")
     update = verbs.add_parser("update", help="change a NAS (a given list replaces the old one)")
     for sub in (create, update):
-        sub.add_argument("--tenant", required=True)
-        sub.add_argument("--name", required=True)
+        sub.add_argument("--tenant", required=True, help="tenant of the NAS")
+        sub.add_argument("--name", required=True, help="NAS name")
         sub.add_argument(
             "--address",
             action="append",
@@ -40,14 +40,24 @@ def add_parser(
             default=None,
             help="source address or CIDR of the NAS (repeatable or a comma list)",
         )
-        sub.add_argument("--mode", choices=[m.value for m in NasMode], default=None)
+        sub.add_argument(
+            "--mode",
+            choices=[m.value for m in NasMode],
+            default=None,
+            help="what a RADIUS password holds (docs/radius.md)",
+        )
         sub.add_argument(
             "--message-authenticator",
             choices=[m.value for m in MaPolicy],
             default=None,
             help="RFC 3579 Message-Authenticator (default required)",
         )
-        sub.add_argument("--strip-realm", action=argparse.BooleanOptionalAction, default=None)
+        sub.add_argument(
+            "--strip-realm",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="drop a user@realm suffix before looking the user up",
+        )
         sub.add_argument(
             "--reply-attribute",
             action="append",
@@ -62,19 +72,19 @@ def add_parser(
         )
         sub.add_argument("--ldap-url", default=None, help="directory for the first factor")
         sub.add_argument("--ldap-bind-dn", default=None, help="bind DN template with {user}")
-        sub.add_argument("--json", action="store_true")
+        sub.add_argument("--json", action="store_true", help="print one JSON object")
         common(sub, "data_dir", "database", "config")
     update.add_argument("--new-secret", action="store_true", help="replace the shared secret")
     listing = verbs.add_parser("list", help="list NAS clients (never their secrets)")
-    listing.add_argument("--tenant", default=None)
+    listing.add_argument("--tenant", default=None, help="only this tenant's NAS clients")
     common(listing, "data_dir", "database", "config")
     delete = verbs.add_parser("delete", help="delete a NAS")
-    delete.add_argument("--tenant", required=True)
-    delete.add_argument("--name", required=True)
+    delete.add_argument("--tenant", required=True, help="tenant of the NAS")
+    delete.add_argument("--name", required=True, help="NAS name")
     common(delete, "data_dir", "database", "config")
     group = verbs.add_parser("group", help="set a credential's group label")
-    group.add_argument("--tenant", required=True)
-    group.add_argument("--credential", required=True)
+    group.add_argument("--tenant", required=True, help="tenant of the credential")
+    group.add_argument("--credential", required=True, help="credential name")
     group.add_argument("--label", default=None, help="the label; omit to clear it")
     common(group, "data_dir", "database", "config")
 

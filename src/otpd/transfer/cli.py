@@ -39,10 +39,15 @@ CLI_SCOPES = frozenset({Scope.READ, Scope.WRITE, Scope.REVEAL})
 
 def add_parsers(commands: Any, common: Common) -> None:
     imp = commands.add_parser("import", help="import credentials from another OTP system")
-    imp.add_argument("--tenant", required=True)
-    imp.add_argument("--format", required=True, choices=sorted(PARSERS))
+    imp.add_argument("--tenant", required=True, help="tenant to import into")
+    imp.add_argument("--format", required=True, choices=sorted(PARSERS), help="the file's format")
     imp.add_argument("--dry-run", action="store_true", help="check and report; write nothing")
-    imp.add_argument("--on-conflict", choices=[c.value for c in Conflict], default="fail")
+    imp.add_argument(
+        "--on-conflict",
+        choices=[c.value for c in Conflict],
+        default="fail",
+        help="what a name already present does (default fail; docs/migrate.md)",
+    )
     imp.add_argument(
         "--replay-floor",
         default="now",
@@ -50,15 +55,20 @@ def add_parsers(commands: Any, common: Common) -> None:
     )
     imp.add_argument("--key-file", help="PSKC password or pre-shared key (hex)")
     imp.add_argument("--name-template", default="{account}", help="e.g. {issuer}-{account}")
-    imp.add_argument("--secret-encoding", choices=["auto", "base32", "hex"], default="auto")
+    imp.add_argument(
+        "--secret-encoding",
+        choices=["auto", "base32", "hex"],
+        default="auto",
+        help="how secrets in the file are written (default auto)",
+    )
     imp.add_argument("--strict", action="store_true", help="one refused row refuses the file")
-    imp.add_argument("--json", action="store_true")
+    imp.add_argument("--json", action="store_true", help="print the report as JSON")
     imp.add_argument("file", help="the export file, or - for standard input")
     common(imp, "data_dir", "database", "config")
 
     exp = commands.add_parser("export", help="export a tenant's credentials (with secrets)")
-    exp.add_argument("--tenant", required=True)
-    exp.add_argument("--format", required=True, choices=["pskc", "otpauth"])
+    exp.add_argument("--tenant", required=True, help="tenant to export")
+    exp.add_argument("--format", required=True, choices=["pskc", "otpauth"], help="output format")
     exp.add_argument("--key-file", help="file holding the PSKC password")
     exp.add_argument(
         "--pskc-profile",
@@ -72,12 +82,14 @@ def add_parsers(commands: Any, common: Common) -> None:
     common(exp, "data_dir", "database", "config")
 
     bak = commands.add_parser("backup", help="copy the database while the server runs")
-    bak.add_argument("--to", required=True, dest="to")
+    bak.add_argument("--to", required=True, dest="to", help="backup file to write")
     common(bak, "data_dir", "database", "config")
 
     res = commands.add_parser("restore", help="restore a backup into a new data directory")
-    res.add_argument("--from", required=True, dest="source")
-    res.add_argument("--data-dir", required=True, dest="data_dir")
+    res.add_argument("--from", required=True, dest="source", help="backup file to read")
+    res.add_argument(
+        "--data-dir", required=True, dest="data_dir", help="new data directory to create"
+    )
 
 
 def handlers(settings_for: SettingsFor) -> dict[str, Callable[[argparse.Namespace], int]]:

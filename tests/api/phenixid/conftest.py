@@ -26,6 +26,7 @@ VOLATILE = {b"date", b"x-request-id"}
 
 
 def tenant_cli(verb: str, data_dir: Path, tenant: str, *options: str) -> dict[str, Any]:
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # admin commands create none
     result = run_cli("tenant", verb, tenant, *options, "--data-dir", str(data_dir))
     assert result.returncode == 0, result.stderr
     shown: dict[str, Any] = json.loads(result.stdout)
