@@ -30,7 +30,7 @@ from otpd.core.tenants import Caller, admit, validate_operations, validate_subje
 from otpd.settings import Settings
 from otpd.store.memory import MemoryStore
 from otpd.subjects import canonical_subject, subject_of_der, subject_of_pem
-from tests.core.conftest import FakeClock, FakeSealer, ref_totp
+from tests.support.fakes import FakeClock, FakeSealer, ref_totp
 
 
 def _headers(*pairs: tuple[str, str]) -> Headers:
