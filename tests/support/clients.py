@@ -84,7 +84,8 @@ class T2:
         return body
 
     def validate(self, userid: object, token: str, key: str | None = None, **extra: Any) -> Any:
-        params = {"api": key or self.key, "token": token, "userid": userid, "format": "1"}
+        params: dict[str, Any] = {"api": key or self.key, "token": token, "userid": userid}
+        params["format"] = "1"
         response = self.http.get("/validate", params={**params, **extra})
         assert response.status_code == 200, response.text
         return response.json()

@@ -72,8 +72,11 @@ class Deployment:
         return self.server.client()
 
     def close(self) -> None:
-        for client in [*self.sessions.values(), *self._token2.values(), *self._phenix.values()]:
-            client.close()
+        for session in self.sessions.values():
+            session.close()
+        for clients in (self._token2, self._phenix):
+            for client in clients.values():
+                client.close()
         self.server.stop()
 
 

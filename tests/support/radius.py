@@ -109,7 +109,7 @@ def exchange(
     """Send one datagram `repeat` times from one fresh socket bound to `source` (any
     127.0.0.0/8 address is local on Linux, so tests can play several NAS); the replies,
     up to `repeat` of them, received before `timeout` passes without one."""
-    replies = []
+    replies: list[bytes] = []
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind((source, 0))
         sock.settimeout(timeout)
