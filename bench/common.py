@@ -12,9 +12,12 @@ import statistics
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+# One fake clock for the tests and the benchmarks; bench scripts run as `python -m bench.x`
+# from the repository root, where the tests package is importable.
+from tests.support.fakes import FakeClock
 
 from otpd.bootstrap import SQLITE_FILE
 from otpd.clock import SystemClock
@@ -54,19 +57,6 @@ _INSERT = (
     " issuer, account_name, email, phone, created_at_us, secret, last_step, failures,"
     " not_before) VALUES (?, ?, ?, 'sha1', 6, ?, 1, 20, 'bench', ?, NULL, NULL, ?, ?, -1, 0, 0)"
 )
-
-
-@dataclass
-class FakeClock:
-    """A clock that stands still until told to move (otpd.core.ports.Clock)."""
-
-    now_s: int
-
-    def now_us(self) -> int:
-        return self.now_s * 1_000_000
-
-    def advance(self, seconds: int) -> None:
-        self.now_s += seconds
 
 
 class Meter:

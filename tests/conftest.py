@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import harness
-from tests.pgserver import PgServer
+from tests.support import server as harness
+from tests.support.pgserver import PgServer
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -37,7 +37,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
-    """One real PostgreSQL per pytest-xdist worker, started on first use (tests/pgserver.py)."""
+    """One real PostgreSQL per pytest-xdist worker, started on first use (support/pgserver.py)."""
     server = PgServer().init()
     yield server
     server.destroy()

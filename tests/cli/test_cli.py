@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import Server, run_cli
+from tests.support.server import Server, run_cli
 
 ALL = ["read", "write", "verify", "code", "reveal"]
 

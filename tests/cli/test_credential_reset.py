@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import run_cli
+from tests.support.server import run_cli
 
 
 def test_reset_works_on_a_sealed_shamir_data_dir(tmp_path: Path) -> None:

@@ -4,17 +4,19 @@ the ticket's lifetime to the microsecond, what is stored of it, and who may use 
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 
 from otpd.core import enrolment
 from otpd.core.enrolment import TICKET_LIFETIME_S, hash_ticket
 from otpd.core.errors import AlreadyExists, Forbidden, InvalidInput, NotFound, Sealed
-from otpd.core.model import Algorithm, CredentialSpec, Principal, Scope
+from otpd.core.model import Algorithm, CredentialSpec, Principal, Scope, SecretBytes
 from otpd.core.provisioning import parse_uri
 from otpd.core.service import CredentialService
 from otpd.store.memory import MemoryStore
-from tests.core.conftest import FakeClock, FakeSealer, principal
+from otpd.store.sqlite import SqliteStore
+from tests.support.fakes import ALL_SCOPES, FakeClock, FakeSealer, principal
 
 
 def test_enrol_user_makes_a_token2_credential(
@@ -198,3 +200,21 @@ def test_random_source_is_injected(
     enrolled = service.enrol_user(admin, email=None, phone="123456")
     assert enrolled.secret.reveal() == bytes([1]) * 20
     assert base64.urlsafe_b64decode(enrolled.ticket + "=") == bytes([2]) * 32
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_enrolment_ticket_dies_when_the_secret_is_replaced(kind: str, tmp_path: Path) -> None:
+    """An enrolment link that leaked is the classic reason to rotate a secret. The old
+    ticket served the QR code of the credential as it is now, so for the rest of its 15
+    minutes it handed out the new secret too."""
+    store = MemoryStore() if kind == "memory" else SqliteStore(tmp_path / "otpd.db")
+    service = CredentialService(store, FakeSealer(), FakeClock())
+    _, key = service.create_client("acme", "c1", ALL_SCOPES)
+    admin = service.authenticate(key)
+    enrolled = service.enrol_user(admin, email="ann@example.com", phone="+46701234567")
+    assert "secret=" in service.enrolment_uri(enrolled.ticket)
+    spec = CredentialSpec(name=enrolled.record.name, account_name="ann")
+    service.replace_credential(admin, spec, SecretBytes(bytes(range(1, 21))))
+    with pytest.raises(NotFound):
+        service.enrolment_uri(enrolled.ticket)
+    store.close()

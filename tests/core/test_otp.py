@@ -10,8 +10,7 @@ import pytest
 from otpd.core import otp
 from otpd.core.model import Algorithm
 from otpd.core.otp import MAX_COUNTER, hotp, hotp_codes, totp, totp_step
-
-from .conftest import ref_hotp, ref_totp
+from tests.support.fakes import ref_hotp, ref_totp
 
 # RFC 6238 Appendix A seeds (the Appendix B prose names only the first; SECURITY.md §2.2).
 SEED20 = bytes.fromhex("3132333435363738393031323334353637383930")

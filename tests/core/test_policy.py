@@ -8,8 +8,7 @@ import pytest
 from otpd.core.errors import ConfigError
 from otpd.core.model import Algorithm, OtpParams, Outcome, ThrottleState
 from otpd.core.policy import ThrottlePolicy, evaluate_code, is_throttled, is_well_formed
-
-from .conftest import ref_totp
+from tests.support.fakes import ref_totp
 
 SEED = b"12345678901234567890"
 PERIOD = 30

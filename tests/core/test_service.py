@@ -34,8 +34,7 @@ from otpd.core.model import (
 from otpd.core.policy import ThrottlePolicy
 from otpd.core.service import CredentialService
 from otpd.store.memory import MemoryStore
-
-from .conftest import ALL_SCOPES, FakeClock, FakeSealer, principal, ref_totp
+from tests.support.fakes import ALL_SCOPES, FakeClock, FakeSealer, principal, ref_totp
 
 SEED = b"12345678901234567890"
 OTHER_SEED = b"abcdefghijklmnopqrst"

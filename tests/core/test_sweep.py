@@ -9,7 +9,7 @@ from otpd.core.model import Principal
 from otpd.core.service import CredentialService
 from otpd.core.tokens import hash_token
 from otpd.store.memory import MemoryStore
-from tests.core.conftest import FakeClock
+from tests.support.fakes import FakeClock
 
 
 def test_sweep_removes_only_what_expired(

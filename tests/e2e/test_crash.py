@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.harness import Server, create_client_key
-from tests.sb import Sb
+from tests.support.clients import Sb
+from tests.support.server import Server, create_client_key
 
 
 def test_kill_9_during_writes_keeps_every_acknowledged_write(tmp_path: Path) -> None:

@@ -19,8 +19,8 @@ from pathlib import Path
 import pyotp
 import pytest
 
-from tests.harness import Server, create_client_key
-from tests.sb import Sb
+from tests.support.clients import Sb
+from tests.support.server import Server, create_client_key
 
 CONFIG = "/v1/config/strongbox/totp"
 

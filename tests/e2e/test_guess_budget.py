@@ -16,8 +16,8 @@ import httpx
 import pyotp
 import pytest
 
-from tests.harness import Server, create_client_key, run_cli
-from tests.sb import Sb
+from tests.support.clients import Sb
+from tests.support.server import Server, create_client_key, run_cli
 
 CONFIG = "/v1/config/strongbox/totp"
 SCOPES = ["read", "write", "verify", "code", "reveal"]

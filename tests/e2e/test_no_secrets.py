@@ -7,9 +7,9 @@ import base64
 import os
 from pathlib import Path
 
-from tests import harness
-from tests.harness import Server, create_client_key
-from tests.sb import Sb
+from tests.support import server as harness
+from tests.support.clients import Sb
+from tests.support.server import Server, create_client_key
 
 
 def test_debug_logs_hold_no_secret_and_no_code(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import Server, create_client_key, run_cli
-from tests.sb import Sb
+from tests.support.clients import Sb
+from tests.support.server import Server, create_client_key, run_cli
 
 VENDOR_PATHS = [
     ("GET", "/v1/config/strongbox/totp"),

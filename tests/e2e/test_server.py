@@ -10,9 +10,9 @@ import urllib.parse
 
 import httpx
 
-from tests.e2e.conftest import Running
-from tests.harness import Server, create_client_key
-from tests.sb import Sb
+from tests.support.clients import Sb
+from tests.support.deployment import Deployment as Running
+from tests.support.server import Server, create_client_key
 
 
 def test_healthz_and_request_ids(running: Running) -> None:
@@ -27,13 +27,15 @@ def test_healthz_and_request_ids(running: Running) -> None:
 def test_body_cap_answers_413_in_the_api_format(running: Running) -> None:
     big = "x" * (64 * 1024 + 1)
     with running.server.client() as http:
-        declared = http.post("/v1/config/strongbox/totp", content=big, headers=running.sb.auth)
+        declared = http.post("/v1/config/strongbox/totp", content=big, headers=running.sb().auth)
 
         def chunks():  # no Content-Length: the cap must hold while streaming
             for _ in range(100):
                 yield b"y" * 1024
 
-        streamed = http.post("/v1/config/strongbox/totp", content=chunks(), headers=running.sb.auth)
+        streamed = http.post(
+            "/v1/config/strongbox/totp", content=chunks(), headers=running.sb().auth
+        )
     for response in (declared, streamed):
         assert response.status_code == 413
         assert response.json()["errors"][0]["error-message"]

@@ -7,8 +7,8 @@ import os
 import sqlite3
 from pathlib import Path
 
-from tests.harness import Server, create_client_key
-from tests.sb import Sb
+from tests.support.clients import Sb
+from tests.support.server import Server, create_client_key
 
 
 def _secret_of(db: Path, name: str) -> bytes:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.harness import Server, create_client_key, run_cli
+from tests.support.server import Server, create_client_key, run_cli
 
 UNSEAL = "/v1/state/strongbox/system/unseal"
 STATUS = "/v1/state/strongbox/system/seal-status"

@@ -34,7 +34,7 @@ from tests.fuzz.strategies import (
     TOKEN2_PARAMS,
     TOKEN2_VALUES,
 )
-from tests.harness import create_client_key
+from tests.support.server import create_client_key
 
 SOME = settings(max_examples=150, deadline=None)
 SCOPES = ["read", "write", "verify", "code", "reveal"]

@@ -9,7 +9,7 @@ import struct
 
 from pyrad import packet
 
-from tests.radius.conftest import Radius, access_request, exchange, reply_to
+from tests.support.radius import Radius, access_request, exchange, reply_to
 
 
 def _header(code: int, length: int) -> bytes:

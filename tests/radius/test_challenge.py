@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from pyrad import packet
 
-from tests.harness import Server, create_client_key
-from tests.radius.conftest import (
+from tests.support.clients import Sb
+from tests.support.radius import (
     access_request,
     exchange,
     free_udp_port,
@@ -21,7 +21,7 @@ from tests.radius.conftest import (
     radius_server,
     reply_to,
 )
-from tests.sb import Sb
+from tests.support.server import Server, create_client_key
 
 
 @dataclass

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.harness import create_client_key, register_secret, run_cli
+from tests.support.server import create_client_key, register_secret, run_cli
 
 
 def _nas(data_dir: Path, verb: str, *args: str) -> Any:

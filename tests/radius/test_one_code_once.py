@@ -12,8 +12,8 @@ import httpx
 import pytest
 from pyrad import packet
 
-from tests.harness import register_secret
-from tests.radius.conftest import Radius, access_request, exchange, reply_to
+from tests.support.radius import Radius, access_request, exchange, reply_to
+from tests.support.server import register_secret
 
 PHENIXID = "/api/authentication/otp_token_auth"
 

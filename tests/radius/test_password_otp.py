@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from pyrad import packet
 
-from tests.radius.conftest import Radius, access_request, exchange, nas_create, reply_to
 from tests.radius.slapd import SUFFIX, USERS, Slapd
+from tests.support.radius import Radius, access_request, exchange, nas_create, reply_to
 
 BIND_DN = f"uid={{user}},ou=people,{SUFFIX}"
 

@@ -9,8 +9,8 @@ import time
 
 from pyrad import packet
 
-from tests.harness import run_cli
-from tests.radius.conftest import Radius, access_request, exchange, nas_create, reply_to
+from tests.support.radius import Radius, access_request, exchange, nas_create, reply_to
+from tests.support.server import run_cli
 
 
 def _nas(radius: Radius, name: str, address: str, *options: str) -> str:

@@ -4,7 +4,7 @@ Status-Server (RFC 2865, RFC 3579, RFC 5997)."""
 
 from __future__ import annotations
 
-from tests.radius.conftest import Radius, pap, radclient
+from tests.support.radius import Radius, pap, radclient
 
 
 def _wrong(code: str) -> str:

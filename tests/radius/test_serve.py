@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import Server, create_client_key, register_secret, run_cli
-from tests.radius.conftest import free_udp_port, nas_create, pap, radclient, radius_server
+from tests.support.radius import free_udp_port, nas_create, pap, radclient, radius_server
+from tests.support.server import Server, create_client_key, register_secret, run_cli
 
 STATUS = "Message-Authenticator = 0x00\n"
 

@@ -17,7 +17,7 @@ from otpd.core.nas import (
 )
 from otpd.core.ports import NasStore
 from tests.store import conftest as contract
-from tests.store.conftest import add_credential, make_tenant
+from tests.support.stores import add_credential, make_tenant
 
 backend = contract.store  # the contract suite's fixture (every backend), under another name
 

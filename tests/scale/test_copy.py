@@ -16,9 +16,9 @@ import pyotp
 import pytest
 
 from otpd.core.policy import LOCKED_FOREVER
-from tests.harness import Server, run_cli
-from tests.pgserver import PgServer
-from tests.scale.conftest import Cluster, Cred, create_admin, share_seal_key, strongbox, token2
+from tests.support.pgserver import PgServer
+from tests.support.scale import Cluster, Cred, create_admin, share_seal_key, strongbox, token2
+from tests.support.server import Server, run_cli
 
 DB_PASSWORD = "copy-pass-never-shown"
 

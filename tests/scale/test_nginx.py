@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.harness import Server
-from tests.pgserver import PgServer
-from tests.scale.conftest import Cluster, create_admin, share_seal_key, strongbox, token2
+from tests.support.pgserver import PgServer
+from tests.support.scale import Cluster, create_admin, share_seal_key, strongbox, token2
+from tests.support.server import Server
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "scale-out.md"
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.harness import Server
-from tests.pgserver import PgServer
-from tests.scale.conftest import PHENIX_PATH, Cluster, Cred, create_admin
+from tests.support.pgserver import PgServer
+from tests.support.scale import PHENIX_PATH, Cluster, Cred, create_admin
+from tests.support.server import Server
 
 ENV = {"OTPD_DATABASE_STATEMENT_TIMEOUT": "2", "OTPD_WORKERS": "2"}
 DB_PASSWORD = "pg-pass-never-logged"

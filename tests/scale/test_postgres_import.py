@@ -13,10 +13,10 @@ from pathlib import Path
 import psycopg
 import pyotp
 
-from tests import harness
-from tests.harness import Server, run_cli
-from tests.pgserver import PgServer
-from tests.scale.conftest import Cluster, Cred, create_admin, strongbox
+from tests.support import server as harness
+from tests.support.pgserver import PgServer
+from tests.support.scale import Cluster, Cred, create_admin, strongbox
+from tests.support.server import Server, run_cli
 from tests.transfer import builders as b
 
 

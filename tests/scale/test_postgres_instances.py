@@ -12,9 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.harness import Server, run_cli
-from tests.pgserver import PgServer
-from tests.scale.conftest import (
+from tests.support.pgserver import PgServer
+from tests.support.scale import (
     Cluster,
     all_at_once,
     cli,
@@ -24,6 +23,7 @@ from tests.scale.conftest import (
     share_seal_key,
     strongbox,
 )
+from tests.support.server import Server, run_cli
 
 ENV = {"OTPD_THROTTLE_BASE_DELAY": "300"}
 

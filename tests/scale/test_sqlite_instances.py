@@ -10,8 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.harness import Server, run_cli
-from tests.scale.conftest import (
+from tests.support.scale import (
     Cluster,
     all_at_once,
     create_admin,
@@ -19,6 +18,7 @@ from tests.scale.conftest import (
     every_api,
     strongbox,
 )
+from tests.support.server import Server, run_cli
 
 THROTTLED_ENV = {"OTPD_THROTTLE_BASE_DELAY": "300"}
 

@@ -10,7 +10,7 @@ import pytest
 from otpd.core.errors import AlreadyExists, NotFound
 from otpd.core.model import Algorithm, OtpParams, PhenixAuth, Scope, ThrottleState
 from otpd.core.ports import CredentialStore
-from tests.store.conftest import (
+from tests.support.stores import (
     add_credential,
     key_hash,
     make_client,

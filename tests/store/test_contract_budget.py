@@ -11,8 +11,7 @@ import pytest
 from otpd.core.model import OtpParams, ThrottleState
 from otpd.core.policy import LOCKED_FOREVER, rescale_step
 from otpd.core.ports import CredentialStore
-
-from .conftest import add_credential, never_throttle
+from tests.support.stores import add_credential, never_throttle
 
 NOW = 1_700_000_000
 

@@ -14,7 +14,7 @@ from otpd.core.errors import AlreadyExists, NotFound
 from otpd.core.ports import CredentialStore
 from otpd.store import migrate
 from otpd.store.sqlite import SqliteStore, _split
-from tests.store.conftest import add_credential
+from tests.support.stores import add_credential
 
 
 def _ticket(

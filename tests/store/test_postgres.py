@@ -17,9 +17,9 @@ from otpd.core.errors import ConfigError, StoreUnavailable
 from otpd.settings import mask_url
 from otpd.store import postgres
 from otpd.store.postgres import PostgresStore
-from tests.harness import run_cli
-from tests.pgserver import PgServer
-from tests.store.conftest import add_credential, make_tenant, never_throttle
+from tests.support.pgserver import PgServer
+from tests.support.server import run_cli
+from tests.support.stores import add_credential, make_tenant, never_throttle
 
 
 @pytest.fixture

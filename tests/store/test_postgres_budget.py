@@ -10,7 +10,7 @@ from otpd.core.model import ThrottleState
 from otpd.core.policy import LOCKED_FOREVER
 from otpd.store import migrate, postgres
 from otpd.store.postgres import PostgresStore
-from tests.pgserver import PgServer
+from tests.support.pgserver import PgServer
 
 NOW = 1_700_000_000
 

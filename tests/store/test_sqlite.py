@@ -19,7 +19,7 @@ from otpd.core.errors import ConfigError, StoreUnavailable
 from otpd.core.model import ThrottleState
 from otpd.store import migrate
 from otpd.store.sqlite import SqliteStore, _split
-from tests.store.conftest import add_credential, make_record, make_tenant, never_throttle
+from tests.support.stores import add_credential, make_record, make_tenant, never_throttle
 
 SPAWN = multiprocessing.get_context("spawn")  # a fresh interpreter, as a second otpd would be
 STEPS = 1000

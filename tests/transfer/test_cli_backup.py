@@ -13,11 +13,11 @@ from pathlib import Path
 
 from otpd.core.model import Outcome
 from otpd.crypto.keyfile import KEY_FILE_NAME
-from tests import harness
-from tests.harness import Server, create_client_key, run_cli
-from tests.sb import Sb
+from tests.support import server as harness
+from tests.support.clients import Sb
+from tests.support.server import Server, create_client_key, run_cli
+from tests.support.transfer import oathtool, open_deployment
 from tests.transfer import builders as b
-from tests.transfer.conftest import oathtool, open_deployment
 
 
 def leaked(secret: bytes, *texts: str) -> bool:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from pskc import PSKC
 
-from tests import harness
-from tests.harness import Server, create_client_key, run_cli
+from tests.support import server as harness
+from tests.support.server import Server, create_client_key, run_cli
 from tests.transfer import builders as b
 
 PATH = "/v1/state/strongbox/system/export"

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from otpd.core.model import Outcome
-from tests import harness
-from tests.harness import run_cli
-from tests.transfer.conftest import oathtool, open_deployment
+from tests.support import server as harness
+from tests.support.server import run_cli
+from tests.support.transfer import oathtool, open_deployment
 
 VERSION = "3.14"
 VENV = Path.home() / ".cache" / "otpd-tests" / f"privacyidea-{VERSION}"

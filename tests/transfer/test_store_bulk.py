@@ -13,7 +13,7 @@ import pytest
 from otpd.core.errors import AlreadyExists, NotFound
 from otpd.core.model import CredentialRecord, OtpParams, Tenant, ThrottleState
 from otpd.core.ports import BulkCredentialStore, CredentialStore
-from tests.store.conftest import open_store
+from tests.support.stores import open_store
 
 
 class Store(BulkCredentialStore, CredentialStore, Protocol):

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.harness import Server
+from tests.support.server import Server
 
 LIMITS = {
     "OTPD_BODY_TIMEOUT": "1",

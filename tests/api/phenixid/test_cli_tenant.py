@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from tests.harness import run_cli
+from tests.support.server import run_cli
 
 
 def _cli(data_dir: Path, *args: str) -> tuple[int, dict[str, object] | None, str]:

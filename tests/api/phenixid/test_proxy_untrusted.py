@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.phenixid.conftest import Px, put, start, tenant_cli
+from tests.support.phenixid import Px, put, start, tenant_cli
 
 SUBJECT = "CN=gateway,O=Acme AB,C=SE"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.api.phenixid.conftest import PATH, put
-from tests.harness import Server, run_cli
+from tests.support.phenixid import PATH, put
+from tests.support.server import Server, run_cli
 
 
 def test_sealed_is_503_then_unsealed_works(tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ import httpx
 import pytest
 import trustme
 
-from tests.api.phenixid.conftest import PATH, Px, put, start, tenant_cli
-from tests.sb import Sb
+from tests.support.clients import Sb
+from tests.support.phenixid import PATH, Px, put, start, tenant_cli
 
 ORG = "Acme AB"
 UNIT = "Payments"

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.phenixid.conftest import (
+from tests.support.phenixid import (
     PATH,
     Cred,
     Px,

@@ -29,7 +29,7 @@ from otpd.core.service import CredentialService
 from otpd.core.tenants import Caller, admit, validate_operations, validate_subjects
 from otpd.store.memory import MemoryStore
 from otpd.subjects import canonical_subject, subject_of_der, subject_of_pem
-from tests.core.conftest import FakeClock, FakeSealer, ref_totp
+from tests.support.fakes import FakeClock, FakeSealer, ref_totp
 
 
 def _headers(*pairs: tuple[str, str]) -> Headers:

@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.strongbox.conftest import ROLES, Env
-from tests.api.strongbox.util import CONFIG, STATE, assert_status, body, get, message
+from tests.support.deployment import ROLES
+from tests.support.deployment import Deployment as Env
+from tests.support.strongbox import CONFIG, STATE, assert_status, body, get, message
 
 TIME_Z = "Z"
 

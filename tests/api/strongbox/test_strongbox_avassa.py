@@ -12,8 +12,8 @@ import urllib.error
 import avassa_client as avassa
 import pytest
 
-from tests.api.strongbox.conftest import Env
-from tests.api.strongbox.util import CONFIG, STATE, b32, secret, unb32
+from tests.support.deployment import Deployment as Env
+from tests.support.strongbox import CONFIG, STATE, b32, secret, unb32
 
 
 @pytest.fixture(scope="module")

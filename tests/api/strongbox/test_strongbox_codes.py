@@ -19,8 +19,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import httpx
 import pytest
 
-from tests.api.strongbox.conftest import Env
-from tests.api.strongbox.util import CONFIG, STATE, assert_status, b32, body, secret
+from tests.support.deployment import Deployment as Env
+from tests.support.strongbox import CONFIG, STATE, assert_status, b32, body, secret
 
 _names = (f"c{n}" for n in itertools.count())
 

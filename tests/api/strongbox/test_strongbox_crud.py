@@ -11,9 +11,9 @@ import httpx
 import pytest
 import yaml
 
-from tests import harness
-from tests.api.strongbox.conftest import Env
-from tests.api.strongbox.util import (
+from tests.support import server as harness
+from tests.support.deployment import Deployment as Env
+from tests.support.strongbox import (
     CONFIG,
     SAMPLE_YAML,
     STATE,

@@ -13,9 +13,9 @@ import schemathesis
 
 from otpd.api.strongbox.openapi import OPENAPI_PATH, openapi_document
 from otpd.api.strongbox.routes import RESOURCES, routes
-from tests.api.strongbox.conftest import Env
-from tests.api.strongbox.util import CONFIG, SAMPLE_YAML, assert_status, register_b32
-from tests.sb import Sb
+from tests.support.clients import Sb
+from tests.support.deployment import Deployment as Env
+from tests.support.strongbox import CONFIG, SAMPLE_YAML, assert_status, register_b32
 
 DOCS = Path(__file__).parents[3] / "docs" / "api-strongbox.md"
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.api.strongbox.conftest import Env
-from tests.api.strongbox.util import (
+from tests.support.deployment import Deployment as Env
+from tests.support.strongbox import (
     CONFIG,
     assert_status,
     b32,

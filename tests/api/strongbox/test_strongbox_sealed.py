@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from otpd.api.strongbox.routes import RESOURCES
-from tests.harness import Server, create_client_key, run_cli
-from tests.sb import Sb
+from tests.support.clients import Sb
+from tests.support.server import Server, create_client_key, run_cli
 
 SEALED = {"errors": [{"error-message": "strongbox sealed", "error-info": {}}]}
 

@@ -1,8 +1,10 @@
-"""Quick unit tests of the adapter's pure pieces: durations, YAML output, the error table."""
+"""Quick unit tests of the adapter's pure pieces: durations, YAML output, the error table,
+JSON Patch."""
 
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import yaml
@@ -10,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from otpd.api.strongbox.errors import PreconditionFailed, error_response
-from otpd.api.strongbox.parse import format_duration, parse_duration
+from otpd.api.strongbox.parse import Body, apply_patch, format_duration, parse_duration
 from otpd.api.strongbox.render import render
 from otpd.core.errors import (
     AlreadyExists,
@@ -88,3 +90,15 @@ def test_error_table(error: Exception, status: int, text: str) -> None:
         "errors": [{"error-message": text, "error-info": {}}]
     }
     assert (response.headers.get("www-authenticate") == "Bearer") == (status == 401)
+
+
+def test_json_patch_cannot_grow_the_document_exponentially() -> None:
+    """Each `copy` of a list into itself doubles it: 40 ops (~2 KB, under the body cap) would
+    need 2**40 objects. A TOTP object is flat, so a patch that nests anything is refused
+    before the next operation runs."""
+    ops = [{"op": "add", "path": "/a", "value": []}]
+    ops += [{"op": "copy", "from": "/a", "path": "/a/-"}] * 40
+    started = time.monotonic()
+    with pytest.raises(InvalidInput):
+        apply_patch({"name": "bob"}, Body(ops, json_patch=True))
+    assert time.monotonic() - started < 2

@@ -11,8 +11,8 @@ import time
 import httpx
 import pytest
 
-from tests.api.strongbox.conftest import Env
-from tests.api.strongbox.util import CONFIG
+from tests.support.deployment import Deployment as Env
+from tests.support.strongbox import CONFIG
 
 YAML = {"Content-Type": "application/yaml"}
 

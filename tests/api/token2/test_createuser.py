@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from otpd.core.provisioning import parse_uri
-from tests.api.token2.conftest import Running
-from tests.api.token2.t2 import (
-    T2,
+from tests.support.clients import T2, Sb
+from tests.support.deployment import Deployment as Running
+from tests.support.token2 import (
     as_strings,
     oathtool,
     parse_any,
@@ -22,7 +22,6 @@ from tests.api.token2.t2 import (
     wordpress_secret,
     zbarimg,
 )
-from tests.sb import Sb
 
 
 def _wordpress_createuser(running: Running, email: str, phone: str) -> httpx.Response:
@@ -30,10 +29,10 @@ def _wordpress_createuser(running: Running, email: str, phone: str) -> httpx.Res
     rawurlencoded email, phone without "+", type as int, format "1", pin; wp_remote_post()
     with no body."""
     query = (
-        f"api_key={running.keys.admin}&email={email.replace('@', '%40')}&phone={phone}"
+        f"api_key={running.keys['admin']}&email={email.replace('@', '%40')}&phone={phone}"
         "&type=0&format=1&pin=0"
     )
-    return running.t2.http.post(f"/createuser?{query}", content=b"")
+    return running.t2().http.post(f"/createuser?{query}", content=b"")
 
 
 def test_wordpress_plugin_createuser(running: Running, tmp_path: Path) -> None:
@@ -65,15 +64,15 @@ def test_wordpress_plugin_createuser(running: Running, tmp_path: Path) -> None:
     assert (uri.params.algorithm.value, uri.params.digits, uri.params.period) == ("sha1", 6, 30)
     # and the code an app makes from it validates, once
     code = oathtool(body["hash"])
-    assert running.t2.validate(body["userid"], code)["validation"] == "true"
-    assert running.t2.validate(body["userid"], code)["validation"] == "false"
+    assert running.t2().validate(body["userid"], code)["validation"] == "true"
+    assert running.t2().validate(body["userid"], code)["validation"] == "false"
 
 
 def test_the_ticket_is_the_only_way_to_the_image(running: Running) -> None:
-    body = running.t2.createuser()
+    body = running.t2().createuser()
     ticket = body["hashqr"].split("/qr/")[1].split(".png")[0]
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}", ticket)  # 256 random bits
-    http = running.t2.http
+    http = running.t2().http
     assert http.get(f"/qr/{ticket}.png").status_code == 200  # ?secret is not needed either
     assert http.head(f"/qr/{ticket}.png").status_code == 200
     other = ticket[:-1] + ("A" if ticket[-1] != "A" else "B")
@@ -97,7 +96,7 @@ def test_the_ticket_is_the_only_way_to_the_image(running: Running) -> None:
 
 @pytest.mark.parametrize("fmt", ["0", "1", "2", "3"])
 def test_every_format_of_success_and_failure(running: Running, fmt: str) -> None:
-    http, key = running.t2.http, running.keys.admin
+    http, key = running.t2().http, running.keys["admin"]
     ok = http.post(
         "/createuser", params={"api_key": key, "phone": "+41 79 123 45 67", "format": fmt}
     )
@@ -125,7 +124,7 @@ def test_every_format_of_success_and_failure(running: Running, fmt: str) -> None
 
 def test_unknown_format_is_serialized(running: Running) -> None:
     for fmt in ("4", "json", "01", " 1", "-1", ""):
-        response = running.t2.http.get("/createuser", params={"phone": "1", "format": fmt})
+        response = running.t2().http.get("/createuser", params={"phone": "1", "format": fmt})
         assert response.headers["content-type"] == "text/plain; charset=utf-8"
         assert php_body(response)["success"] == "false"
 
@@ -177,27 +176,27 @@ def test_valid_phones(t2: T2, phone: str) -> None:
 def test_bad_parameters_are_a_failure_body_with_codes(
     running: Running, params: dict[str, str | None], codes: list[str]
 ) -> None:
-    given = {"api_key": running.keys.admin, "format": "1", "phone": "41791234567", **params}
+    given = {"api_key": running.keys["admin"], "format": "1", "phone": "41791234567", **params}
     query = {name: value for name, value in given.items() if value is not None}
-    before = len(running.t2.listusers())
-    response = running.t2.http.post("/createuser", params=query)
+    before = len(running.t2().listusers())
+    response = running.t2().http.post("/createuser", params=query)
     assert response.status_code == 200
     body = response.json()
     assert body["success"] == "false" and body["code"] == codes
     assert set(body) == {"response", "success", "error", "code"}
     assert body["response"] == body["error"] and body["error"]
-    assert len(running.t2.listusers()) == before  # nothing was created
+    assert len(running.t2().listusers()) == before  # nothing was created
 
 
 @pytest.mark.parametrize("pin", ["", "0", "1234", "+1234", "1" * 16])
 def test_pins_and_types_accepted(running: Running, pin: str) -> None:
-    running.t2.createuser(pin=pin, type="0")
-    running.t2.createuser(pin=pin, type="")
+    running.t2().createuser(pin=pin, type="0")
+    running.t2().createuser(pin=pin, type="")
 
 
 def test_key_and_scope_failures(running: Running) -> None:
-    http, keys = running.t2.http, running.keys
-    for params in ({}, {"api_key": ""}, {"api_key": "x" * 40}, {"api": keys.admin + "x"}):
+    http, keys = running.t2().http, running.keys
+    for params in ({}, {"api_key": ""}, {"api_key": "x" * 40}, {"api": keys["admin"] + "x"}):
         response = http.post(
             "/createuser", params={"phone": "41791234567", "format": "1", **params}
         )
@@ -208,17 +207,17 @@ def test_key_and_scope_failures(running: Running) -> None:
             "error": "invalid api key",
             "code": ["10"],
         }
-    for key in (keys.verify, keys.read):
+    for key in (keys["verifier"], keys["reader"]):
         body = http.post("/createuser", params={"api_key": key, "phone": "1", "format": "1"}).json()
         # the scope is checked before the parameters: this phone is not even looked at
         assert body["success"] == "false" and body["code"] == ["11"]
         assert body["response"] == "api key not allowed: missing scope write"
-    created = running.t2.createuser(key=keys.write)
+    created = running.t2().createuser(key=keys["writer"])
     assert created["success"] == "true"
 
 
 def test_names_follow_the_email(running: Running) -> None:
-    t2 = running.t2
+    t2 = running.t2()
     first = t2.createuser(email="carol@example.com")
     second = t2.createuser(email="carol@example.com")  # taken: the second is user<id>
     odd = t2.createuser(email="élodie@example.com")  # a fine address, not a credential name
@@ -229,21 +228,21 @@ def test_names_follow_the_email(running: Running) -> None:
     assert names[str(odd["userid"])] == f"user{odd['userid']}"
     assert names[str(anonymous["userid"])] == f"user{anonymous['userid']}"
     # another tenant may use the same e-mail as its name
-    other = t2.createuser(key=running.keys.other, email="carol@example.com")
-    other_names = {u["userid"]: u["username"] for u in t2.listusers(key=running.keys.other)}
+    other = t2.createuser(key=running.keys["globex"], email="carol@example.com")
+    other_names = {u["userid"]: u["username"] for u in t2.listusers(key=running.keys["globex"])}
     assert other_names == {str(other["userid"]): "carol@example.com"}
 
 
 def test_a_strongbox_name_user_id_is_skipped(running: Running) -> None:
     """If a Strongbox client already named a credential user<next id>, createuser picks
     user<id>-2 rather than failing."""
-    sb = Sb.login(running.server.url, "admin", running.keys.admin)
+    sb = Sb.login(running.server.url, "admin", running.keys["admin"])
     try:
-        probe = running.t2.createuser()
+        probe = running.t2().createuser()
         taken = f"user{probe['userid'] + 2}"  # the id after the Strongbox one below
         assert sb.create(taken).status_code == 201
-        body = running.t2.createuser()
-        names = {u["userid"]: u["username"] for u in running.t2.listusers()}
+        body = running.t2().createuser()
+        names = {u["userid"]: u["username"] for u in running.t2().listusers()}
         assert names[str(body["userid"])] in (f"user{body['userid']}", f"{taken}-2")
         assert len(set(names.values())) == len(names)
     finally:
@@ -251,7 +250,7 @@ def test_a_strongbox_name_user_id_is_skipped(running: Running) -> None:
 
 
 def test_form_body_and_get(running: Running) -> None:
-    http, key = running.t2.http, running.keys.admin
+    http, key = running.t2().http, running.keys["admin"]
     form = http.post(
         "/createuser", data={"api_key": key, "phone": "41791234567", "format": "1"}
     ).json()
@@ -283,7 +282,7 @@ def test_form_body_and_get(running: Running) -> None:
 def test_injection_strings_are_refused_in_every_format(running: Running, hostile: str) -> None:
     """T16/T17: hostile text in each parameter is refused or stored literally, and the
     failure bodies stay well-formed in every format."""
-    http, key = running.t2.http, running.keys.admin
+    http, key = running.t2().http, running.keys["admin"]
     for fmt in ("0", "1", "2", "3"):
         for name in ("phone", "email", "pin", "type"):
             params = {"api_key": key, "phone": "41791234567", "format": fmt, name: hostile}
@@ -294,13 +293,13 @@ def test_injection_strings_are_refused_in_every_format(running: Running, hostile
                 assert body == "false", (name, hostile)
             else:
                 assert body["success"] == "false", (name, hostile)
-    assert all(u["username"] != hostile for u in running.t2.listusers())
+    assert all(u["username"] != hostile for u in running.t2().listusers())
 
 
 def test_concurrent_createusers_with_one_email(running: Running) -> None:
     """The name is settled by the insert: of 8 parallel calls one gets the e-mail, the others
     user<id>, and every call succeeds."""
-    url, key = running.server.url, running.keys.admin
+    url, key = running.server.url, running.keys["admin"]
 
     def create(_: int) -> dict[str, Any]:
         params = {
@@ -316,7 +315,7 @@ def test_concurrent_createusers_with_one_email(running: Running) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         bodies = list(pool.map(create, range(8)))
     assert all(b["success"] == "true" for b in bodies)
-    names = {u["userid"]: u["username"] for u in running.t2.listusers()}
+    names = {u["userid"]: u["username"] for u in running.t2().listusers()}
     mine = [names[str(b["userid"])] for b in bodies]
     assert mine.count("race@example.com") == 1
     assert sorted(n for n in mine if n != "race@example.com") == sorted(

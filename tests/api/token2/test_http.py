@@ -7,13 +7,13 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.api.token2.conftest import Running
-from tests.api.token2.t2 import oathtool, parse_any, register_hash
-from tests.sb import Sb
+from tests.support.clients import Sb
+from tests.support.deployment import Deployment as Running
+from tests.support.token2 import oathtool, parse_any, register_hash
 
 
 def test_form_body_is_read_after_the_query(running: Running) -> None:
-    t2, key = running.t2, running.keys.admin
+    t2, key = running.t2(), running.keys["admin"]
     body = t2.createuser()
     userid, secret = body["userid"], body["hash"]
     # POST, form body only
@@ -44,30 +44,30 @@ def test_form_body_is_read_after_the_query(running: Running) -> None:
 
 
 def test_duplicate_parameters_first_wins_and_api_key_beats_api(running: Running) -> None:
-    t2, keys = running.t2, running.keys
+    t2, keys = running.t2(), running.keys
     first = t2.createuser()
     second = t2.createuser()
     code = oathtool(first["hash"])
     # userid=first&userid=second: the first one is checked
-    query = f"api={keys.admin}&userid={first['userid']}&userid={second['userid']}&format=1"
+    query = f"api={keys['admin']}&userid={first['userid']}&userid={second['userid']}&format=1"
     assert t2.http.get(f"/validate?{query}&token={code}").json()["validation"] == "true"
     # api_key wins over api, whichever comes first and wherever it is
-    bad_then_good = f"api={keys.admin}&api_key={'x' * 40}&userid={second['userid']}&format=1"
+    bad_then_good = f"api={keys['admin']}&api_key={'x' * 40}&userid={second['userid']}&format=1"
     response = t2.http.get(f"/validate?{bad_then_good}&token={oathtool(second['hash'])}")
     assert response.json()["response"] == "invalid api key"
     good_in_body = t2.http.post(
         f"/validate?api={'x' * 40}&format=1",
-        data={"api_key": keys.admin, "userid": str(second["userid"]), "token": "1"},
+        data={"api_key": keys["admin"], "userid": str(second["userid"]), "token": "1"},
     )
     assert good_in_body.json() == {"response": "OTP is not valid", "validation": "false"}
     # format=1&format=2: JSON
-    both = t2.http.get(f"/validate?format=1&format=2&api={keys.admin}")
+    both = t2.http.get(f"/validate?format=1&format=2&api={keys['admin']}")
     assert both.headers["content-type"].startswith("application/json")
 
 
 @pytest.mark.parametrize("path", ["/createuser", "/validate", "/api.php"])
 def test_methods(running: Running, path: str) -> None:
-    http = running.t2.http
+    http = running.t2().http
     for method in ("PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "HEAD"):
         response = http.request(method, f"{path}?format=1")
         assert response.status_code == 405, method
@@ -81,7 +81,7 @@ def test_methods(running: Running, path: str) -> None:
 @pytest.mark.parametrize("fmt", ["0", "1", "2", "3", "9"])
 def test_transport_failures_use_the_requested_format(running: Running, fmt: str) -> None:
     """413 (body cap), 404 under a Token2 prefix and 405 answer in the call's own shape."""
-    http = running.t2.http
+    http = running.t2().http
     big = http.post(
         f"/createuser?format={fmt}",
         content=b"x" * (64 * 1024 + 1),
@@ -109,25 +109,25 @@ def test_transport_failures_use_the_requested_format(running: Running, fmt: str)
 
 def test_authy_sms_leftover(running: Running) -> None:
     """request_sms(): GET <api_url>/protected/json/sms/<id>?api_key=..&force=true expects 200."""
-    http = running.t2.http
-    response = http.get(f"/protected/json/sms/7?api_key={running.keys.admin}&force=true")
+    http = running.t2().http
+    response = http.get(f"/protected/json/sms/7?api_key={running.keys['admin']}&force=true")
     assert response.status_code == 200 and response.json() == {}
     assert http.get("/protected/json/sms/999").json() == {}
 
 
 def test_logs_hold_no_key_code_or_secret(running: Running) -> None:
     """T74: api_key, token, the secret and the ticket never reach the server's log."""
-    t2 = running.t2
+    t2 = running.t2()
     body = t2.createuser(email="logged@example.com")
     code = oathtool(body["hash"])
     t2.validate(body["userid"], code)
     httpx.get(body["hashqr"], timeout=30)
-    t2.http.get("/validate", params={"api_key": running.keys.admin, "token": "987654"})
+    t2.http.get("/validate", params={"api_key": running.keys["admin"], "token": "987654"})
     t2.http.get("/healthz", params={"last": "1"})
     running.server.wait_for_log("/qr/<redacted>")
     log = running.server.wait_for_log("GET /healthz 200")
     ticket = body["hashqr"].split("/qr/")[1].split(".png")[0]
-    for value in (running.keys.admin, code, "987654", body["hash"], ticket):
+    for value in (running.keys["admin"], code, "987654", body["hash"], ticket):
         assert value not in log
     assert "/qr/<redacted>" in log and "/createuser" in log
 
@@ -135,8 +135,8 @@ def test_logs_hold_no_key_code_or_secret(running: Running) -> None:
 def test_strongbox_and_token2_share_credentials(running: Running) -> None:
     """One credential, two APIs: Strongbox-created validates through Token2 by its numeric id
     (found through listusers); Token2-created is visible to Strongbox GET."""
-    t2 = running.t2
-    sb = Sb.login(running.server.url, "admin", running.keys.admin)
+    t2 = running.t2()
+    sb = Sb.login(running.server.url, "admin", running.keys["admin"])
     try:
         secret = bytes(range(1, 21))
         register_hash("AEBAGBAFAYDQQCIKBMGA2DQPCAIREEYU")

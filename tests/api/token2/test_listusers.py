@@ -9,18 +9,18 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.api.token2.conftest import Running
-from tests.api.token2.t2 import php_unserialize, xml_users
-from tests.sb import Sb
+from tests.support.clients import Sb
+from tests.support.deployment import Deployment as Running
+from tests.support.token2 import php_unserialize, xml_users
 
 
 def test_lists_the_callers_tenant_only(running: Running) -> None:
-    t2 = running.t2
+    t2 = running.t2()
     before = datetime.now(UTC).replace(microsecond=0)
     mine = [t2.createuser(email=f"list{i}@example.com") for i in range(3)]
-    theirs = t2.createuser(key=running.keys.other, email="list0@example.com")
+    theirs = t2.createuser(key=running.keys["globex"], email="list0@example.com")
     after = datetime.now(UTC)
-    users = t2.listusers(key=running.keys.read)  # scope read is enough
+    users = t2.listusers(key=running.keys["reader"])  # scope read is enough
     ids = [int(u["userid"]) for u in users]
     assert ids == sorted(ids)
     assert str(theirs["userid"]) not in {u["userid"] for u in users}
@@ -32,20 +32,20 @@ def test_lists_the_callers_tenant_only(running: Running) -> None:
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row["registered"])
         registered = datetime.strptime(row["registered"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
         assert before <= registered <= after
-    other = t2.listusers(key=running.keys.other)
+    other = t2.listusers(key=running.keys["globex"])
     assert [u["userid"] for u in other] == [str(theirs["userid"])]
 
 
 def test_no_secret_in_any_read_path(running: Running) -> None:
     """T70: after enrolment, listusers (every format) and Strongbox GET show no secret."""
-    t2 = running.t2
+    t2 = running.t2()
     created = [t2.createuser() for _ in range(2)]
-    sb = Sb.login(running.server.url, "reader", running.keys.read)  # no scope reveal
+    sb = Sb.login(running.server.url, "reader", running.keys["reader"])  # no scope reveal
     try:
         bodies = [
             t2.http.get(
                 "/api.php",
-                params={"api_key": running.keys.admin, "action": "listusers", "format": f},
+                params={"api_key": running.keys["admin"], "action": "listusers", "format": f},
             ).text
             for f in ("0", "1", "2", "3")
         ]
@@ -63,9 +63,9 @@ def test_no_secret_in_any_read_path(running: Running) -> None:
 
 
 def test_every_format(running: Running) -> None:
-    t2 = running.t2
+    t2 = running.t2()
     t2.createuser(email="fmt@example.com")
-    params = {"api_key": running.keys.admin, "action": "listusers"}
+    params = {"api_key": running.keys["admin"], "action": "listusers"}
     as_json = t2.http.get("/api.php", params=params)
     assert as_json.headers["content-type"] == "application/json; charset=utf-8"
     rows = as_json.json()
@@ -82,10 +82,10 @@ def test_every_format(running: Running) -> None:
 
 
 def test_empty_tenant_is_an_empty_list(running: Running) -> None:
-    from tests.harness import create_client_key
+    from tests.support.server import create_client_key
 
     key = create_client_key(running.data_dir, "empty", "reader", ["read"])
-    assert running.t2.listusers(key=key) == []
+    assert running.t2().listusers(key=key) == []
 
 
 @pytest.mark.parametrize(
@@ -94,8 +94,8 @@ def test_empty_tenant_is_an_empty_list(running: Running) -> None:
         ({}, "invalid api key"),
         ({"api_key": "nope"}, "invalid api key"),
         ({"api_key": "k" * 40}, "invalid api key"),
-        ({"key": "verify"}, "api key not allowed: missing scope read"),
-        ({"key": "write"}, "api key not allowed: missing scope read"),
+        ({"key": "verifier"}, "api key not allowed: missing scope read"),
+        ({"key": "writer"}, "api key not allowed: missing scope read"),
         ({"key": "admin", "action": "deleteuser"}, "Unknown action"),
         ({"key": "admin", "action": ""}, "Unknown action"),
         ({"key": "admin", "action": None}, "Unknown action"),
@@ -105,8 +105,8 @@ def test_empty_tenant_is_an_empty_list(running: Running) -> None:
 def test_failures(running: Running, params: dict[str, str | None], response: str) -> None:
     query = {"action": "listusers", **params}
     if "key" in query:
-        query["api_key"] = getattr(running.keys, str(query.pop("key")))
+        query["api_key"] = running.keys[str(query.pop("key"))]
     query = {k: v for k, v in query.items() if v is not None}
-    result = running.t2.http.get("/api.php", params=query)
+    result = running.t2().http.get("/api.php", params=query)
     assert result.status_code == 200
     assert result.json() == {"success": "false", "response": response}

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from otpd.api.token2 import render
 from otpd.api.token2.errors import Failure
 from otpd.api.token2.parse import Call, Format
-from tests.api.token2.t2 import php_unserialize, xml_fields, xml_users
+from tests.support.token2 import php_unserialize, xml_fields, xml_users
 
 HOSTILE = [
     "é",

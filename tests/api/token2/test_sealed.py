@@ -9,8 +9,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.api.token2.t2 import T2, oathtool, parse_any
-from tests.harness import Server, create_client_key, run_cli
+from tests.support.clients import T2
+from tests.support.server import Server, create_client_key, run_cli
+from tests.support.token2 import oathtool, parse_any
 
 CALLS = ["/createuser", "/validate", "/api.php"]
 SEALED = "strongbox sealed"

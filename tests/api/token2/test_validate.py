@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.token2.conftest import Running
-from tests.api.token2.t2 import T2, oathtool, parse_any
+from tests.support.clients import T2
+from tests.support.deployment import Deployment as Running
+from tests.support.token2 import oathtool, parse_any
 
 INVALID = {"response": "OTP is not valid", "validation": "false"}
 
@@ -24,8 +25,8 @@ def test_wso2_connector_validate(running: Running) -> None:
     """Token2Authenticator.validateToken(): GET .../validate?api=<key>&token=<otp>&userid=<id>
     &format=1, values not URL-encoded, any non-2xx throws, then
     String.valueOf(json.get("validation")).equals("true")."""
-    userid, secret = _user(running.t2)
-    key = running.keys.verify
+    userid, secret = _user(running.t2())
+    key = running.keys["verifier"]
 
     def call(token: str) -> httpx.Response:
         url = f"{running.server.url}/validate?api={key}&token={token}&userid={userid}&format=1"
@@ -46,8 +47,8 @@ def test_wordpress_plugin_login_calls(running: Running) -> None:
     """token2.php login_with_2FA(): validate?send=0&format=1&api=..&userid=..&token=.. and
     $body["validation"]=="true"; helpers.php first calls validate?send=1 without a token and
     shows $body["response"]. Neither the trigger nor its repetition costs the user anything."""
-    userid, secret = _user(running.t2)
-    http, key = running.t2.http, running.keys.admin
+    userid, secret = _user(running.t2())
+    http, key = running.t2().http, running.keys["admin"]
     for _ in range(8):  # more than the 5 free failures: none of these may count
         trigger = http.get(f"/validate?send=1&format=1&api={key}&userid={userid}")
         assert trigger.status_code == 200
@@ -63,9 +64,9 @@ def test_wordpress_plugin_login_calls(running: Running) -> None:
 
 @pytest.mark.parametrize("fmt", ["0", "1", "2", "3"])
 def test_oathtool_codes_validate_once_in_every_format(running: Running, fmt: str) -> None:
-    userid, secret = _user(running.t2)
-    params = {"api_key": running.keys.admin, "userid": userid, "token": oathtool(secret)}
-    http = running.t2.http
+    userid, secret = _user(running.t2())
+    params = {"api_key": running.keys["admin"], "userid": userid, "token": oathtool(secret)}
+    http = running.t2().http
     first = http.get("/validate", params={**params, "format": fmt})
     second = http.get("/validate", params={**params, "format": fmt})
     assert first.status_code == second.status_code == 200
@@ -90,11 +91,11 @@ def _comparable(response: httpx.Response) -> tuple[int, list[tuple[str, str]], b
 def test_one_failure_answer_byte_for_byte(running: Running, fmt: str) -> None:
     """T80 / R35: wrong code, replayed code, throttled user, unknown user, another tenant's
     user, malformed user ids: one answer, identical but for Date and the request id."""
-    t2, key = running.t2, running.keys.admin
+    t2, key = running.t2(), running.keys["admin"]
     wrong_id, wrong_secret = _user(t2)
     replay_id, replay_secret = _user(t2)
     throttled_id, throttled_secret = _user(t2)
-    foreign_id, _ = _user(t2, key=running.keys.other)
+    foreign_id, _ = _user(t2, key=running.keys["globex"])
     code = oathtool(replay_secret)
     assert t2.validate(replay_id, code)["validation"] == "true"
     for _ in range(6):  # 5 free failures, then a delay: the next attempt is throttled
@@ -155,16 +156,16 @@ def test_one_failure_answer_byte_for_byte(running: Running, fmt: str) -> None:
 )
 def test_malformed_codes_are_never_accepted(running: Running, token: str) -> None:
     """T12 (with a code equal to the current one where the shape allows): a wrong code."""
-    userid, _ = _user(running.t2)
-    body = running.t2.validate(userid, token)
+    userid, _ = _user(running.t2())
+    body = running.t2().validate(userid, token)
     assert body == INVALID
 
 
 def test_no_token_and_empty_userids_change_no_counter(running: Running) -> None:
     """T24: no token, send=1, userid empty/blank/wildcard: no failure is counted anywhere, so
     the right code afterwards still works."""
-    userid, secret = _user(running.t2)
-    http, key = running.t2.http, running.keys.admin
+    userid, secret = _user(running.t2())
+    http, key = running.t2().http, running.keys["admin"]
     for _ in range(7):
         for params in (
             {"userid": userid},
@@ -176,33 +177,36 @@ def test_no_token_and_empty_userids_change_no_counter(running: Running) -> None:
         for weird in ("", " ", "*", "%"):
             no_token = http.get("/validate", params={"api": key, "format": "1", "userid": weird})
             assert no_token.json()["userid"] == ""  # only a canonical id is echoed
-    assert running.t2.validate(userid, oathtool(secret))["validation"] == "true"
+    assert running.t2().validate(userid, oathtool(secret))["validation"] == "true"
 
 
 def test_key_and_scope(running: Running) -> None:
-    userid, secret = _user(running.t2)
-    http, keys = running.t2.http, running.keys
-    for params in ({}, {"api": ""}, {"api": "A" * 40}, {"API_KEY": keys.admin}):
+    userid, secret = _user(running.t2())
+    http, keys = running.t2().http, running.keys
+    for params in ({}, {"api": ""}, {"api": "A" * 40}, {"API_KEY": keys["admin"]}):
         body = http.get(
             "/validate", params={"userid": userid, "token": "1", "format": "1", **params}
         )
         assert body.status_code == 200
         assert body.json() == {"response": "invalid api key", "validation": "false"}
-    for key in (keys.read, keys.write):
-        body = running.t2.validate(userid, oathtool(secret), key=key)
+    for key in (keys["reader"], keys["writer"]):
+        body = running.t2().validate(userid, oathtool(secret), key=key)
         assert body == {
             "response": "api key not allowed: missing scope verify",
             "validation": "false",
         }
     # neither of those consumed the code
-    assert running.t2.validate(userid, oathtool(secret), key=keys.verify)["validation"] == "true"
+    assert (
+        running.t2().validate(userid, oathtool(secret), key=keys["verifier"])["validation"]
+        == "true"
+    )
 
 
 def test_another_tenants_user_cannot_be_validated(running: Running) -> None:
     """T63: globex's key with acme's userids (enumerated) answers like an unknown user, and
     acme's right code still works afterwards."""
-    userid, secret = _user(running.t2)
+    userid, secret = _user(running.t2())
     for candidate in range(1, userid + 2):
-        body = running.t2.validate(candidate, oathtool(secret), key=running.keys.other)
+        body = running.t2().validate(candidate, oathtool(secret), key=running.keys["globex"])
         assert body == INVALID
-    assert running.t2.validate(userid, oathtool(secret))["validation"] == "true"
+    assert running.t2().validate(userid, oathtool(secret))["validation"] == "true"

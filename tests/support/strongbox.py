@@ -7,9 +7,8 @@ import os
 from typing import Any
 
 import httpx
-
-from tests import harness
-from tests.sb import Sb
+from tests.support import server as harness
+from tests.support.clients import Sb
 
 CONFIG = "/v1/config/strongbox/totp"
 STATE = "/v1/state/strongbox/totp"

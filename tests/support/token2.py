@@ -1,4 +1,4 @@
-"""Token2 test helpers: a small client over real HTTP and real parsers for every format.
+"""Token2 test helpers: real parsers for every format (the client is tests/support/clients.py).
 
 Format 0 is parsed by PHP's own unserialize() (Debian's php-cli: CI installs it), format 2 by
 an XML parser, format 1 by json; nothing here is skipped when a tool is missing.
@@ -12,12 +12,10 @@ import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
-
-from tests import harness
+from tests.support import server as harness
 
 # PHP's unserialize() of standard input, printed as JSON; `false` means it refused the input.
 _PHP = "echo json_encode(unserialize(stream_get_contents(STDIN)), JSON_UNESCAPED_UNICODE);"
@@ -115,43 +113,3 @@ def wordpress_secret(hashqr: str) -> str:
 
 def register_hash(secret_b32: str) -> None:
     harness.register_secret(base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8)))
-
-
-@dataclass
-class T2:
-    """Token2 calls against one server."""
-
-    http: httpx.Client
-    key: str
-
-    def get(self, path: str, **params: Any) -> httpx.Response:
-        return self.http.get(path, params=params)
-
-    def post(self, path: str, **params: Any) -> httpx.Response:
-        return self.http.post(path, params=params)
-
-    def createuser(self, key: str | None = None, **params: Any) -> dict[str, Any]:
-        """A createuser with format=1 that must succeed; registers the secret."""
-        params.setdefault("phone", "41791234567")
-        response = self.http.post(
-            "/createuser", params={"api_key": key or self.key, "format": "1", **params}
-        )
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        assert body["success"] == "true", body
-        register_hash(body["hash"])
-        return body
-
-    def validate(self, userid: object, token: str, key: str | None = None, **extra: Any) -> Any:
-        params = {"api": key or self.key, "token": token, "userid": userid, "format": "1"}
-        response = self.http.get("/validate", params={**params, **extra})
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def listusers(self, key: str | None = None) -> list[dict[str, str]]:
-        response = self.http.get(
-            "/api.php", params={"api_key": key or self.key, "action": "listusers"}
-        )
-        assert response.status_code == 200, response.text
-        users: list[dict[str, str]] = response.json()
-        return users

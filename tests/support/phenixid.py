@@ -16,9 +16,8 @@ from typing import Any
 import httpx
 import pyotp
 import pytest
-
-from tests.harness import Server, create_client_key, run_cli
-from tests.sb import Sb
+from tests.support.clients import Sb
+from tests.support.server import Server, create_client_key, run_cli
 
 PATH = "/api/authentication/otp_token_auth"
 JSON = {"Content-Type": "application/json"}

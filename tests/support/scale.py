@@ -14,9 +14,8 @@ from pathlib import Path
 
 import httpx
 import pyotp
-
-from tests import harness
-from tests.harness import Server, run_cli
+from tests.support import server as harness
+from tests.support.server import Server, run_cli
 
 ALL_SCOPES = "read,write,verify,code,reveal"
 PHENIX_PATH = "/api/authentication/otp_token_auth"

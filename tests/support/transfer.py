@@ -1,0 +1,59 @@
+"""Helpers for the transfer tests: a real service over a real SQLite file and the real
+AES-GCM sealer, with a clock the test sets; oathtool as the independent code oracle."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.fakes import FakeClock
+
+from otpd.core.bulk import BulkService
+from otpd.core.model import Principal, Scope
+from otpd.core.service import CredentialService
+from otpd.crypto import open_seal
+from otpd.store.sqlite import SqliteStore
+
+ALL_SCOPES = frozenset({Scope.READ, Scope.WRITE, Scope.VERIFY, Scope.CODE, Scope.REVEAL})
+
+
+@dataclass
+class Deployment:
+    data_dir: Path
+    store: SqliteStore
+    service: CredentialService
+    bulk: BulkService
+    clock: FakeClock
+
+    def principal(self, tenant: str = "acme") -> Principal:
+        return Principal(tenant, "test", ALL_SCOPES)
+
+
+def open_deployment(data_dir: Path, now: int, tenants: tuple[str, ...] = ("acme",)) -> Deployment:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    store = SqliteStore(data_dir / "otpd.sqlite3")
+    clock = FakeClock(now)
+    service = CredentialService(store, open_seal(data_dir, store), clock)
+    for tenant in tenants:
+        if store.get_tenant(tenant) is None:
+            service.create_tenant(tenant)
+    return Deployment(data_dir, store, service, BulkService(service), clock)
+
+
+def oathtool(secret: bytes, at: int, digits: int = 6, period: int = 30, algo: str = "sha1") -> str:
+    """The code oathtool (liboath) computes: the oracle independent of otpd.core.otp."""
+    result = subprocess.run(
+        [
+            "oathtool",
+            f"--totp={algo.upper()}",
+            f"--digits={digits}",
+            f"--time-step-size={period}s",
+            f"--now=@{at}",
+            secret.hex(),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip()
