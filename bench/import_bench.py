@@ -9,7 +9,7 @@ Three figures from one run, on fresh data directories with synchronous=FULL:
 Printed as rows/s and as the ratio otpd/baseline.
 
 With `--database postgresql://...` (an empty database) or `--postgres` (a throw-away durable
-PostgreSQL 15, tests/pgserver.py), a fourth figure: the same `run_import` into PostgreSQL, as a
+PostgreSQL 15, tests/support/pgserver.py), a fourth figure: the same `run_import` into PostgreSQL, as a
 ratio to the otpd-into-SQLite figure of the same run.
 
     .venv/bin/python -m bench.import_bench [--rows 20000] [--batch 1000] [--postgres]
@@ -122,7 +122,7 @@ def main() -> None:
 
 def bench_postgres(data: bytes, batch: int, database: str | None) -> float:
     """run_import into PostgreSQL (fsync and synchronous_commit on)."""
-    from tests.pgserver import PgServer  # only when asked: it needs PostgreSQL installed
+    from tests.support.pgserver import PgServer  # only when asked: it needs PostgreSQL installed
 
     if database:
         with tempfile.TemporaryDirectory() as workdir:

@@ -1,7 +1,7 @@
 """psycopg's synchronous or asynchronous API for the PostgreSQL store (issue #11)?
 
 Both are measured the way otpd would call them, on one throw-away PostgreSQL 15 with its
-default durability (tests/pgserver.py), in the same run:
+default durability (tests/support/pgserver.py), in the same run:
 
   sync    psycopg_pool.ConnectionPool, each statement run from the event loop through
           starlette's run_in_threadpool (how every store call is made today)
@@ -26,7 +26,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 from starlette.concurrency import run_in_threadpool
-from tests.pgserver import PgServer
+from tests.support.pgserver import PgServer
 
 SQL = "UPDATE t SET failures = failures + 1 WHERE id = %s RETURNING failures"
 ROWS = 200

@@ -3,7 +3,7 @@ and on one PostgreSQL database (issue #11, docs/scale-out.md), as ratios against
 instance measured in the same run.
 
 The deployment: --credentials bulk-populated credentials (bench/common.py) in SQLite, copied to
-a throw-away PostgreSQL 15 (tests/pgserver.py: initdb and pg_ctl on a free port, with
+a throw-away PostgreSQL 15 (tests/support/pgserver.py: initdb and pg_ctl on a free port, with
 fsync and synchronous_commit on, as SQLite runs with synchronous=FULL) with
 `otpd copy`, so both backends hold the same rows. Each instance has one worker and log level
 warning. The load: Strongbox verify-code with a wrong code, round-robin over the credentials
@@ -31,7 +31,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import httpx
-from tests.pgserver import PgServer
+from tests.support.pgserver import PgServer
 
 from bench.common import TENANT, add_client, populate, print_table, stop_group
 from bench.http_bench import REPO, _ready_url, otpd_env

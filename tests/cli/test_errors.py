@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import otpd_env, run_cli
+from tests.support.server import otpd_env, run_cli
 
 SECRET = "k3y-that-must-never-show-Zq9"  # an API key in OTPD_KEY for every case
 

@@ -8,7 +8,7 @@ from importlib import metadata
 
 from otpd.cli import _parser
 from otpd.settings import SETTINGS, env_name
-from tests.harness import run_cli
+from tests.support.server import run_cli
 
 
 def _walk(parser: argparse.ArgumentParser, path: str) -> Iterator[tuple[str, argparse.Action]]:

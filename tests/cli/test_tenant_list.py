@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.harness import create_client_key, run_cli
+from tests.support.server import create_client_key, run_cli
 
 
 def test_tenant_list_shows_every_tenant_with_its_credential_count(data_dir: Path) -> None:

@@ -8,7 +8,7 @@ import select
 import sys
 import time
 
-from tests.harness import otpd_env
+from tests.support.server import otpd_env
 
 SHARE = "3-c2hhcmUtdGhhdC1tdXN0LW5vdC1lY2hv"
 
