@@ -9,8 +9,8 @@ Three figures from one run, on fresh data directories with synchronous=FULL:
 Printed as rows/s and as the ratio otpd/baseline.
 
 With `--database postgresql://...` (an empty database) or `--postgres` (a throw-away durable
-PostgreSQL 15, tests/support/pgserver.py), a fourth figure: the same `run_import` into PostgreSQL, as a
-ratio to the otpd-into-SQLite figure of the same run.
+PostgreSQL 15, tests/support/pgserver.py), a fourth figure: the same `run_import` into
+PostgreSQL, as a ratio to the otpd-into-SQLite figure of the same run.
 
     .venv/bin/python -m bench.import_bench [--rows 20000] [--batch 1000] [--postgres]
 """
