@@ -102,7 +102,9 @@ def _ready_url(proc: subprocess.Popen[str], log: Path | None) -> str:
 
 
 def otpd_cli(data_dir: Path, *args: str) -> str:
-    """Run `otpd <args> --data-dir <data_dir>`; returns its stdout."""
+    """Run `otpd <args> --data-dir <data_dir>`; returns its stdout. Admin commands refuse a
+    missing data directory (only serve and init make one), so it is made here."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     command = [sys.executable, "-m", "otpd", *args, "--data-dir", str(data_dir)]
     result = subprocess.run(command, capture_output=True, text=True, env=otpd_env(), check=True)
     return result.stdout

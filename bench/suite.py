@@ -101,6 +101,8 @@ def _otpd() -> list[str]:
 
 
 def cli(data_dir: Path, sync: str, *args: str) -> str:
+    # Admin commands refuse a missing data directory (only serve and init make one).
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     command = [*_otpd(), *args, "--data-dir", str(data_dir)]
     done = subprocess.run(command, capture_output=True, text=True, env=_env(sync), check=False)
     if done.returncode:
