@@ -1,4 +1,4 @@
-"""Session-wide fixtures: server log directory and the final no-secret-in-logs check (T71)."""
+"""Session-wide fixtures: server log directory and the final no-secret-in-logs check."""
 
 from __future__ import annotations
 

@@ -70,3 +70,27 @@ def test_every_cited_docs_anchor_exists() -> None:
                 dangling.append(f"{source.relative_to(ROOT)}: {page}#{anchor}")
     assert not dangling, dangling
     assert "single-use" in anchors["requirements.md"]  # the check itself can see anchors
+
+
+def test_no_citation_points_outside_the_repository() -> None:
+    """The repository explains itself: comments and docs cite docs/requirements.md anchors, RFC
+    sections or public vendor pages, never research notes or requirement ids kept elsewhere."""
+    outside = re.compile(
+        r"NOTES\.md|CLIENTS\.md|SECURITY\.md|DESIGN\.md|shared/specs|\bR[1-6]?[0-9]\b(?![-.])"
+    )
+    sources = [
+        *(ROOT / "src").rglob("*.py"),
+        *(ROOT / "src").rglob("*.sql"),
+        *(ROOT / "tests").rglob("*.py"),
+        *(ROOT / "bench").rglob("*.py"),
+        *(ROOT / "docs").glob("*.md"),
+        ROOT / "README.md",
+    ]
+    found = []
+    for source in sources:
+        if source == Path(__file__):
+            continue
+        for number, line in enumerate(source.read_text().splitlines(), 1):
+            if outside.search(line):
+                found.append(f"{source.relative_to(ROOT)}:{number}: {line.strip()[:80]}")
+    assert not found, found

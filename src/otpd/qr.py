@@ -1,4 +1,5 @@
-"""otpauth URI -> QR code image, rendered locally (R11: enrolment makes no outbound request)."""
+"""otpauth URI -> QR code image, rendered locally (docs/requirements.md#local-qr: enrolment makes no
+outbound request)."""
 
 from __future__ import annotations
 

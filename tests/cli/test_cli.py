@@ -1,4 +1,5 @@
-"""The command line as NOTES.md §6, run as subprocesses: flags, variables, errors, key files."""
+"""The command line as README.md#command-line, run as subprocesses: flags, variables, errors, key
+files."""
 
 from __future__ import annotations
 

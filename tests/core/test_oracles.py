@@ -1,4 +1,4 @@
-"""Independent oracles: oathtool (any secret length) and pyotp (secrets >= 16 bytes) (T05, T06).
+"""Independent oracles: oathtool (any secret length) and pyotp (secrets >= 16 bytes).
 
 Nothing here is skipped: CI installs Debian's `oathtool`, and a missing one must fail the run.
 """

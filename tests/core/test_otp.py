@@ -1,4 +1,5 @@
-"""HOTP/TOTP against the RFC tables (SECURITY.md §2; R1-R6; T01-T05)."""
+"""HOTP/TOTP against the RFC tables (
+docs/requirements.md#rfc-exact, #parameters)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from otpd.core.model import Algorithm
 from otpd.core.otp import MAX_COUNTER, hotp, hotp_codes, totp, totp_step
 from tests.support.fakes import ref_hotp, ref_totp
 
-# RFC 6238 Appendix A seeds (the Appendix B prose names only the first; SECURITY.md §2.2).
+# RFC 6238 Appendix A seeds (the Appendix B prose names only the first).
 SEED20 = bytes.fromhex("3132333435363738393031323334353637383930")
 SEED32 = bytes.fromhex("3132333435363738393031323334353637383930" + "313233343536373839303132")
 SEED64 = bytes.fromhex(
@@ -117,7 +118,8 @@ def test_six_digit_sha1_at_59_equals_hotp_counter_1() -> None:
     assert totp(SEED20, 59) == "287082" == hotp(SEED20, 1)
 
 
-# SECURITY.md §2.2 negative control: the 20-byte seed with SHA256/SHA512.
+# Negative control: the 20-byte seed used as given (not padded to 32/64 bytes) with SHA256/SHA512
+# gives these codes, not the RFC table's, which use the longer Appendix A seeds.
 NEGATIVE_CONTROL = [
     (59, "32247374", "69342147"),
     (1111111109, "34756375", "63049338"),
@@ -132,7 +134,8 @@ NEGATIVE_CONTROL = [
 def test_negative_control_key_used_as_given(now: int, sha256_code: str, sha512_code: str) -> None:
     assert totp(SEED20, now, 30, 8, Algorithm.SHA256) == sha256_code
     assert totp(SEED20, now, 30, 8, Algorithm.SHA512) == sha512_code
-    # ... and therefore not the Appendix B codes, which need the longer seeds (R2).
+    # ... and therefore not the Appendix B codes, which need the longer seeds
+    # (docs/requirements.md#rfc-exact).
     appendix_b = {(t, alg): c for t, _, c, alg in RFC6238_TABLE_1}
     assert sha256_code != appendix_b[(now, Algorithm.SHA256)]
     assert sha512_code != appendix_b[(now, Algorithm.SHA512)]
@@ -158,7 +161,8 @@ def test_every_algorithm_differs() -> None:
     assert len(codes) == len(Algorithm)
 
 
-# --- 64-bit times and counters (R3, T05); values from oathtool 2.6.7 ---------------------
+# --- 64-bit times and counters (docs/requirements.md#rfc-exact); values from oathtool 2.6.7
+# ---------------------
 
 BIG_TIMES = [
     (2**31, Algorithm.SHA1, "24703886"),
@@ -288,7 +292,8 @@ def test_hotp_codes_skips_counters_outside_64_bits() -> None:
 
 
 def test_secret_is_not_padded_or_truncated() -> None:
-    """R2: keys shorter or longer than the block are used as given, never normalised."""
+    """docs/requirements.md#rfc-exact: keys shorter or longer than the block are used as given,
+    never normalised."""
     short = SEED20[:10]
     assert hotp(short, 0) == ref_hotp(short, 0)
     # (Zero-padding is invisible: HMAC itself pads the key with zeros. Repeating the key up

@@ -1,5 +1,5 @@
-"""Code syntax, window, replay and throttling as pure functions (R13, R18-R19, R28-R39;
-T12, T25, T31, T32, T40-T42)."""
+"""Code syntax, window, replay and throttling as pure functions (docs/requirements.md#window,
+#single-use, #strict-codes, #throttling)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ def test_window_codes_are_distinct() -> None:
     assert len(set(codes)) == len(codes)
 
 
-# --- is_well_formed (R39, T12) -----------------------------------------------------------
+# --- is_well_formed (docs/requirements.md#strict-codes)
+# -----------------------------------------------------------
 
 MALFORMED = [
     pytest.param("", id="empty"),
@@ -116,7 +117,8 @@ def test_wrong_code_rejected() -> None:
     assert evaluate_code(SEED, OtpParams(), wrong, NOW, -1) == (Outcome.REJECTED, None)
 
 
-# --- the window (R13, T40-T42) -----------------------------------------------------------
+# --- the window (docs/requirements.md#window)
+# -----------------------------------------------------------
 
 # (seconds from the start of the code's step to the server's "now", server step - code step)
 OFFSETS = [
@@ -152,7 +154,7 @@ def test_window(skew: int, delta: int, step_diff: int) -> None:
 
 @pytest.mark.parametrize(("skew", "accepted"), [(0, False), (1, True), (2, True)])
 def test_code_from_end_of_step_received_in_next_step(skew: int, accepted: bool) -> None:
-    """T42: generated at t = 29 s of step N, received 1 s later in step N+1."""
+    """generated at t = 29 s of step N, received 1 s later in step N+1."""
     code = ref_totp(SEED, N * PERIOD + 29)
     outcome, step = evaluate_code(SEED, OtpParams(skew=skew), code, N * PERIOD + 30, -1)
     assert (outcome is Outcome.ACCEPTED) is accepted
@@ -168,7 +170,7 @@ def test_code_from_end_of_step_received_in_next_step(skew: int, accepted: bool) 
 def test_window_offsets_k_periods(
     k: int, skew: int, period: int, digits: int, algorithm: Algorithm
 ) -> None:
-    """T40: the server clock offset from the generation time by k periods."""
+    """the server clock offset from the generation time by k periods."""
     key = bytes(range(64))
     generated = 1_900_000_007
     code = ref_totp(key, generated, period, digits, algorithm.value)
@@ -186,11 +188,12 @@ def test_window_near_the_epoch_does_not_crash() -> None:
     assert evaluate_code(SEED, OtpParams(skew=2), "000000", 5, -1)[0] is Outcome.REJECTED
 
 
-# --- replay (R18, R19, T31, T32) ---------------------------------------------------------
+# --- replay (docs/requirements.md#single-use, docs/requirements.md#strict-codes)
+# ---------------------------------------------------------
 
 
 def test_accepting_n_plus_1_retires_n_and_n_minus_1() -> None:
-    """T32, hashicorp/vault#2775: with skew 1, accept step N+1, then try N and N-1."""
+    """hashicorp/vault#2775: with skew 1, accept step N+1, then try N and N-1."""
     params = OtpParams(skew=1)
     outcome, last_step = evaluate_code(SEED, params, code_at_step(N + 1), NOW, -1)
     assert (outcome, last_step) == (Outcome.ACCEPTED, N + 1)
@@ -231,7 +234,8 @@ def test_replay_table(skew: int, last_step: int, code_step: int) -> None:
         assert (outcome, step) == (Outcome.REJECTED, None)
 
 
-# --- throttling (R28-R32, R38; T20, T21, T25) --------------------------------------------
+# --- throttling (docs/requirements.md#throttling)
+# --------------------------------------------
 
 DELAYS = [
     (0, 0),
@@ -330,7 +334,7 @@ def test_throttle_policy_range_checks(kwargs: dict[str, int]) -> None:
     ],
 )
 def test_throttle_policy_type_checks(kwargs: dict[str, object]) -> None:
-    """T25 "non-numeric": a wrong type must stop start-up as ConfigError, not pass the range
+    """ "non-numeric": a wrong type must stop start-up as ConfigError, not pass the range
     check and fail later (a float base_delay passes and then breaks delay_after's shift)."""
     with pytest.raises(ConfigError):
         ThrottlePolicy(**kwargs)  # type: ignore[arg-type]
@@ -351,7 +355,7 @@ def test_throttle_policy_edges_accepted(kwargs: dict[str, int]) -> None:
 
 
 def test_throttle_defaults_follow_notes() -> None:
-    """NOTES.md §3: after 5 failures, 1 s doubling, capped at 15 min."""
+    """docs/requirements.md#single-use: after 5 failures, 1 s doubling, capped at 15 min."""
     policy = ThrottlePolicy()
     assert (policy.free_failures, policy.base_delay, policy.max_delay) == (5, 1, 900)
 
@@ -370,6 +374,7 @@ def test_throttle_defaults_follow_notes() -> None:
     ],
 )
 def test_the_traps_are_real(trap: str) -> None:
-    """R39: each of these is 287082 to int(), which is why int() must never parse a code."""
+    """docs/requirements.md#strict-codes: each of these is 287082 to int(), which is why int() must
+    never parse a code."""
     assert int(trap) == 287082
     assert not is_well_formed(trap, 6)

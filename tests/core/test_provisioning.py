@@ -1,4 +1,5 @@
-"""Base32 secrets and otpauth:// key URIs (R40, R63; T07, T08, T10, T72)."""
+"""Base32 secrets and otpauth:// key URIs (docs/requirements.md#strict-encodings,
+docs/requirements.md#enrolment)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ SEED32 = b"12345678901234567890123456789012"
 SEED64 = b"1234567890123456789012345678901234567890123456789012345678901234"
 B32_20 = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 B32_32 = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZA"
-B32_64 = (  # SECURITY.md §2.2, padding dropped
+B32_64 = (  # the 64-byte seed in Base32, padding dropped
     "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
     "GEZDGNBVGY3TQOJQGEZDGNA"
 )
@@ -28,7 +29,7 @@ BYTES19 = bytes(range(1, 20))
 B32_19 = "AEBAGBAFAYDQQCIKBMGA2DQPCAIREEY"  # 31 characters: a whole number of bytes after all
 B32_15 = "AEBAGBAFAYDQQCIKBMGA2DQP"
 
-# --- b32decode_strict (T10) --------------------------------------------------------------
+# --- b32decode_strict --------------------------------------------------------------
 
 ACCEPTED = [
     (B32_20, SEED20),
@@ -246,7 +247,7 @@ def test_build_uri_issuer_cannot_inject_parameters() -> None:
         "a\rb",
         "a\tb",
         "a\x7fb",
-        "a\x85b",  # NEL, a C1 control: a line break to some log readers (T79)
+        "a\x85b",  # NEL, a C1 control: a line break to some log readers
         "a\x9b31mb",  # CSI, the 8-bit ANSI escape introducer
         "",
         "x" * 257,
@@ -260,7 +261,7 @@ def test_credential_spec_rejects_issuer_and_account(field: str, bad: str) -> Non
         CredentialSpec(name="bob", **{field: bad})  # type: ignore[arg-type]
 
 
-# --- round trip through parse_uri, and pyotp as a second decoder (T07) -------------------
+# --- round trip through parse_uri, and pyotp as a second decoder -------------------
 
 LABEL_TEXT = st.text(
     st.characters(exclude_categories=("Cs", "Cc", "Cf", "Zl", "Zp"), exclude_characters=":"),
@@ -333,7 +334,8 @@ def test_pyotp_decodes_our_uri(
 
 
 def test_pyotp_refuses_the_strongbox_shape() -> None:
-    """NOTES.md §7: prefix Sbox with issuer telco.com is refused by pyotp; ours parses it."""
+    """docs/requirements.md: prefix Sbox with issuer telco.com is refused by pyotp; ours parses
+    it."""
     uri = _uri()
     with pytest.raises(ValueError, match="issuer"):
         pyotp.parse_uri(uri)

@@ -1,5 +1,7 @@
-"""CredentialService over MemoryStore with a fake clock and sealer (R7, R18, R28-R32, R48,
-R57-R59; T20, T21, T24, T30, T33, T59, T62, T63, T65)."""
+"""CredentialService over MemoryStore with a fake clock and sealer
+(docs/requirements.md#secret-strength, docs/requirements.md#single-use,
+docs/requirements.md#throttling, docs/requirements.md#sealed,
+docs/requirements.md#tenancy, #least-privilege)."""
 
 from __future__ import annotations
 
@@ -75,7 +77,8 @@ def snapshot(store: MemoryStore) -> list[list[CredentialRecord]]:
     return [store.list_credentials(t.id) for t in store.list_tenants()]
 
 
-# --- create (R7) -------------------------------------------------------------------------
+# --- create (docs/requirements.md#secret-strength)
+# -------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -171,7 +174,8 @@ def test_default_key_uri_uses_the_sbox_prefix(service: CredentialService, admin:
     )
 
 
-# --- verify, replay, window (R18, T30, T32, T40) -----------------------------------------
+# --- verify, replay, window (docs/requirements.md#single-use)
+# -----------------------------------------
 
 
 def test_verify_accepts_the_current_code_once(
@@ -204,7 +208,7 @@ def test_verify_by_id(service: CredentialService, admin: Principal, clock: FakeC
 def test_later_step_retires_earlier_ones(
     service: CredentialService, admin: Principal, clock: FakeClock
 ) -> None:
-    """T32: accept step n+1, then n and n-1 (both inside the window) are refused."""
+    """accept step n+1, then n and n-1 (both inside the window) are refused."""
     enrol(service, admin)
     assert service.verify(admin, "bob", code(clock, steps=1)).outcome is Outcome.ACCEPTED
     for older in (0, -1):
@@ -264,7 +268,8 @@ def test_malformed_variant_of_the_right_code_is_rejected(
     assert service.verify(admin, "bob", current).outcome is Outcome.ACCEPTED
 
 
-# --- throttling (R28-R32; T20, T21, T23) -------------------------------------------------
+# --- throttling (docs/requirements.md#throttling)
+# -------------------------------------------------
 
 
 def _fail(service: CredentialService, who: Principal, clock: FakeClock, times: int) -> None:
@@ -286,7 +291,8 @@ def test_throttled_after_five_failures(
     state = stored(store, "acme").throttle
     assert state == ThrottleState(failures=5, not_before=clock.seconds + 1, since=clock.seconds)
     # Within the delay the right code gets the same answer as a wrong one, is not counted,
-    # and changes no throttle or replay state (R32, NOTES.md §7); each refusal is counted.
+    # and changes no throttle or replay state (docs/requirements.md#throttling,
+    # docs/requirements.md); each refusal is counted.
     for attempt in (code(clock), wrong(clock), code(clock), "junk"):
         assert service.verify(admin, "bob", attempt).outcome is Outcome.THROTTLED
     assert stored(store, "acme").throttle == state
@@ -345,7 +351,8 @@ def test_custom_throttle_policy(store: MemoryStore, sealer: FakeSealer, clock: F
     assert stored(store, "acme").throttle.not_before == clock.seconds + 60
 
 
-# --- unknown credentials (R31, T24) ------------------------------------------------------
+# --- unknown credentials (docs/requirements.md#throttling)
+# ------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -378,7 +385,8 @@ def test_unknown_id_is_unknown_and_counts_nothing(
     assert snapshot(store) == before
 
 
-# --- tenants (R57, R58; T62, T63) --------------------------------------------------------
+# --- tenants (docs/requirements.md#tenancy)
+# --------------------------------------------------------
 
 
 def test_same_name_in_two_tenants_is_two_credentials(
@@ -436,7 +444,8 @@ def test_another_tenants_credential_is_not_found(
     assert service.verify(a, "alice", code(clock)).outcome is Outcome.ACCEPTED
 
 
-# --- scopes (R59, T65) -------------------------------------------------------------------
+# --- scopes (docs/requirements.md#least-privilege)
+# -------------------------------------------------------------------
 
 Op = Callable[[CredentialService, Principal, int, FakeClock], object]
 
@@ -508,7 +517,8 @@ def test_only_a_system_client_can_seal(service: CredentialService, sealer: FakeS
     assert service.seal_status().sealed
 
 
-# --- sealed (R48, T59) -------------------------------------------------------------------
+# --- sealed (docs/requirements.md#sealed)
+# -------------------------------------------------------------------
 
 
 def test_sealed_raises_and_changes_nothing(
@@ -556,7 +566,8 @@ def test_sealed_raises_and_changes_nothing(
     assert service.verify(admin, "bob", current).outcome is Outcome.REPLAYED
 
 
-# --- API clients (NOTES.md §2; R59, T66) -------------------------------------------------
+# --- API clients (docs/requirements.md#model; docs/requirements.md#least-privilege)
+# -------------------------------------------------
 
 
 def test_create_client_key_and_authentication(
@@ -634,7 +645,8 @@ def test_create_client_refusals(
     assert store.list_tenants() == []
 
 
-# --- replace keeps consumed codes consumed (R18) -----------------------------------------
+# --- replace keeps consumed codes consumed (docs/requirements.md#single-use)
+# -----------------------------------------
 
 
 def test_replace_without_new_secret_keeps_replay_state(
@@ -671,7 +683,8 @@ def test_replace_with_a_new_secret_resets_state(
     assert service.verify(admin, "bob", code(clock, OTHER_SEED)).outcome is Outcome.ACCEPTED
 
 
-# --- concurrency (R20, T33) --------------------------------------------------------------
+# --- concurrency (docs/requirements.md#single-use)
+# --------------------------------------------------------------
 
 
 def _burst(
@@ -695,7 +708,7 @@ def _burst(
 def test_one_code_accepted_once_under_concurrency(
     service: CredentialService, admin: Principal, clock: FakeClock
 ) -> None:
-    """T33 in miniature: threads released together submit one valid code."""
+    """in miniature: threads released together submit one valid code."""
     for n in range(20):
         enrol(service, admin, name=f"user{n}")
         outcomes = _burst(service, admin, f"user{n}", code(clock), 16)

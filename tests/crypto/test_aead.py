@@ -1,4 +1,5 @@
-"""Secrets at rest: round trip, integrity and row binding (R9; T60, T61 at the sealer level)."""
+"""Secrets at rest: round trip, integrity and row binding (docs/requirements.md#encrypted-at-rest at
+the sealer level)."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def test_round_trip(sealer: SealManager, secret: bytes, tenant: str, cid: int) -
 def test_any_flipped_byte_is_corruption(
     sealer: SealManager, secret: bytes, tenant: str, cid: int, data: st.DataObject
 ) -> None:
-    # T60: format byte, key version, nonce, ciphertext and tag are all covered.
+    # format byte, key version, nonce, ciphertext and tag are all covered.
     blob = sealer.seal_secret(SecretBytes(secret), tenant=tenant, credential_id=cid)
     position = data.draw(st.integers(0, len(blob) - 1), label="position")
     mask = data.draw(st.integers(1, 255), label="mask")
@@ -52,7 +53,7 @@ def test_any_flipped_byte_is_corruption(
 def test_blob_is_bound_to_its_row(
     sealer: SealManager, secret: bytes, tenant: str, cid: int, other_tenant: str, other_id: int
 ) -> None:
-    # T61: a ciphertext copied to another credential, in this tenant or another, does not open.
+    # a ciphertext copied to another credential, in this tenant or another, does not open.
     assume((tenant, cid) != (other_tenant, other_id))
     blob = sealer.seal_secret(SecretBytes(secret), tenant=tenant, credential_id=cid)
     with pytest.raises(SecretCorrupted):
@@ -88,7 +89,8 @@ def test_blob_layout_and_fresh_nonces(sealer: SealManager) -> None:
 
 
 def test_old_key_versions_stay_readable() -> None:
-    # R51: the keyring keeps every version; a blob names the one that sealed it.
+    # docs/requirements.md#key-hierarchy: the keyring keeps every version; a blob names the one that
+    # sealed it.
     seal_key = os.urandom(32)
     first = open_keyring(seal_key, new_keyring(seal_key))
     second = open_keyring(seal_key, new_keyring(seal_key))

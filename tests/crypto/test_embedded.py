@@ -1,4 +1,5 @@
-"""Embedded mode: the key file `seal.key` beside the database (NOTES.md §4, §7; R52, T58)."""
+"""Embedded mode: the key file `seal.key` beside the database
+(docs/requirements.md#encrypted-at-rest; docs/requirements.md#key-hierarchy)."""
 
 from __future__ import annotations
 
@@ -134,7 +135,7 @@ def test_key_file_that_is_not_a_file_refuses(data_dir: Path, store: MemoryStore)
 
 
 def test_copied_key_file_serves_a_new_database(tmp_path: Path, data_dir: Path) -> None:
-    # NOTES.md §7: nodes of one deployment may share a copied key file.
+    # docs/requirements.md: nodes of one deployment may share a copied key file.
     first = open_seal(data_dir, MemoryStore())
     other = tmp_path / "node2"
     other.mkdir()
@@ -179,5 +180,5 @@ def test_seal_in_embedded_mode(data_dir: Path, store: MemoryStore) -> None:
     with pytest.raises(InvalidShare, match="not in shamir mode"):
         sealer.submit_share("1:" + "00" * 32)
     assert sealer.reset_progress("").sealed is True
-    # A restart unseals from the key file again (R52: auto-unseal).
+    # A restart unseals from the key file again (docs/requirements.md#key-hierarchy: auto-unseal).
     assert open_seal(data_dir, store).open_secret(blob, tenant="t", credential_id=1) == SECRET

@@ -1,4 +1,5 @@
-"""Shamir mode: otpd init, unseal progress, bad shares, reset, seal (R49, R50; T57, T58)."""
+"""Shamir mode: otpd init, unseal progress, bad shares, reset, seal
+(docs/requirements.md#shamir)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Worker processes of one node share seal state through the node state file (R49, R50; T57,
-T58): shares add up across workers, a seal anywhere seals everywhere, a restart reseals."""
+"""Worker processes of one node share seal state through the node state file
+(docs/requirements.md#shamir): shares add up across workers, a seal anywhere seals everywhere,
+a restart reseals."""
 
 from __future__ import annotations
 
@@ -203,7 +204,8 @@ def test_embedded_workers(data_dir: Path) -> None:
     two.seal()
     assert one.is_sealed()
     assert open_seal(data_dir, store, node).is_sealed()  # a late worker stays sealed too
-    # A restart unseals from the key file (R52: auto-unseal comes up unsealed, T58).
+    # A restart unseals from the key file (docs/requirements.md#key-hierarchy: auto-unseal comes up
+    # unsealed).
     restarted = NodeSession.start(data_dir)
     assert (
         open_seal(data_dir, store, restarted).open_secret(blob, tenant="t", credential_id=1)

@@ -1,4 +1,5 @@
-"""kill -9 of the server during a burst of writes: everything acknowledged is there (T50, R53)."""
+"""kill -9 of the server during a burst of writes: everything acknowledged is there (
+docs/requirements.md#durable-before-success)."""
 
 from __future__ import annotations
 

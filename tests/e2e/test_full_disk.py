@@ -1,6 +1,7 @@
-"""T54: the data directory's disk fills up. Writes fail with a clear 503 in each API's own error
+"""the data directory's disk fills up. Writes fail with a clear 503 in each API's own error
 form (never a 500, never a hang); once space is freed the server serves again, the database
-passes `PRAGMA integrity_check`, and no acknowledged write is lost (R54).
+passes `PRAGMA integrity_check`, and no acknowledged write is lost
+(docs/requirements.md#database-faults).
 
 The disk is a small tmpfs mounted on the data directory: the suite runs as root in CI, and
 mounting is the one honest way to make ENOSPC happen to the real server.
@@ -35,7 +36,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         text=True,
         check=False,
     )
-    assert mounted.returncode == 0, f"T54 needs root to mount a tmpfs: {mounted.stderr}"
+    assert mounted.returncode == 0, f"needs root to mount a tmpfs: {mounted.stderr}"
     try:
         yield mount_point
     finally:

@@ -1,5 +1,5 @@
 """Issue #9 over real HTTP: one failure count and one throttle across Token2, PhenixID and
-Strongbox (T27), the guess budget answered in each API's ordinary failure form and cleared by
+Strongbox, the guess budget answered in each API's ordinary failure form and cleared by
 `otpd credential reset` (docs/security.md), a period round trip through Strongbox PUT and
 PATCH that must not re-admit a used code, and format characters refused in labels."""
 
@@ -114,7 +114,7 @@ def _reset(env: Env, name: str) -> None:
 
 
 def test_one_count_and_one_throttle_across_the_three_apis(env: Env) -> None:
-    """T27 and the guess budget: failures through Token2 and PhenixID throttle Strongbox; one
+    """and the guess budget: failures through Token2 and PhenixID throttle Strongbox; one
     through Strongbox and one through Token2 spend the budget of 4; then every API refuses the
     right code with the answer it gives a wrong one, until `otpd credential reset`."""
     failure = _failure_forms(env)
@@ -173,7 +173,7 @@ def test_format_characters_in_names_are_400(env: Env) -> None:
 
 
 def test_used_code_stays_used_after_restart_and_kill_9(tmp_path: Path) -> None:
-    """T39, T51: the consumed step is on disk before the answer, so neither a clean restart
+    """The consumed step is on disk before the answer, so neither a clean restart
     nor kill -9 of the server re-admits a used code."""
     data_dir = tmp_path / "data"
     key = ""

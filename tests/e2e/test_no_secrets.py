@@ -1,5 +1,5 @@
-"""No secret the suite creates appears in a log line (T71), even at debug level; submitted
-codes are not logged either (R12)."""
+"""No secret the suite creates appears in a log line, even at debug level; submitted
+codes are not logged either (docs/requirements.md#no-secret-leaves)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def test_debug_logs_hold_no_secret_and_no_code(tmp_path: Path) -> None:
     for code in codes:
         assert f'"{code}"' not in log and f"={code}" not in log
     assert key not in log
-    # the SQLite file never holds a secret in clear (T75)
+    # the SQLite file never holds a secret in clear
     raw = b"".join(p.read_bytes() for p in data_dir.glob("otpd.sqlite3*"))
     for secret in secrets_made:
         assert secret not in raw

@@ -1,5 +1,5 @@
 """Shamir mode end to end: init, a sealed server answering 503 everywhere, unseal by shares
-given as subprocess input, seal again, data intact (NOTES.md §4, T56-T59)."""
+given as subprocess input, seal again, data intact (docs/requirements.md#encrypted-at-rest)."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def test_shamir_lifecycle(tmp_path: Path) -> None:
         assert sb.verify("alice", code).json() == {"valid": False}
         sb.close()
 
-    # a restart comes back sealed (R50), with the data intact
+    # a restart comes back sealed (docs/requirements.md#shamir), with the data intact
     with Server(data_dir, name="sealed-restart") as server:
         _assert_sealed_everywhere(server)
         for share in shares[:3]:

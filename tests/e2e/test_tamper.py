@@ -1,5 +1,5 @@
 """A flipped byte in a stored secret, or a ciphertext moved to another row, fails closed
-(T60, T61): an integrity error, never a code from a garbled key; other credentials unaffected."""
+: an integrity error, never a code from a garbled key; other credentials unaffected."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def test_tampered_and_moved_ciphertexts_fail_closed(tmp_path: Path) -> None:
         blob = bytearray(_secret_of(db, "flipped"))
         blob[len(blob) // 2] ^= 0x01
         _set_secret(db, "flipped", bytes(blob))
-        _set_secret(db, "moved", _secret_of(db, "intact"))  # T61: a valid ciphertext, wrong row
+        _set_secret(db, "moved", _secret_of(db, "intact"))  # a valid ciphertext, wrong row
 
         for name in ("flipped", "moved"):
             for response in (

@@ -1,4 +1,4 @@
-"""The CredentialStore contract, run over every backend (DESIGN.md habit 6)."""
+"""The CredentialStore contract, run over every backend (docs/design.md)."""
 
 from __future__ import annotations
 
@@ -273,7 +273,8 @@ def test_replace_onto_another_name_is_refused(store: CredentialStore) -> None:
     assert store.replace_credential(replace(alice, issuer="Same name"), reset_state=False)
 
 
-# --- advance: consume a step (R18-R22) -----------------------------------------------------
+# --- advance: consume a step (docs/requirements.md#single-use)
+# -----------------------------------------------------
 
 
 def test_advance_first_wins_and_equal_or_lower_is_refused(store: CredentialStore) -> None:
@@ -328,7 +329,8 @@ def test_refused_advance_keeps_failures(store: CredentialStore) -> None:
     assert current.throttle.failures == 1
 
 
-# --- record_failure (R28-R32) --------------------------------------------------------------
+# --- record_failure (docs/requirements.md#throttling)
+# --------------------------------------------------------------
 
 
 def test_record_failure_counts_and_returns_the_policy_state(store: CredentialStore) -> None:
@@ -449,7 +451,8 @@ def test_meta_put_if_absent(store: CredentialStore) -> None:
     assert store.get_meta("other") == ""
 
 
-# --- tenants are independent (R57) --------------------------------------------------------
+# --- tenants are independent (docs/requirements.md#tenancy)
+# --------------------------------------------------------
 
 
 def test_same_name_in_two_tenants_is_independent(store: CredentialStore) -> None:
@@ -467,7 +470,8 @@ def test_same_name_in_two_tenants_is_independent(store: CredentialStore) -> None
     assert store.get_credential("acme", "alice") is None
 
 
-# --- attempts on unknown names (R31, R37) --------------------------------------------------
+# --- attempts on unknown names (docs/requirements.md#throttling, docs/requirements.md#equal-work)
+# --------------------------------------------------
 
 
 def test_unknown_attempts_count_per_tenant_and_touch_no_credential(store: CredentialStore) -> None:

@@ -1,5 +1,6 @@
 """SQLite-specific behaviour: pragmas, migrations, refusing foreign files, and the races
-across threads and processes that the compare-and-set must win (R20, R22, R30, T33-T36)."""
+across threads and processes that the compare-and-set must win (docs/requirements.md#single-use,
+docs/requirements.md#throttling)."""
 
 from __future__ import annotations
 
@@ -297,7 +298,7 @@ def test_advance_race_across_processes_has_one_winner_per_step(sqlite_store: Sql
 def test_record_failure_across_processes_loses_no_increment(sqlite_store: SqliteStore) -> None:
     record = add_credential(sqlite_store)
     counts = _run(_failure_worker, str(sqlite_store._path), record.id, 200)
-    # Every call saw a distinct count: no two read the same value (R30).
+    # Every call saw a distinct count: no two read the same value (docs/requirements.md#throttling).
     assert sorted(c for part in counts for c in part) == list(range(1, 401))
     current = sqlite_store.get_credential_by_id("acme", record.id)
     assert current is not None

@@ -132,7 +132,7 @@ def put(
 
 
 def shape(response: httpx.Response) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """A response as T80 compares it: status, every header but Date and x-request-id, body."""
+    """A response as compares it: status, every header but Date and x-request-id, body."""
     headers = [(k.lower(), v) for k, v in response.headers.raw if k.lower() not in VOLATILE]
     return response.status_code, headers, response.content
 

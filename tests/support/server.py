@@ -27,7 +27,7 @@ def register_secret(raw: bytes) -> None:
 
 
 def secret_forms(raw: bytes) -> list[str]:
-    """The spellings a leaked secret could take in a log line (T71)."""
+    """The spellings a leaked secret could take in a log line."""
     b32 = base64.b32encode(raw).decode()
     return [
         b32,

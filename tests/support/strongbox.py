@@ -12,7 +12,7 @@ from tests.support.clients import Sb
 
 CONFIG = "/v1/config/strongbox/totp"
 STATE = "/v1/state/strongbox/totp"
-# The request sample of the vendor page (shared/specs/strongbox-totp-api.txt).
+# The request sample of the vendor page (https://avassa-api.redoc.ly/tag/TOTP).
 SAMPLE_YAML = """\
 name: admin
 digits: 6

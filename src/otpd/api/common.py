@@ -79,7 +79,8 @@ def errors_response(status: int, message: str, headers: dict[str, str] | None = 
 
 
 def no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # One documented rule for duplicate JSON keys in every adapter (R45, T18): refuse them.
+    # One documented rule for duplicate JSON keys in every adapter
+    # (docs/requirements.md#duplicate-parameters): refuse them.
     result: dict[str, Any] = {}
     for key, value in pairs:
         if key in result:

@@ -1,4 +1,5 @@
-"""Principals and scopes: least privilege (NOTES.md §2, R59)."""
+"""Principals and scopes: least privilege (docs/requirements.md#model,
+docs/requirements.md#least-privilege)."""
 
 from __future__ import annotations
 

@@ -46,8 +46,10 @@ from otpd.core.tokens import (
 
 __all__ = ["AccessService", "audit_log"]
 
-# R61: every attempt with its true outcome (the APIs answer without an oracle, R35). Never the
-# submitted code or any secret (R12); names are validated to a safe alphabet before storage.
+# docs/requirements.md#audit: every attempt with its true outcome (the APIs answer without an
+# oracle, docs/requirements.md#no-oracle). Never the
+# submitted code or any secret (docs/requirements.md#no-secret-leaves); names are validated to a
+# safe alphabet before storage.
 audit_log = logging.getLogger("otpd.audit")
 
 
@@ -154,14 +156,15 @@ class AccessService:
         tenant = self.store.get_tenant(tenant_id) if known else None
         try:
             return tenants.admit(tenant, caller, operation, self.authenticate_basic)
-        except (Forbidden, Unauthenticated) as error:  # R61: the true reason, not the answer
+        # docs/requirements.md#audit: the true reason, not the answer
+        except (Forbidden, Unauthenticated) as error:
             audit_log.info("admit tenant=%s refused=%s", tenant.id if tenant else "-", error)
             raise
 
     # --- bearer tokens (Strongbox) -------------------------------------------------------
     def login(self, name: object, key: object, tenant: object = None) -> IssuedToken:
         """Client name + key (+ optional tenant) -> a bearer token. Wrong name, key or tenant
-        all give the same Unauthenticated (NOTES.md §7)."""
+        all give the same Unauthenticated (docs/api-strongbox.md)."""
         if not isinstance(name, str) or not isinstance(key, str):
             raise Unauthenticated("bad login")
         principal = self.authenticate(key)
@@ -194,7 +197,8 @@ class AccessService:
             raise Unauthenticated("bad token")
         return IssuedToken(token, replace(record, renewed_at_us=now_us, expires_at_us=expires))
 
-    # --- sealing (NOTES.md §4): shares are the authority, so unsealing needs no principal ---
+    # --- sealing (docs/requirements.md#encrypted-at-rest): shares are the authority, so unsealing
+    # needs no principal ---
     def seal_status(self) -> SealStatus:
         return self.sealer.status()
 

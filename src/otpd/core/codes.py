@@ -1,9 +1,10 @@
-"""Codes that arrive as numbers (PhenixID `otp` as a JSON number, CLIENTS.md §2.3, R39, T13).
+"""Codes that arrive as numbers (PhenixID `otp` as a JSON number, the vendor's public clients,
+docs/requirements.md#strict-codes).
 
 A JSON number loses its leading zeros (`087082` arrives as `87082`), so the one documented rule
 is: a non-negative integer is written in decimal and left-padded with zeros to the credential's
-digits, and only then do the rules of NOTES.md §3 apply. Nothing else numeric is a code: the
-adapter refuses floats, exponents, negatives and booleans before they get here.
+digits, and only then do the rules of docs/requirements.md#single-use apply. Nothing else numeric is
+a code: the adapter refuses floats, exponents, negatives and booleans before they get here.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ class NumericCode:
         if type(self.value) is not int or self.value < 0:
             raise InvalidInput("otp", "a number must be a non-negative integer")
 
-    def __repr__(self) -> str:  # a submitted code is never logged (R12)
+    # a submitted code is never logged (docs/requirements.md#no-secret-leaves)
+    def __repr__(self) -> str:
         return "NumericCode(***)"
 
 

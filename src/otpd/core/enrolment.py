@@ -1,8 +1,8 @@
 """Token2 enrolment (issue #5): a credential named after the user's e-mail, and an enrolment
 ticket that lets an <img> tag fetch the credential's QR code for a short while.
 
-NOTES.md §2: `createuser` names the credential after its `email` when that is a valid
-credential name and free in the tenant, else `user<id>`. NOTES.md §5, §7: the `hashqr` URL
+docs/requirements.md#model: `createuser` names the credential after its `email` when that is a valid
+credential name and free in the tenant, else `user<id>`. docs/api-token2.md: the `hashqr` URL
 carries an unguessable ticket (at least 128 random bits) that serves the PNG for 15 minutes and
 then 404s. Only the ticket's SHA-256 is stored, as with API keys and bearer tokens: a copy of
 the database does not hand out QR codes.
@@ -47,10 +47,11 @@ __all__ = [
     "validate_email",
 ]
 
-TICKET_LIFETIME_S = 15 * 60  # NOTES.md §5: the PNG is served for 15 minutes, then 404
-TICKET_BYTES = 32  # 256 random bits (NOTES.md §7 asks for at least 128)
-TOKEN2_KEY_SIZE = 20  # CLIENTS.md §1.5: `hash` is 32 Base32 characters (20 bytes)
-TOKEN2_PARAMS = OtpParams()  # SHA-1, 6 digits, 30 s: what Token2's apps use (CLIENTS.md §1.4)
+TICKET_LIFETIME_S = 15 * 60  # docs/api-token2.md: the PNG is served for 15 minutes, then 404
+TICKET_BYTES = 32  # 256 random bits (docs/api-token2.md asks for at least 128)
+TOKEN2_KEY_SIZE = 20  # the vendor's public clients: `hash` is 32 Base32 characters (20 bytes)
+# SHA-1, 6 digits, 30 s: what Token2's apps use (the vendor's public clients)
+TOKEN2_PARAMS = OtpParams()
 
 _TICKET = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url of TICKET_BYTES, no padding
 _PHONE_SEPARATORS = re.compile(r"[ ().-]")
@@ -72,7 +73,8 @@ class EnrolmentTicket:
 
 class Enrolment(NamedTuple):
     record: CredentialRecord
-    secret: SecretBytes  # shown once, in the createuser answer (R10)
+    # shown once, in the createuser answer (docs/requirements.md#no-secret-leaves)
+    secret: SecretBytes
     ticket: str  # shown once, inside `hashqr`
 
     def __repr__(self) -> str:  # the ticket is a bearer capability: never in a log line

@@ -1,6 +1,7 @@
 """The domain model: frozen dataclasses and enums, validated on construction.
 
-NOTES.md §2 defines tenants, API clients, scopes and credentials; §3 the parameter ranges.
+docs/requirements.md#model defines tenants, API clients, scopes and credentials; §3 the parameter
+ranges.
 """
 
 from __future__ import annotations
@@ -39,9 +40,13 @@ __all__ = [
 
 TENANT_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 CREDENTIAL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
-SYSTEM_TENANT = "system"  # reserved: holds the `seal` clients and no credentials (NOTES.md §7)
-MAX_SKEW = 10  # R14: the window has a hard upper bound, checked when a credential is written
-MIN_SECRET_BYTES = 10  # NOTES.md §3: 80-bit secrets are common in the wild
+# reserved: holds the `seal` clients and no credentials (docs/requirements.md#least-privilege)
+SYSTEM_TENANT = "system"
+# the window has a hard upper bound, checked when a credential is written
+# (docs/requirements.md#window)
+MAX_SKEW = 10
+# 80-bit secrets are common in the wild (docs/requirements.md#secret-strength)
+MIN_SECRET_BYTES = 10
 MAX_SECRET_BYTES = 1024
 MAX_PERIOD = 86400  # a day: a longer "time-based" code is a static password
 

@@ -30,7 +30,8 @@ def hotp(
 ) -> str:
     """RFC 4226 §5.3: HMAC over the 8-byte big-endian counter, dynamic truncation, mod 10^digits.
 
-    The key is used exactly as given (RFC 6238 §4 via R2: no padding or truncation).
+    The key is used exactly as given (RFC 6238 §4 via docs/requirements.md#rfc-exact: no padding or
+    truncation).
     """
     if not 0 <= counter <= MAX_COUNTER:
         raise ValueError("counter out of range")

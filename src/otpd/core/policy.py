@@ -1,8 +1,8 @@
 """Verification policy as pure functions: code syntax, window, replay, throttling and the
 guess budget.
 
-NOTES.md §3, docs/security.md. Everything here takes `now` as an argument; the service owns
-the clock.
+docs/requirements.md#single-use, docs/security.md. Everything here takes `now` as an argument; the
+service owns the clock.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ _DEFAULT_PARAMS = OtpParams()
 
 
 def is_well_formed(code: object, digits: int) -> bool:
-    """R39: exactly `digits` ASCII digits. No trimming, no int(), no Unicode digits."""
+    """docs/requirements.md#strict-codes: exactly `digits` ASCII digits. No trimming, no int(), no
+    Unicode digits."""
     return isinstance(code, str) and len(code) == digits and all(c in _ASCII_DIGITS for c in code)
 
 
@@ -43,8 +44,9 @@ def evaluate_code(
     """Match `code` against every step of the window, then apply the replay rule.
 
     Every candidate is computed and compared with `hmac.compare_digest`, with no early exit
-    (R36), so timing does not tell which step matched. Of the matching steps the latest one
-    later than `last_step` wins (R18, R19: the replay key is the step, never the input text).
+    (docs/requirements.md#equal-work), so timing does not tell which step matched. Of the matching
+    steps the latest one later than `last_step` wins (docs/requirements.md#single-use,
+    docs/requirements.md#strict-codes: the replay key is the step, never the input text).
     """
     well_formed = is_well_formed(code, params.digits)
     # A malformed code still costs a full window of work, so its timing matches a wrong one.
@@ -68,8 +70,10 @@ def evaluate_code(
 
 @dataclass(frozen=True)
 class ThrottlePolicy:
-    """Exponential backoff after `free_failures` consecutive failures (NOTES.md §3, R28-R31),
-    and a guess budget (NIST SP 800-63B §5.2.2, docs/security.md).
+    """Exponential backoff after `free_failures` consecutive failures
+    (docs/requirements.md#single-use,
+    docs/requirements.md#throttling), and a guess budget (NIST SP
+    800-63B §5.2.2, docs/security.md).
 
     After the n-th consecutive failure (n >= free_failures) the next attempt must wait
     `base_delay * 2**(n - free_failures)` seconds, capped at `max_delay`. After the
@@ -85,7 +89,8 @@ class ThrottlePolicy:
     lock_timeout: int | None = None
 
     def __post_init__(self) -> None:
-        # R38: a silly value must stop start-up, never silently disable throttling.
+        # docs/requirements.md#throttling: a silly value must stop start-up, never silently disable
+        # throttling.
         for name in ("free_failures", "base_delay", "max_delay"):
             if type(getattr(self, name)) is not int:
                 raise ConfigError(f"throttle {name.replace('_', ' ')} must be a whole number")

@@ -31,7 +31,8 @@ class Clock(Protocol):
 
 
 class Sealer(Protocol):
-    """Encrypts secrets at rest, bound to (tenant, credential id) (NOTES.md §4)."""
+    """Encrypts secrets at rest, bound to (tenant, credential id)
+    (docs/requirements.md#encrypted-at-rest)."""
 
     def is_sealed(self) -> bool: ...
 
@@ -62,7 +63,7 @@ class Sealer(Protocol):
 class CredentialStore(Protocol):
     """Tenants, API clients, credentials and their verification state.
 
-    Every method is atomic on its own. Names are scoped by tenant (R57).
+    Every method is atomic on its own. Names are scoped by tenant (docs/requirements.md#tenancy).
     """
 
     # --- tenants and API clients ---------------------------------------------------------
@@ -137,9 +138,11 @@ class CredentialStore(Protocol):
         """Consume a time step: set last_step = new_step only if last_step < new_step (and,
         given `now`, the credential is not throttled or locked at `now`, as
         core.policy.is_throttled reads its state), and reset the failure state,
-        in one atomic statement. True if this call won (R18-R22, R30: a request that read the
-        credential before a concurrent failure throttled it must not consume a step after).
-        Durable before it returns (R21)."""
+        in one atomic statement. True if this call won
+        (docs/requirements.md#single-use,
+        docs/requirements.md#throttling: a request that read the credential before a concurrent
+        failure throttled it must not consume a step after). Durable before it returns
+        (docs/requirements.md#durable-before-success)."""
         ...
 
     def record_failure(
@@ -164,8 +167,9 @@ class CredentialStore(Protocol):
 
     def record_unknown_attempt(self, tenant_id: str) -> None:
         """Count an attempt against a name that does not exist in the tenant. One write, like a
-        real failure, so timing does not tell unknown users from known ones (R37); it changes
-        no credential's state (R31)."""
+        real failure, so timing does not tell unknown users from known ones
+        (docs/requirements.md#equal-work); it changes no credential's state
+        (docs/requirements.md#throttling)."""
         ...
 
     def unknown_attempts(self, tenant_id: str) -> int: ...

@@ -1,7 +1,8 @@
 """Base32 secrets and otpauth:// key URIs (Google Authenticator "Key Uri Format").
 
-Strict decoding (R40): RFC 4648 alphabet only, case-insensitive, padding optional, and the
-length must decode to whole bytes; errors name the field and never echo the value.
+Strict decoding (docs/requirements.md#strict-encodings): RFC 4648 alphabet only, case-insensitive,
+padding optional, and the length must decode to whole bytes; errors name the field and never echo
+the value.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def build_uri(
     """otpauth://totp/PREFIX:ACCOUNT?secret=..&issuer=..[&algorithm][&digits][&period].
 
     Defaults (SHA1, 6 digits, 30 s) are left out, which reproduces the Strongbox sample
-    byte for byte (NOTES.md §5).
+    byte for byte (docs/api-strongbox.md).
     """
     uri = (
         f"otpauth://totp/{_enc(label_prefix)}:{_enc(account_name)}"

@@ -2,7 +2,7 @@
 
 It reads the clock, loads and unseals secrets, asks `core.policy`, runs `core.otp`, and commits
 through the store's atomic methods. The rule "a code is accepted once" lives here and in
-`CredentialStore.advance`, so it holds for every API alike (R25).
+`CredentialStore.advance`, so it holds for every API alike (docs/requirements.md#single-use).
 """
 
 from __future__ import annotations
@@ -97,9 +97,9 @@ class CredentialService(AccessService):
         """Replace an existing credential's settings (and its secret when one is given or the
         key size changes). The id and creation time stay. Replay and failure state reset only
         when the secret changes: with the same secret a consumed code must stay consumed
-        (R18), so a new period keeps the replay state in time units (the store rescales it,
-        core.policy.rescale_step) and keeps the failures and any backoff or lock. With
-        expect_version the write is a compare-and-set: PreconditionFailed if the credential
+        (docs/requirements.md#single-use), so a new period keeps the replay state in time units (the
+        store rescales it, core.policy.rescale_step) and keeps the failures and any backoff or lock.
+        With expect_version the write is a compare-and-set: PreconditionFailed if the credential
         changed since the caller read it."""
         access.require(principal, Scope.WRITE)
         current = self._get_unsealed(principal.tenant, spec.name)
@@ -253,9 +253,10 @@ class CredentialService(AccessService):
     def _evaluate(self, tenant: str, record: CredentialRecord | None, code: object) -> VerifyResult:
         """Every answer but ACCEPTED costs the same work: an unseal, the window's HMACs and
         one write, whether the name is unknown, the credential throttled or locked, or the
-        code wrong or replayed (R35, R37; bench/verify_throughput.py measured an unknown name
-        100x faster than a wrong code before the write was added). The writes happen under
-        `_in_flight` after a last look at the seal, so none lands after seal() returns."""
+        code wrong or replayed (docs/requirements.md#no-oracle, docs/requirements.md#equal-work;
+        bench/verify_throughput.py measured an unknown name 100x faster than a wrong code before the
+        write was added). The writes happen under `_in_flight` after a last look at the seal, so
+        none lands after seal() returns."""
         now = self.now()
         if record is None:
             self._open_dummy()
@@ -277,7 +278,8 @@ class CredentialService(AccessService):
             return VerifyResult(Outcome.THROTTLED)
         if outcome is Outcome.ACCEPTED and step is not None:
             # `now` makes the throttle test part of the compare-and-set: the check above read
-            # a snapshot, and parallel guesses may have throttled the credential since (R30).
+            # a snapshot, and parallel guesses may have throttled the credential since
+            # (docs/requirements.md#throttling).
             if self.store.advance(record.id, step, now=now):
                 return VerifyResult(Outcome.ACCEPTED, step)
             # Another request consumed this step first, or throttled the credential meanwhile

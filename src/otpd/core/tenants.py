@@ -1,4 +1,4 @@
-"""Who may call a tenant's PhenixID operations: the tenant's settings decide (NOTES.md §5).
+"""Who may call a tenant's PhenixID operations: the tenant's settings decide (docs/api-phenixid.md).
 
 PhenixID names the tenant in a request header, and each tenant chooses how its callers prove
 who they are:
@@ -10,7 +10,8 @@ who they are:
 
 `admit` is a pure function of the tenant, what the adapter learned about the caller, and the
 operation. Whatever the mode, the principal it returns has scope verify for that one tenant
-and nothing else (least privilege, R57, R59), so the adapter can only verify codes there.
+and nothing else (least privilege, docs/requirements.md#tenancy,
+docs/requirements.md#least-privilege), so the adapter can only verify codes there.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ class Caller:
     basic: tuple[str, str] | None = None
     cert_subject: str | None = None
 
-    def __repr__(self) -> str:  # the key never reaches a log line (R12)
+    # the key never reaches a log line (docs/requirements.md#no-secret-leaves)
+    def __repr__(self) -> str:
         name = self.basic[0] if self.basic else None
         return f"Caller(basic_name={name!r}, cert_subject={self.cert_subject!r})"
 
@@ -59,7 +61,7 @@ def admit(
     """The caller's principal for `operation` of `tenant`, or:
 
     - Unauthenticated: the tenant requires Basic and it is missing or wrong, or the client
-      belongs to another tenant (NOTES.md §7) -> PhenixID 401;
+      belongs to another tenant (docs/api-phenixid.md) -> PhenixID 401;
     - Forbidden: unknown tenant, the `system` tenant, a client without scope verify, no or an
       unlisted certificate subject, an operation the tenant does not allow -> PhenixID 403.
     """

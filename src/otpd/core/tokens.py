@@ -1,5 +1,5 @@
-"""Strongbox bearer tokens (NOTES.md §2): random, stored only as SHA-256, with a TTL that a
-refresh resets (never past the token's maximum lifetime)."""
+"""Strongbox bearer tokens (docs/requirements.md#model): random, stored only as SHA-256, with a TTL
+that a refresh resets (never past the token's maximum lifetime)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def hash_token(token: str) -> str:
 
 
 def new_token_record(principal: Principal, now_us: int, policy: TokenPolicy) -> IssuedToken:
-    # uuid4 draws 122 bits from os.urandom; Avassa tokens look like UUIDs (CLIENTS.md §3.2).
+    # uuid4 draws 122 bits from os.urandom; Avassa tokens look like UUIDs (the vendor's public
+    # clients).
     token = str(uuid.uuid4())
     record = TokenRecord(
         token_hash=hash_token(token),

@@ -1,4 +1,6 @@
-"""Secrets at rest: AES-256-GCM under data keys wrapped by a seal key (NOTES.md §4, R9, R48-R52).
+"""Secrets at rest: AES-256-GCM under data keys wrapped by a seal key
+(docs/requirements.md#encrypted-at-rest,
+docs/requirements.md#sealed, #key-hierarchy).
 
 The seal key comes from the embedded key file `DATA_DIR/seal.key` (default) or from Shamir shares
 (`otpd init`). Bootstrap starts one NodeSession per `otpd serve` before forking workers, and each

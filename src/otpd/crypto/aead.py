@@ -1,13 +1,14 @@
-"""AES-256-GCM for secrets at rest and for the keyring (R9, R51; NOTES.md §4).
+"""AES-256-GCM for secrets at rest and for the keyring (docs/requirements.md#encrypted-at-rest,
+docs/requirements.md#key-hierarchy; docs/requirements.md#encrypted-at-rest).
 
 A secret blob is `format (1) | key version (4, big-endian) | nonce (12) | ciphertext || tag (16)`.
 The associated data binds it to its tenant and credential id, and repeats the header, so a blob
-copied to another row, or with a rewritten header, fails authentication (T60, T61) instead of
+copied to another row, or with a rewritten header, fails authentication instead of
 giving a wrong secret.
 
 The keyring holds every data key ever made, each wrapped by the seal key with associated data
 naming its purpose and version: blobs name the version that sealed them, so old ciphertexts stay
-readable after a new data key becomes active (R51).
+readable after a new data key becomes active (docs/requirements.md#key-hierarchy).
 """
 
 from __future__ import annotations

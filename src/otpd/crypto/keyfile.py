@@ -1,4 +1,5 @@
-"""The embedded seal key file `DATA_DIR/seal.key` (NOTES.md §4 "Embedded default", R52).
+"""The embedded seal key file `DATA_DIR/seal.key` (docs/requirements.md#encrypted-at-rest "Embedded
+default", docs/requirements.md#key-hierarchy).
 
 The file is text so an operator can see what it is:
 
@@ -45,7 +46,8 @@ def read_key_file(path: Path) -> bytes:
         if not stat.S_ISREG(info.st_mode):
             raise ConfigError(f"seal key file {path} is not a regular file")
         if info.st_mode & 0o077:
-            # Anyone who reads this file can decrypt every secret (R9): refuse, do not fix.
+            # Anyone who reads this file can decrypt every secret
+            # (docs/requirements.md#encrypted-at-rest): refuse, do not fix.
             raise ConfigError(
                 f"seal key file {path} is accessible by group or others; run: chmod 600 {path}"
             )

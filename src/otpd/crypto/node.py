@@ -1,4 +1,5 @@
-"""Seal state shared by the worker processes of one `otpd serve` instance (R49, R50).
+"""Seal state shared by the worker processes of one `otpd serve` instance
+(docs/requirements.md#shamir).
 
 `otpd serve --workers N` forks N processes after `NodeSession.start()`. A share given to any
 worker must count for the instance, and `seal` on any worker must seal them all, so the state
@@ -11,7 +12,8 @@ instances whose lock is free (they are gone), and a clean stop removes its own.
 
 The Shamir shares in it are encrypted with the session key, a random key that exists only in
 the memory of this instance's processes: the file is useless to anyone who reads the disk, and
-useless after a restart, which is what makes a restarted Shamir node come back sealed (R50).
+useless after a restart, which is what makes a restarted Shamir node come back sealed
+(docs/requirements.md#shamir).
 
 Otpd's answer to "do nodes share unseal progress?": workers of one instance do; separate
 instances (sharing a data directory or a database) do not: as in Vault, each is unsealed on
@@ -60,7 +62,8 @@ class NodeState:
 
 
 FRESH = NodeState(sealed=False)
-# Unreadable, foreign or missing state: nothing can be trusted, so nothing is unsealed (R48).
+# Unreadable, foreign or missing state: nothing can be trusted, so nothing is unsealed
+# (docs/requirements.md#sealed).
 FAIL_CLOSED = NodeState(sealed=True)
 
 
@@ -98,7 +101,8 @@ class NodeSession:
     """Per-`otpd serve` node state shared by all worker processes of this node.
 
     Created once in the parent before workers fork, then inherited through fork memory. The
-    session key is never written anywhere. start() resets the state file (R50).
+    session key is never written anywhere. start() resets the state file
+    (docs/requirements.md#shamir).
     """
 
     def __init__(self, data_dir: Path, session_key: bytes, session_id: str) -> None:

@@ -1,10 +1,10 @@
 """SealManager: the otpd.core.ports.Sealer of a node, and its unseal/seal operations.
 
-Sealed means the data keys are not in this process's memory (NOTES.md §4, R48): sealing and
-opening secrets raise Sealed. The node state (node.py) decides sealed/unsealed for every worker
-of the node; each call looks at it first with one os.stat, so a seal done by a sibling worker
-takes effect here before the next secret is opened (T58). SealStatus is core's own type
-(otpd.core.model), re-exported here, so the Sealer Protocol and this class agree.
+Sealed means the data keys are not in this process's memory (docs/requirements.md#encrypted-at-rest,
+docs/requirements.md#sealed): sealing and opening secrets raise Sealed. The node state (node.py)
+decides sealed/unsealed for every worker of the node; each call looks at it first with one os.stat,
+so a seal done by a sibling worker takes effect here before the next secret is opened. SealStatus is
+core's own type (otpd.core.model), re-exported here, so the Sealer Protocol and this class agree.
 """
 
 from __future__ import annotations
@@ -80,8 +80,8 @@ class SealManager:
         return SealStatus(sealed, self._progress, self._threshold, self.mode, self._nonce)
 
     def submit_share(self, share: str) -> SealStatus:
-        """Add one Shamir share (R49). InvalidShare for a malformed, foreign or repeated share;
-        such a share does not count."""
+        """Add one Shamir share (docs/requirements.md#shamir). InvalidShare for a malformed, foreign
+        or repeated share; such a share does not count."""
         if self.mode != SHAMIR:
             raise InvalidShare("not in shamir mode")
         given = parse_share(share, self._checks)
@@ -134,8 +134,9 @@ class SealManager:
         return self.status()
 
     def seal(self) -> None:
-        """Forget the keys in every worker of this node (R50). Embedded mode stays sealed until
-        the server restarts; Shamir mode until the threshold of shares is given again."""
+        """Forget the keys in every worker of this node (docs/requirements.md#shamir). Embedded mode
+        stays sealed until the server restarts; Shamir mode until the threshold of shares is given
+        again."""
         with self._lock:
             self._keyring = None
             self._apply(self._state.update(lambda _old: NodeState(True, ())))

@@ -1,10 +1,12 @@
-"""open_seal and init_shamir: find or create the key material of a database (NOTES.md §4, §7).
+"""open_seal and init_shamir: find or create the key material of a database
+(docs/requirements.md#encrypted-at-rest).
 
 Two meta values live in the database, shared by every node: `seal_config` (the mode, and for
-Shamir the share checks) and `keyring` (data keys wrapped by the seal key, R51). The seal key
-itself is never stored there: it is in `DATA_DIR/seal.key` (embedded) or in the shares (Shamir).
-Both writers put `seal_config` first with put_meta_if_absent, so whoever wins it owns the
-keyring too, and two nodes starting on an empty database agree on one keyring.
+Shamir the share checks) and `keyring` (data keys wrapped by the seal key,
+docs/requirements.md#key-hierarchy). The seal key itself is never stored there: it is in
+`DATA_DIR/seal.key` (embedded) or in the shares (Shamir). Both writers put `seal_config` first with
+put_meta_if_absent, so whoever wins it owns the keyring too, and two nodes starting on an empty
+database agree on one keyring.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def open_seal(
     else:
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         # An existing key file is used as is: nodes of one deployment may share a copied key
-        # file (NOTES.md §7) when the first of them meets an empty database.
+        # file (docs/requirements.md#instances) when the first of them meets an empty database.
         seal_key = create_key_file(key_path)
         if config is None and not store.put_meta_if_absent(SEAL_CONFIG, _EMBEDDED_CONFIG):
             config = _load_config(store)  # lost the race: follow the winner's mode

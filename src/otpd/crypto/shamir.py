@@ -1,4 +1,5 @@
-"""Shamir shares of the 32-byte seal key (NOTES.md §4 "Shamir", R49).
+"""Shamir shares of the 32-byte seal key (docs/requirements.md#encrypted-at-rest "Shamir",
+docs/requirements.md#shamir).
 
 pycryptodome's `Shamir` shares 16-byte secrets over GF(2^128), so the key's two halves are split
 with the same k and n; share i carries both halves' points at x = i. A share is written

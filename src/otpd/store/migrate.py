@@ -2,9 +2,9 @@
 
 Migrations are the files `NNN_description.sql` in `otpd/store/migrations/`, numbered from 001
 without gaps. Each is applied in its own transaction together with its `schema_version` row,
-so a crash leaves the database at one version or the next, never between (R53). The version
-is re-read inside the transaction, so two processes opening a fresh database at once agree:
-one applies, the other finds it applied.
+so a crash leaves the database at one version or the next, never between
+(docs/requirements.md#durable-before-success). The version is re-read inside the transaction, so two
+processes opening a fresh database at once agree: one applies, the other finds it applied.
 """
 
 from __future__ import annotations
@@ -107,7 +107,8 @@ def apply(
 
     `begin` must take the write lock up front (SQLite: BEGIN IMMEDIATE), so the version read
     inside the transaction cannot go stale. `split` turns a script into single statements;
-    `record` is the dialect's parameterised insert into schema_version (R43).
+    `record` is the dialect's parameterised insert into schema_version
+    (docs/requirements.md#parameterised-sql).
     """
     applied = []
     for migration in migrations:

@@ -1,9 +1,9 @@
 """The SQLite CredentialStore: the embedded default, the twin of `memory.MemoryStore`.
 
 Every method is one autocommit statement or one `BEGIN IMMEDIATE` transaction, so each is
-atomic across threads and across processes sharing the file (R20, R30). sqlite3 connections
-must stay in their thread, and the web server calls the store from a thread pool, so each
-thread gets its own connection, opened on first use.
+atomic across threads and across processes sharing the file (docs/requirements.md#single-use,
+docs/requirements.md#throttling). sqlite3 connections must stay in their thread, and the web server
+calls the store from a thread pool, so each thread gets its own connection, opened on first use.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ from otpd.store.radius_rows import SqlRadiusRows
 __all__ = ["SqliteStore"]
 
 # PRAGMA synchronous values. FULL makes a commit survive power loss, NORMAL (in WAL mode) only
-# a process crash (R21, T51); the setting is the operator's durability claim.
+# a process crash (docs/requirements.md#durable-before-success); the setting is the operator's
+# durability claim.
 SYNCHRONOUS = {"FULL": 2, "NORMAL": 1}
 MIN_SQLITE = (3, 35, 0)  # UPDATE ... RETURNING
 _UNIQUE = {"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"}
@@ -110,7 +111,8 @@ class SqliteStore(SqlRadiusRows):  # + the RADIUS tables (issue #15)
         self._local = threading.local()
         # Writers of this process queue on a Python lock instead of SQLite's busy handler,
         # which sleeps in steps of up to 100 ms: bench/server_choice.py measured p99 ~1 s under
-        # synchronous=FULL without it. Other processes still meet SQLite's own lock (R56).
+        # synchronous=FULL without it. Other processes still meet SQLite's own lock
+        # (docs/requirements.md#database-faults).
         self._write_lock = threading.Lock()
         self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._closed = False
@@ -217,7 +219,8 @@ class SqliteStore(SqlRadiusRows):  # + the RADIUS tables (issue #15)
         return _credential(rows[0]) if rows else None
 
     def get_credential_by_id(self, tenant_id: str, credential_id: int) -> CredentialRecord | None:
-        # The tenant is part of the key: another tenant's id reads as missing (R57, R58).
+        # The tenant is part of the key: another tenant's id reads as missing
+        # (docs/requirements.md#tenancy).
         rows = self._query(_CREDENTIAL + "WHERE id = ? AND tenant = ?", (credential_id, tenant_id))
         return _credential(rows[0]) if rows else None
 
@@ -238,10 +241,13 @@ class SqliteStore(SqlRadiusRows):  # + the RADIUS tables (issue #15)
 
     # --- verification state: the invariants ----------------------------------------------
     def advance(self, credential_id: int, new_step: int, *, now: int | None = None) -> bool:
-        # R20: the compare-and-set is one statement under SQLite's write lock; R22: the
-        # `last_step < ?` guard means the stored step never moves back; R21: autocommit with
+        # docs/requirements.md#single-use: the compare-and-set is one statement under SQLite's write
+        # lock; docs/requirements.md#single-use: the
+        # `last_step < ?` guard means the stored step never moves back;
+        # docs/requirements.md#durable-before-success: autocommit with
         # the configured synchronous, so the step is on disk before True is returned. With
-        # `now`, a credential throttled at `now` is not consumed either (R30: the throttle
+        # `now`, a credential throttled at `now` is not consumed either
+        # (docs/requirements.md#throttling: the throttle
         # test and the consumption are one atomic step).
         sql = (
             "UPDATE credential SET last_step = ?, failures = 0, not_before = 0, throttled_at = 0"
@@ -254,9 +260,10 @@ class SqliteStore(SqlRadiusRows):  # + the RADIUS tables (issue #15)
     def record_failure(
         self, credential_id: int, now: int, next_state: Callable[[int], ThrottleState]
     ) -> ThrottleState | None:
-        # R30: the increment and the policy's verdict happen under one write lock, so parallel
+        # docs/requirements.md#throttling: the increment and the policy's verdict happen under one
+        # write lock, so parallel
         # guesses cannot both read the same count. A throttled credential counts a refusal
-        # only (R32).
+        # only (docs/requirements.md#throttling).
         with self._transaction("credential") as conn:
             rows = conn.execute(
                 "UPDATE credential SET failures = failures + 1"
@@ -286,7 +293,8 @@ class SqliteStore(SqlRadiusRows):  # + the RADIUS tables (issue #15)
         return bool(self._change(sql, (tenant_id, name), "credential"))
 
     def record_unknown_attempt(self, tenant_id: str) -> None:
-        # A transaction like record_failure's, so the two cost the same write (R37).
+        # A transaction like record_failure's, so the two cost the same write
+        # (docs/requirements.md#equal-work).
         with self._transaction("tenant") as conn:
             conn.execute(
                 "UPDATE tenant SET unknown_attempts = unknown_attempts + 1 WHERE id = ?",
@@ -363,7 +371,8 @@ class SqliteStore(SqlRadiusRows):  # + the RADIUS tables (issue #15)
     @contextmanager
     def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
         # IMMEDIATE takes the write lock first, so the transaction never has to upgrade a
-        # stale read snapshot (which would fail at once instead of waiting: R56).
+        # stale read snapshot (which would fail at once instead of waiting:
+        # docs/requirements.md#database-faults).
         with self._write_lock, _translate(what):
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
@@ -371,7 +380,8 @@ class SqliteStore(SqlRadiusRows):  # + the RADIUS tables (issue #15)
                 yield conn
                 conn.execute("COMMIT")
             except BaseException:
-                # An unknown commit outcome is reported as a failure (R21).
+                # An unknown commit outcome is reported as a failure
+                # (docs/requirements.md#durable-before-success).
                 with suppress(sqlite3.Error):
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
@@ -484,9 +494,12 @@ def _connect(path: Path, synchronous: str, busy_timeout_ms: int) -> _Connection:
         factory=_Connection,
     )
     try:
-        # Per connection, not per file: a lock wait is bounded (R55, R56), commits are as
-        # durable as configured (R21), and foreign keys are off unless asked for. PRAGMA
-        # takes no parameters; both values are validated integers, never input (R43).
+        # Per connection, not per file: a lock wait is bounded
+        # (docs/requirements.md#database-faults), commits are as
+        # durable as configured (docs/requirements.md#durable-before-success), and foreign keys are
+        # off unless asked for. PRAGMA
+        # takes no parameters; both values are validated integers, never input
+        # (docs/requirements.md#parameterised-sql).
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS[synchronous]}")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -556,7 +569,8 @@ def _translate(what: str) -> Iterator[None]:
             raise AlreadyExists(f"{what} exists") from None
         raise StoreUnavailable(f"the database refused the write ({exc.sqlite_errorname})") from exc
     except sqlite3.DatabaseError as exc:
-        # Disk full, I/O error, locked past busy_timeout: fail closed (R54, R55).
+        # Disk full, I/O error, locked past busy_timeout: fail closed
+        # (docs/requirements.md#database-faults).
         name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
         raise StoreUnavailable(f"the database could not be used ({name})") from exc
 

@@ -32,7 +32,8 @@ DomainErrorRenderer = Callable[[OtpdError, Scope], Response]
 
 # One table: which API owns which paths, how it words a transport error (404, 405, 413, 503
 # sealed, 500) and how it renders a domain error (its one error table). Every vendor path
-# answers 503 while sealed (NOTES.md §4), before any routing or parsing; the system paths
+# answers 503 while sealed (docs/requirements.md#encrypted-at-rest), before any routing or parsing;
+# the system paths
 # (seal, unseal, export) are not gated. The first matching prefix wins.
 _APIS: tuple[tuple[tuple[str, ...], ErrorRenderer, DomainErrorRenderer], ...] = (
     (phenixid.PREFIXES, phenixid.render_error, phenixid.render_domain_error),
@@ -76,7 +77,7 @@ async def _sweep_forever(runtime: Runtime) -> None:
     while True:
         await asyncio.sleep(SWEEP_SECONDS)
         if runtime.sealer.is_sealed():
-            continue  # sealed means nothing changes (R48)
+            continue  # sealed means nothing changes (docs/requirements.md#sealed)
         try:
             await run_in_threadpool(runtime.service.sweep_expired)
         except OtpdError as error:  # a busy or full disk: try again next time

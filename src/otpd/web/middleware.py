@@ -39,7 +39,7 @@ class BodyTooLarge(Exception):
 
 def redact_path(path: str) -> str:
     """The path as it may be logged: no query string (never passed in), capability segments
-    cut, and anything but printable ASCII escaped so one request stays one log record (T79)."""
+    cut, and anything but printable ASCII escaped so one request stays one log record."""
     for prefix in _CAPABILITY_PREFIXES:
         if path.startswith(prefix):
             return prefix + "<redacted>"

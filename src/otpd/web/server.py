@@ -97,7 +97,8 @@ def _run_worker(settings: Settings, node: NodeSession, sock: socket.socket) -> i
     config = uvicorn.Config(
         create_app(settings, node),
         lifespan="on",
-        access_log=False,  # ours logs the path without the query string (R10, T74)
+        # ours logs the path without the query string (docs/requirements.md#no-secret-leaves)
+        access_log=False,
         log_config=None,
         server_header=False,
         proxy_headers=False,

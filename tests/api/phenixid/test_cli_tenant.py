@@ -1,5 +1,5 @@
 """`otpd tenant create/update/show` with the PhenixID settings, and `otpd serve`'s TLS options,
-as subprocesses (NOTES.md §5, §6; issue #6)."""
+as subprocesses (docs/api-phenixid.md; issue #6)."""
 
 from __future__ import annotations
 

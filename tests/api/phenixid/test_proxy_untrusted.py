@@ -1,4 +1,4 @@
-"""The proxy header is believed only from `trusted_proxies` (T28, ASVS v5 15.3.4): with only
+"""The proxy header is believed only from `trusted_proxies` (ASVS v5 15.3.4): with only
 10.9.9.9 trusted, the same header from 127.0.0.1 is ignored."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Sealed: PhenixID answers 503 with an empty body on every path and method, before any
-authentication or parsing (NOTES.md §4, T56); unsealed, the same requests are answered."""
+authentication or parsing (docs/requirements.md#encrypted-at-rest); unsealed, the same requests are
+answered."""
 
 from __future__ import annotations
 

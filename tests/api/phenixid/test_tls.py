@@ -108,7 +108,7 @@ def test_subject_not_on_the_list_is_403(px: Px, pki: Pki) -> None:
     cred = px.cred("ot")
     with _client(px, pki, pki.unlisted) as http:
         response = put(http, {"username": cred.name, "otp": cred.code()})
-        # an untrusted peer's header does not stand in for the certificate (T28)
+        # an untrusted peer's header does not stand in for the certificate
         spoofed = put(
             http,
             {"username": cred.name, "otp": cred.code()},

@@ -1,6 +1,7 @@
 """PUT /api/authentication/otp_token_auth over real HTTP: every status path, Basic auth with
 the client key, tenants and their modes, the proxy header, byte-identical 403s (issue #6;
-R35, R39, R57, R60; T12, T13, T19, T24, T28, T63, T64, T67, T68, T80)."""
+docs/requirements.md#no-oracle, docs/requirements.md#strict-codes, docs/requirements.md#tenancy,
+docs/requirements.md#least-privilege)."""
 
 from __future__ import annotations
 
@@ -87,7 +88,7 @@ def test_charset_parameter_and_case_of_content_type(px: Px, http: httpx.Client) 
     assert put(http, ok_body(cred), auth=px.auth("ot", "app"), headers=headers).status_code == 200
 
 
-# --- the otp as a JSON number (T13) -------------------------------------------------------
+# --- the otp as a JSON number -------------------------------------------------------
 def _leading_zero_cred(px: Px, digits: int = 6) -> Cred:
     """A credential whose current code starts with 0 (found locally, then enrolled)."""
     import os
@@ -158,7 +159,7 @@ def test_wrong_content_type_is_400(px: Px, http: httpx.Client, content_type: str
     assert put(http, ok_body(cred), auth=px.auth("ot", "app")).status_code == 200
 
 
-# --- malformed codes (T12) are wrong codes, never accepted ----------------------------------
+# --- malformed codes are wrong codes, never accepted ----------------------------------
 def test_malformed_codes_are_403_and_never_accepted(px: Px, http: httpx.Client) -> None:
     cred = px.cred("ot")
     code = cred.code()
@@ -186,7 +187,7 @@ def test_malformed_codes_are_403_and_never_accepted(px: Px, http: httpx.Client) 
         assert put(http, ok_body(each), auth=auth).status_code == 200
 
 
-# --- 401 (T68) ----------------------------------------------------------------------------
+# --- 401 ----------------------------------------------------------------------------
 def _bad_authorizations(px: Px) -> list[list[tuple[str, str]]]:
     key = px.keys["ot/app"]
     return [
@@ -222,7 +223,8 @@ def test_basic_missing_or_wrong_is_401_with_challenge(px: Px, http: httpx.Client
         ("tenant", "ot"),
         ("Authorization", "Basic " + "A" * 60_000),
     ]
-    assert http.put(PATH, json=ok_body(cred), headers=huge).status_code == 431  # R41
+    # docs/requirements.md#bounded-input
+    assert http.put(PATH, json=ok_body(cred), headers=huge).status_code == 431
     # none of that touched the credential
     assert put(http, ok_body(cred), auth=px.auth("ot", "app")).status_code == 200
 
@@ -234,8 +236,9 @@ def test_scheme_is_case_insensitive(px: Px, http: httpx.Client) -> None:
 
 
 def test_cross_tenant(px: Px, http: httpx.Client) -> None:
-    """T63: A's client with `tenant: B` is 401 (NOTES.md §7); the same user name in two
-    tenants is two credentials, and one tenant's code does not open the other's (R57)."""
+    """A's client with `tenant: B` is 401 (docs/api-phenixid.md); the same user name in two
+    tenants is two credentials, and one tenant's code does not open the other's
+    (docs/requirements.md#tenancy)."""
     mine = px.cred("ot", name="shared.user")
     theirs = px.cred("other", name="shared.user")
     assert put(http, ok_body(theirs), tenant="other", auth=px.auth("ot", "app")).status_code == 401
@@ -247,7 +250,7 @@ def test_cross_tenant(px: Px, http: httpx.Client) -> None:
     )
 
 
-# --- 405 (T19) ----------------------------------------------------------------------------
+# --- 405 ----------------------------------------------------------------------------
 @pytest.mark.parametrize("method", ["GET", "POST", "DELETE", "PATCH", "OPTIONS", "TRACE", "HEAD"])
 @pytest.mark.parametrize("path", [PATH, PATH + "/", "/api/authentication/sendSMS"])
 def test_other_methods_are_405_allow_put(http: httpx.Client, method: str, path: str) -> None:
@@ -257,7 +260,7 @@ def test_other_methods_are_405_allow_put(http: httpx.Client, method: str, path: 
     assert response.content == b""
 
 
-# --- tenants (T64) and operations ---------------------------------------------------------
+# --- tenants and operations ---------------------------------------------------------
 def test_tenant_header_rules(px: Px, http: httpx.Client) -> None:
     cred = px.cred("ot")
     auth = px.auth("ot", "app")
@@ -292,7 +295,7 @@ def test_client_without_verify_scope_is_403(px: Px, http: httpx.Client) -> None:
 def test_username_blank_or_wildcard_is_rejected_without_side_effects(
     px: Px, http: httpx.Client
 ) -> None:
-    """T24: no credential is named by " ", "*" or "%": 403 (or 400 for ""), no counter moves."""
+    """no credential is named by " ", "*" or "%": 403 (or 400 for ""), no counter moves."""
     auth = px.auth("ot", "app")
     for username in (" ", "*", "%", "user*", "\u0000"):
         assert put(http, {"username": username, "otp": "123456"}, auth=auth).status_code == 403
@@ -356,7 +359,7 @@ def test_proxy_header_ignored_from_an_untrusted_address(px: Px) -> None:
     assert line in px.server.wait_for_log(line)
 
 
-# --- path tricks (T67) --------------------------------------------------------------------
+# --- path tricks --------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("path", "expected"),
     [
@@ -392,7 +395,7 @@ def test_path_tricks_never_skip_authentication(px: Px, path: str, expected: int)
         assert put(http, ok_body(cred), auth=px.auth("ot", "app")).status_code == 200
 
 
-# --- no oracle (T80) ----------------------------------------------------------------------
+# --- no oracle ----------------------------------------------------------------------
 def test_failures_are_byte_identical(px: Px, http: httpx.Client) -> None:
     auth = px.auth("ot", "app")
     replayed = px.cred("ot")

@@ -109,7 +109,7 @@ def test_otp_number_and_refusals() -> None:
     )
 
 
-# --- the numeric-code rule (T13) -----------------------------------------------------------
+# --- the numeric-code rule -----------------------------------------------------------
 def test_code_text_pads_to_the_credentials_digits() -> None:
     assert code_text(NumericCode(87082), 6) == "087082"
     assert code_text(NumericCode(0), 8) == "00000000"
@@ -183,7 +183,7 @@ def test_basic_mode() -> None:
     for caller in (Caller(), Caller(basic=("app", "x")), Caller(cert_subject="CN=a")):
         with pytest.raises(Unauthenticated):
             admit(tenant, caller, "otp_token_auth", _auth())
-    with pytest.raises(Unauthenticated):  # a client of another tenant (NOTES.md §7)
+    with pytest.raises(Unauthenticated):  # a client of another tenant (docs/api-phenixid.md)
         admit(tenant, Caller(basic=("app", "k")), "otp_token_auth", _auth("other"))
     with pytest.raises(Forbidden):
         admit(

@@ -1,5 +1,5 @@
 """Login, token refresh and every authorisation path: 401 (missing, wrong, expired bearer),
-403 (scope), 404 for another tenant's TOTP (R57, R58, T63, T65, T67-T69)."""
+403 (scope), 404 for another tenant's TOTP (docs/requirements.md#tenancy)."""
 
 from __future__ import annotations
 
@@ -164,7 +164,7 @@ def _operations(name: str) -> list[tuple[str, str, str, Any, str]]:
 
 
 def test_capability_matrix(env: Env) -> None:
-    """T65: exactly the documented operations succeed for each scope."""
+    """exactly the documented operations succeed for each scope."""
     admin = env.sb()
     assert_status(admin.http.post(CONFIG, json=body("cap"), headers=admin.auth), 201)
     for role, (tenant, scopes) in ROLES.items():
@@ -187,7 +187,7 @@ def test_scope_is_checked_before_the_body(env: Env) -> None:
 
 
 def test_reveal_gates_passcode32_and_url(env: Env) -> None:
-    """T70: without scope reveal no read path shows the secret in any form."""
+    """without scope reveal no read path shows the secret in any form."""
     admin = env.sb()
     assert_status(admin.http.post(CONFIG, json=body("hidden"), headers=admin.auth), 201)
     passcode = admin.get(f"{CONFIG}/hidden").json()["passcode32"]
@@ -217,7 +217,8 @@ def _comparable(response: httpx.Response, name: str) -> tuple[int, str, list[tup
 
 
 def test_other_tenant_is_indistinguishable_from_missing(env: Env) -> None:
-    """T63 / R58: globex (all scopes) on acme's TOTP gets exactly what a missing name gets."""
+    """docs/requirements.md#tenancy: globex (all scopes) on acme's TOTP gets exactly what a
+    missing name gets."""
     admin = env.sb()
     assert_status(admin.http.post(CONFIG, json=body("private"), headers=admin.auth), 201)
     globex = env.sb("globex")
@@ -232,7 +233,7 @@ def test_other_tenant_is_indistinguishable_from_missing(env: Env) -> None:
         assert theirs.status_code == (201 if label == "put" else 404), label
         assert _comparable(theirs, "private") == _comparable(missing, "nosuch"), label
     assert "private" not in globex.get(CONFIG, params={"keys": "true"}).json()
-    # The same name in two tenants is two credentials (R57).
+    # The same name in two tenants is two credentials (docs/requirements.md#tenancy).
     assert_status(
         globex.http.post(CONFIG, json=body("private", digits=8), headers=globex.auth), 201
     )
@@ -241,7 +242,7 @@ def test_other_tenant_is_indistinguishable_from_missing(env: Env) -> None:
 
 
 def test_path_tricks_never_skip_authentication(env: Env) -> None:
-    """T67: each trick is routed with authentication or is 404."""
+    """each trick is routed with authentication or is 404."""
     admin = env.sb()
     assert_status(admin.http.post(CONFIG, json=body("victim"), headers=admin.auth), 201)
     tricks = [
@@ -263,7 +264,7 @@ def test_path_tricks_never_skip_authentication(env: Env) -> None:
 
 
 def test_method_override_headers_are_ignored(env: Env) -> None:
-    """T69: X-HTTP-Method-Override does not turn a read into a delete."""
+    """X-HTTP-Method-Override does not turn a read into a delete."""
     admin = env.sb()
     assert_status(admin.http.post(CONFIG, json=body("keepme"), headers=admin.auth), 201)
     reader = env.sb("reader")

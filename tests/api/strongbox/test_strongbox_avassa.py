@@ -1,7 +1,7 @@
 """The real avassa-client package (PyPI `avassa-client`) against otpd, unchanged.
 
 It speaks https in production; pointed at the test server's http:// URL, urllib ignores its
-SSL context, so every call below is the client's own code path (CLIENTS.md §3.2).
+SSL context, so every call below is the client's own code path (docs/api-strongbox.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
 """Codes and enrolment against independent oracles: oathtool and Python hmac agree with
-get-code, zbarimg reads get-qr-code back to exactly the url; verify-code (T07, T08, T12, T30,
-T80)."""
+get-code, zbarimg reads get-qr-code back to exactly the url; verify-code ."""
 
 from __future__ import annotations
 
@@ -142,7 +141,7 @@ def test_spoofing_labels_are_400(env: Env, text: str) -> None:
 
 @pytest.mark.parametrize("text", TRICKY, ids=[t.encode("unicode_escape").decode() for t in TRICKY])
 def test_issuer_and_account_encoding_round_trip(env: Env, tmp_path: Path, text: str) -> None:
-    """T08: stored as sent (no Unicode normalisation), percent-encoded per RFC 3986 in the url,
+    """stored as sent (no Unicode normalisation), percent-encoded per RFC 3986 in the url,
     and the QR code carries the same bytes."""
     sb = env.sb()
     name = next(_names)
@@ -158,7 +157,7 @@ def test_issuer_and_account_encoding_round_trip(env: Env, tmp_path: Path, text: 
 
 
 def test_verify_code_accepts_once(env: Env) -> None:
-    """T30: a code is accepted once; resubmitting it is a plain {"valid": false}."""
+    """a code is accepted once; resubmitting it is a plain {"valid": false}."""
     sb = env.sb()
     name = next(_names)
     assert_status(sb.http.post(CONFIG, json=body(name), headers=sb.auth), 201)
@@ -196,7 +195,7 @@ def _render(template: str, code: str) -> str:
 
 @pytest.mark.parametrize("template", MALFORMED)
 def test_malformed_codes_never_accepted(env: Env, template: str) -> None:
-    """T12: not even when the digits are the current code (one fresh TOTP per case)."""
+    """not even when the digits are the current code (one fresh TOTP per case)."""
     sb = env.sb()
     name = next(_names)
     assert_status(sb.http.post(CONFIG, json=body(name), headers=sb.auth), 201)
@@ -237,7 +236,8 @@ def _wire(response: httpx.Response) -> tuple[int, str, bytes, list[tuple[str, st
 
 
 def test_wrong_replayed_throttled_identical(env: Env) -> None:
-    """T80 / R35: within Strongbox, wrong, replayed and throttled answers are byte-identical."""
+    """docs/requirements.md#no-oracle: within Strongbox, wrong, replayed and throttled answers
+    are byte-identical."""
     sb = env.sb()
     name = next(_names)
     assert_status(sb.http.post(CONFIG, json=body(name), headers=sb.auth), 201)

@@ -1,4 +1,4 @@
-"""Every TOTP endpoint and query parameter over real HTTP (issue #4, NOTES.md §5)."""
+"""Every TOTP endpoint and query parameter over real HTTP (issue #4, docs/api-strongbox.md)."""
 
 from __future__ import annotations
 

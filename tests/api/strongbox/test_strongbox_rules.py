@@ -1,5 +1,5 @@
 """Field rules and hostile bodies: every rule answers 400 (or 413) in the errors format, names
-the field, never echoes the value and stores nothing (NOTES.md §3, §5, §7; T10, T14-T18)."""
+the field, never echoes the value and stores nothing (docs/requirements.md#single-use)."""
 
 from __future__ import annotations
 
@@ -247,7 +247,7 @@ INJECTIONS = [
 
 
 def test_injection_strings_stored_literally(env: Env) -> None:
-    """T16, T17: returned exactly, in JSON and in YAML, with no evaluation anywhere."""
+    """Hostile text is returned exactly, in JSON and in YAML, with no evaluation anywhere."""
     sb = env.sb()
     for index, text in enumerate(INJECTIONS):
         name = f"inj{index}"

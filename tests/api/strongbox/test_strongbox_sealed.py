@@ -1,5 +1,6 @@
 """Sealed (Shamir mode, before the shares): every route and method of the API answers 503 with
-the errors body, with or without a bearer, and nothing changes (NOTES.md §4, T56)."""
+the errors body, with or without a bearer, and nothing changes
+(docs/requirements.md#encrypted-at-rest)."""
 
 from __future__ import annotations
 

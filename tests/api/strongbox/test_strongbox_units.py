@@ -53,7 +53,7 @@ def test_duration_round_trip(seconds: int) -> None:
     )
 )
 def test_yaml_output_reads_back_the_same(value: object) -> None:
-    """T17: whatever JSON can say, the YAML output says the same (PyYAML, YAML 1.1)."""
+    """whatever JSON can say, the YAML output says the same (PyYAML, YAML 1.1)."""
     response = render(value, yaml_out=True)
     assert yaml.safe_load(response.body.decode()) == value
 

@@ -151,7 +151,7 @@ def test_valid_phones(t2: T2, phone: str) -> None:
 @pytest.mark.parametrize(
     ("params", "codes"),
     [
-        ({"phone": None}, ["23"]),  # phone is required (NOTES.md §7)
+        ({"phone": None}, ["23"]),  # phone is required (docs/api-token2.md)
         ({"phone": ""}, ["23"]),
         ({"phone": "12345"}, ["23"]),
         ({"phone": "1234567890123456"}, ["23"]),
@@ -280,7 +280,7 @@ def test_form_body_and_get(running: Running) -> None:
     ],
 )
 def test_injection_strings_are_refused_in_every_format(running: Running, hostile: str) -> None:
-    """T16/T17: hostile text in each parameter is refused or stored literally, and the
+    """Hostile text in each parameter is refused or stored literally, and the
     failure bodies stay well-formed in every format."""
     http, key = running.t2().http, running.keys["admin"]
     for fmt in ("0", "1", "2", "3"):

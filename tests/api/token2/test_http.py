@@ -1,6 +1,7 @@
-"""Token2 HTTP rules over a real server: GET and POST, query and form body, duplicates (R45,
-T19), methods (R46), transport failures in the requested format, the Authy leftover, logs
-without keys, codes or secrets (T74), and one credential shared with Strongbox."""
+"""Token2 HTTP rules over a real server: GET and POST, query and form body, duplicates
+(docs/requirements.md#duplicate-parameters), methods (docs/requirements.md#methods), transport
+failures in the requested format, the Authy leftover, logs without keys, codes or secrets, and one
+credential shared with Strongbox."""
 
 from __future__ import annotations
 
@@ -116,7 +117,7 @@ def test_authy_sms_leftover(running: Running) -> None:
 
 
 def test_logs_hold_no_key_code_or_secret(running: Running) -> None:
-    """T74: api_key, token, the secret and the ticket never reach the server's log."""
+    """api_key, token, the secret and the ticket never reach the server's log."""
     t2 = running.t2()
     body = t2.createuser(email="logged@example.com")
     code = oathtool(body["hash"])

@@ -1,5 +1,5 @@
-"""/api.php?action=listusers over real HTTP: the caller's tenant only (T63), no secret in any
-form (T70), `registered` in UTC, every format, key and scope failures."""
+"""/api.php?action=listusers over real HTTP: the caller's tenant only, no secret in any
+form, `registered` in UTC, every format, key and scope failures."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_lists_the_callers_tenant_only(running: Running) -> None:
 
 
 def test_no_secret_in_any_read_path(running: Running) -> None:
-    """T70: after enrolment, listusers (every format) and Strongbox GET show no secret."""
+    """after enrolment, listusers (every format) and Strongbox GET show no secret."""
     t2 = running.t2()
     created = [t2.createuser() for _ in range(2)]
     sb = Sb.login(running.server.url, "reader", running.keys["reader"])  # no scope reveal

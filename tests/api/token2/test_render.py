@@ -1,5 +1,6 @@
-"""The four Token2 formats, checked by real parsers (R44, T17): PHP's unserialize() for
-format 0 (byte lengths of multibyte text), an XML parser for format 2, json for format 1."""
+"""The four Token2 formats, checked by real parsers (docs/requirements.md#output-encoding): PHP's
+unserialize() for format 0 (byte lengths of multibyte text), an XML parser for format 2, json for
+format 1."""
 
 from __future__ import annotations
 

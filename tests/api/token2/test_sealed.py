@@ -1,4 +1,4 @@
-"""T56 for Token2: a sealed server answers every Token2 path with HTTP 503 and the failure body
+"""Token2: a sealed server answers every Token2 path with HTTP 503 and the failure body
 of the call in the requested format, never `validation: "true"`; the enrolment image of a live
 ticket is not served while sealed, and is again after unsealing."""
 

@@ -1,6 +1,6 @@
 """/validate over real HTTP: the WSO2 connector's and the WordPress plugin's calls, oathtool
-codes accepted once, one byte-identical failure answer (R35, T80), codes and user ids of every
-malformed kind (T12, T24), tenants (T63) and scopes."""
+codes accepted once, one byte-identical failure answer (docs/requirements.md#no-oracle), codes and
+user ids of every malformed kind, tenants and scopes."""
 
 from __future__ import annotations
 
@@ -89,8 +89,9 @@ def _comparable(response: httpx.Response) -> tuple[int, list[tuple[str, str]], b
 
 @pytest.mark.parametrize("fmt", ["0", "1", "2", "3"])
 def test_one_failure_answer_byte_for_byte(running: Running, fmt: str) -> None:
-    """T80 / R35: wrong code, replayed code, throttled user, unknown user, another tenant's
-    user, malformed user ids: one answer, identical but for Date and the request id."""
+    """docs/requirements.md#no-oracle: wrong code, replayed code, throttled user, unknown
+    user, another tenant's user, malformed user ids: one answer, identical but for Date and the
+    request id."""
     t2, key = running.t2(), running.keys["admin"]
     wrong_id, wrong_secret = _user(t2)
     replay_id, replay_secret = _user(t2)
@@ -125,7 +126,7 @@ def test_one_failure_answer_byte_for_byte(running: Running, fmt: str) -> None:
         assert _comparable(response) == reference, name
     if fmt != "3":
         assert parse_any(answers["wrong"], fmt) == INVALID
-    # the audit log knows the true reasons (R61)
+    # the audit log knows the true reasons (docs/requirements.md#audit)
     log = running.server.log()
     for outcome in ("rejected", "replayed", "throttled"):
         assert f"outcome={outcome}" in log
@@ -155,14 +156,14 @@ def test_one_failure_answer_byte_for_byte(running: Running, fmt: str) -> None:
     ],
 )
 def test_malformed_codes_are_never_accepted(running: Running, token: str) -> None:
-    """T12 (with a code equal to the current one where the shape allows): a wrong code."""
+    """(with a code equal to the current one where the shape allows): a wrong code."""
     userid, _ = _user(running.t2())
     body = running.t2().validate(userid, token)
     assert body == INVALID
 
 
 def test_no_token_and_empty_userids_change_no_counter(running: Running) -> None:
-    """T24: no token, send=1, userid empty/blank/wildcard: no failure is counted anywhere, so
+    """no token, send=1, userid empty/blank/wildcard: no failure is counted anywhere, so
     the right code afterwards still works."""
     userid, secret = _user(running.t2())
     http, key = running.t2().http, running.keys["admin"]
@@ -203,7 +204,7 @@ def test_key_and_scope(running: Running) -> None:
 
 
 def test_another_tenants_user_cannot_be_validated(running: Running) -> None:
-    """T63: globex's key with acme's userids (enumerated) answers like an unknown user, and
+    """globex's key with acme's userids (enumerated) answers like an unknown user, and
     acme's right code still works afterwards."""
     userid, secret = _user(running.t2())
     for candidate in range(1, userid + 2):

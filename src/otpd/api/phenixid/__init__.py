@@ -1,7 +1,8 @@
 """PhenixID `otp_token_auth` (issue #6): tenants, Basic auth and client certificates.
 
-Spec: shared/specs/phenixid-otp-token-auth.txt; choices: CLIENTS.md §2.3, NOTES.md §5, §7;
-docs/api-phenixid.md.
+Spec:
+https://document.phenixid.net/m/90910/l/1609109-using-phenixid-http-api-for-token-otp-authentication;
+choices: docs/api-phenixid.md; docs/api-phenixid.md.
 """
 
 from starlette.responses import Response

@@ -1,13 +1,13 @@
 """What a PhenixID request says about its caller: Basic credentials and a verified client
 certificate subject. Whether that is enough is the tenant's decision (core.tenants.admit).
 
-A client certificate subject comes from exactly one place (NOTES.md §5, issue #6):
+A client certificate subject comes from exactly one place (docs/api-phenixid.md, issue #6):
 
 - the TCP peer is a trusted proxy (setting `trusted_proxies`): the proxy's header (setting
   `client_cert_header`, nginx `$ssl_client_s_dn`). The proxy speaks for its client, so a
   certificate the proxy itself shows us does not count.
 - any other peer: the certificate our own TLS verified (`otpd serve --tls-client-ca`, the
-  ASGI TLS extension filled by otpd.web.tls). The header is ignored: anyone can send it (T28).
+  ASGI TLS extension filled by otpd.web.tls). The header is ignored: anyone can send it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """One table: domain error -> PhenixID status (DESIGN habit 3). The status is the answer and
-every body is empty (CLIENTS.md §2.3, NOTES.md §5), so each status has one byte-identical
-response whatever the true reason (R35, T80)."""
+every body is empty (docs/api-phenixid.md), so each status has one byte-identical
+response whatever the true reason (docs/requirements.md#no-oracle)."""
 
 from __future__ import annotations
 

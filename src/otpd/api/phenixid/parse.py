@@ -1,7 +1,9 @@
 """PhenixID request -> typed values. Bad input raises InvalidInput (400); nothing here decides
 who may call or whether a code is right.
 
-Spec: shared/specs/phenixid-otp-token-auth.txt; choices: CLIENTS.md §2.3, NOTES.md §5, §7.
+Spec:
+https://document.phenixid.net/m/90910/l/1609109-using-phenixid-http-api-for-token-otp-authentication;
+choices: docs/api-phenixid.md
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class TokenAuth:
     username: str
     otp: str | NumericCode
 
-    def __repr__(self) -> str:  # never the code (R12)
+    def __repr__(self) -> str:  # never the code (docs/requirements.md#no-secret-leaves)
         return f"TokenAuth(username={self.username!r}, otp=***)"
 
 
@@ -41,7 +43,7 @@ def tenant_header(headers: Headers) -> str | None:
 
 def basic_credentials(headers: Headers) -> tuple[str, str] | None:
     """`Authorization: Basic base64(name:key)` -> (name, key). Missing, repeated, another
-    scheme, bad Base64 or UTF-8, or no colon -> None: all are "no Basic credentials" (T68)."""
+    scheme, bad Base64 or UTF-8, or no colon -> None: all are "no Basic credentials"."""
     values = headers.getlist("authorization")
     if len(values) != 1 or len(values[0]) > MAX_AUTHORIZATION:
         return None
@@ -64,9 +66,9 @@ def _is_json(content_type: str | None) -> bool:
 
 
 def parse_token_auth(content_type: str | None, body: bytes) -> TokenAuth:
-    """Content-Type must be application/json (400 otherwise, T19); the body a JSON object
+    """Content-Type must be application/json (400 otherwise); the body a JSON object
     with a non-empty string `username` and an `otp` that is a string or a non-negative
-    integer (T13: floats, exponents, negatives, booleans, null, arrays, objects are 400).
+    integer (floats, exponents, negatives, booleans, null, arrays, objects are 400).
     Other members are ignored: PhenixID bodies "may contain data" agreed at configuration."""
     if not _is_json(content_type):
         raise InvalidInput("Content-Type", "must be application/json")
@@ -79,7 +81,8 @@ def parse_token_auth(content_type: str | None, body: bytes) -> TokenAuth:
 
 def _otp(value: object) -> str | NumericCode:
     if isinstance(value, str):
-        return value  # the code rules of NOTES.md §3 apply in the core, never here
+        # the code rules of docs/requirements.md#strict-codes apply in the core, never here
+        return value
     if type(value) is int:  # not bool (a subclass of int), not float
         return NumericCode(value)  # negative -> InvalidInput
     raise InvalidInput("otp", "must be a string (or a non-negative integer)")

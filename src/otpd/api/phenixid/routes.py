@@ -1,7 +1,7 @@
 """`PUT /api/authentication/<operation>` (and with a trailing slash): PhenixID's HTTP API.
 
 Every operation path comes to one dispatcher, so every path takes the same steps in the same
-order and none skips authentication (R60, T67):
+order and none skips authentication (docs/requirements.md#least-privilege):
 
   1. method: anything but PUT -> 405 with `Allow: PUT` (OPTIONS, HEAD and TRACE too)
   2. caller: the `tenant` header's tenant decides how its callers authenticate, and whether

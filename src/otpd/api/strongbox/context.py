@@ -71,7 +71,7 @@ def flag(query: Mapping[str, str], name: str) -> bool:
 
 
 def check_site(query: Mapping[str, str], site: str) -> None:
-    """A single node answers for its configured site only (NOTES.md §5)."""
+    """A single node answers for its configured site only (docs/api-strongbox.md)."""
     given = query.get("site")
     if given is not None and given != site:
         raise NotFound("no such site")

@@ -1,8 +1,9 @@
 """The OpenAPI 3.1 document of the Strongbox TOTP API exactly as otpd serves it.
 
-Written by hand from the vendor page (shared/specs/strongbox-totp-api.txt) and NOTES.md §5,
-not generated from the routes: tests/api/strongbox compares it with `routes.RESOURCES` and
-runs schemathesis against it over a real server, so the two cannot drift apart silently.
+Written by hand from the vendor page (https://avassa-api.redoc.ly/tag/TOTP) and
+docs/api-strongbox.md, not generated from the routes: tests/api/strongbox compares it with
+`routes.RESOURCES` and runs schemathesis against it over a real server, so the two cannot drift
+apart silently.
 """
 
 from __future__ import annotations

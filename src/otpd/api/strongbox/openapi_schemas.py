@@ -1,5 +1,6 @@
 """The component schemas of the Strongbox OpenAPI document (see openapi.py): the TOTP object
-as accepted and as returned, and every other body, with the field rules of NOTES.md §3 and §5."""
+as accepted and as returned, and every other body, with the field rules of
+docs/requirements.md#single-use"""
 
 from __future__ import annotations
 

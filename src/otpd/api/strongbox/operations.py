@@ -1,4 +1,4 @@
-"""The TOTP operations, POSTs under /v1/state/strongbox/totp/{name}/ (NOTES.md §5):
+"""The TOTP operations, POSTs under /v1/state/strongbox/totp/{name}/ (docs/api-strongbox.md):
 get-code (scope code), get-qr-code (scope reveal: the url holds the secret) and verify-code
 (scope verify). Each answers 200 OK with a body, after one worker hop.
 """
@@ -53,7 +53,8 @@ def _verify(svc: CredentialService, token: str | None, name: str, body: RawBody)
 
 async def verify_code(request: Request, config: Config) -> Response:
     """{"code": "..."} -> {"valid": true|false}. Wrong, replayed and throttled codes all
-    answer the same {"valid": false} (R35); a missing or non-string code is 400."""
+    answer the same {"valid": false} (docs/requirements.md#no-oracle); a missing or non-string code
+    is 400."""
     token, name = bearer_token(request.headers), path_name(request)
     body = await RawBody.read(request)
     valid = await one_hop(request, _verify, service_of(request), token, name, body)

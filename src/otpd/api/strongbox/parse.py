@@ -1,6 +1,7 @@
 """Strongbox requests -> typed values: bodies (JSON or YAML), field rules, durations, queries.
 
-Errors are InvalidInput naming the field and the rule; values are never echoed (R40, T72).
+Errors are InvalidInput naming the field and the rule; values are never echoed
+(docs/requirements.md#strict-encodings).
 """
 
 from __future__ import annotations
@@ -101,7 +102,8 @@ def _load_yaml(text: str) -> Any:
 
 
 def wants_yaml(request: Request) -> bool:
-    """YAML only when the best Accept match is a YAML type; JSON otherwise (CLIENTS.md §3.7)."""
+    """YAML only when the best Accept match is a YAML type; JSON otherwise
+    (docs/api-strongbox.md)."""
     best: tuple[float, str] = (0.0, "")
     for part in request.headers.get("accept", "").split(","):
         media, _, params = part.strip().partition(";")
@@ -234,7 +236,8 @@ def _json_patch(current: dict[str, Any], body: Any) -> dict[str, Any]:
         raise InvalidInput("body", "must be a JSON Patch array")
     # One operation at a time, and the document must stay a flat object after each: a TOTP
     # object has only scalar leaves, and `copy` of a list into itself doubles it, so 40 ops
-    # in 2 KB would otherwise build 2**40 objects (R41: memory stays bounded).
+    # in 2 KB would otherwise build 2**40 objects (docs/requirements.md#bounded-input: memory stays
+    # bounded).
     patched: Any = current
     for operation in body:
         try:
@@ -262,8 +265,8 @@ def _merge_patch(current: dict[str, Any], body: Any) -> dict[str, Any]:
 
 def apply_patch(current: dict[str, Any], body: Body) -> dict[str, Any]:
     """PATCH: RFC 6902 JSON Patch for application/json-patch+json, RFC 7396 merge patch for
-    JSON and YAML (NOTES.md §7). `passcode32` is in the document as null ("keep the secret"),
-    so `add`, `replace` and `remove` all work on it without revealing it."""
+    JSON and YAML (docs/api-strongbox.md). `passcode32` is in the document as null ("keep the
+    secret"), so `add`, `replace` and `remove` all work on it without revealing it."""
     document = {**current, "passcode32": None}
     if body.json_patch:
         return _json_patch(document, body.value)

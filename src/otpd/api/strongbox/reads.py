@@ -1,5 +1,5 @@
 """GET of the TOTP list and of one TOTP, as configuration (/v1/config/...) or as state
-(/v1/state/..., which adds `url` and `creation-time`): NOTES.md §5.
+(/v1/state/..., which adds `url` and `creation-time`): docs/api-strongbox.md
 
 `passcode32` and `url` carry the secret, so they appear only for a client with scope reveal.
 """

@@ -110,7 +110,7 @@ _Dumper.add_representer(str, _represent_str)
 def render(
     body: Any, *, yaml_out: bool, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
-    """JSON by default; YAML when the client asked for it (CLIENTS.md §3.7)."""
+    """JSON by default; YAML when the client asked for it (docs/api-strongbox.md)."""
     if yaml_out:
         text = yaml.dump(body, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
         return Response(text, status, headers, media_type="application/yaml")

@@ -1,9 +1,9 @@
 """The Strongbox TOTP API's routes: one table of resources, each a path and its handlers.
 
-Spec: shared/specs/strongbox-totp-api.txt; choices: NOTES.md §2, §5, §7; CLIENTS.md §3.7.
-Each resource is one Starlette HTTPEndpoint whose methods are its handlers, so OPTIONS and a
-405 both list exactly the methods of that path, in the table's order, and a 405 has the
-Strongbox errors body. HEAD runs GET with the same authentication; the server drops the body.
+Spec: https://avassa-api.redoc.ly/tag/TOTP; choices: docs/requirements.md#model;
+docs/api-strongbox.md Each resource is one Starlette HTTPEndpoint whose methods are its handlers, so
+OPTIONS and a 405 both list exactly the methods of that path, in the table's order, and a 405 has
+the Strongbox errors body. HEAD runs GET with the same authentication; the server drops the body.
 """
 
 from __future__ import annotations
@@ -87,6 +87,6 @@ RESOURCES: tuple[Resource, ...] = (
 
 
 def routes(*, site: str = "local") -> list[BaseRoute]:
-    """The Strongbox routes for one node answering for `site` (NOTES.md §5)."""
+    """The Strongbox routes for one node answering for `site` (docs/api-strongbox.md)."""
     config = Config(site=site)
     return [resource.route(config) for resource in RESOURCES]

@@ -1,4 +1,5 @@
-"""POST /v1/login and POST /v1/state/strongbox/token/refresh (NOTES.md §2, CLIENTS.md §3.2).
+"""POST /v1/login and POST /v1/state/strongbox/token/refresh (docs/requirements.md#model,
+docs/api-strongbox.md).
 
 Both answer `200 OK`: avassa-client compares the reason phrase with "OK".
 """

@@ -1,5 +1,5 @@
 """POST (create), PUT (create or replace), PATCH (merge patch or JSON Patch) and DELETE of a
-TOTP. `validate=true` runs every check of the real call and changes nothing (NOTES.md §5).
+TOTP. `validate=true` runs every check of the real call and changes nothing (docs/api-strongbox.md).
 
 Each handler reads the bearer, query, precondition headers and raw body on the loop; the
 worker function authenticates (scope write), parses, checks the preconditions against the

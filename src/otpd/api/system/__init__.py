@@ -1,4 +1,4 @@
-"""Seal, unseal and export: Strongbox's system paths (NOTES.md §4, §7)."""
+"""Seal, unseal and export: Strongbox's system paths (docs/requirements.md#encrypted-at-rest)."""
 
 from otpd.api.system.errors import render_domain_error
 from otpd.api.system.routes import PREFIX, ROUTES

@@ -5,5 +5,6 @@ from otpd.api.token2.routes import render_domain_error, render_error, routes
 
 __all__ = ["PREFIXES", "render_domain_error", "render_error", "routes"]
 
-# Every path here is gated while sealed (NOTES.md §4) and fails in the Token2 format.
+# Every path here is gated while sealed (docs/requirements.md#encrypted-at-rest) and fails in the
+# Token2 format.
 PREFIXES = ("/createuser", "/validate", "/api.php", "/qr/", "/protected/json/sms/")

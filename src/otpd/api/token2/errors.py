@@ -1,6 +1,6 @@
 """One table: domain error -> Token2 HTTP status, response text and error codes (DESIGN habit 3).
 
-Token2 reports application outcomes inside HTTP 200 (CLIENTS.md §1.5: the WSO2 connector throws
+Token2 reports application outcomes inside HTTP 200 (docs/api-token2.md: the WSO2 connector throws
 on any 4xx/5xx); 5xx is kept for server faults: sealed, storage down, a corrupted secret.
 Codes 22 (PIN) and 23 (phone) are the ones the WordPress plugin knows; the others are otpd's,
 listed in docs/api-token2.md. Transport-level failures (404, 405, 413, 503 from the gate, 500)

@@ -1,10 +1,11 @@
-"""Token2 requests -> parameters and typed commands (CLIENTS.md §1.3-§1.5, NOTES.md §5, §7).
+"""Token2 requests -> parameters and typed commands (docs/api-token2.md).
 
 Rules, documented in docs/api-token2.md:
 - Parameters come from the query string and, for a POST with an
   `application/x-www-form-urlencoded` body, from that body. Names match exactly (PHP's `$_GET`
   is case-sensitive: `API_KEY` is not `api_key`).
-- One rule for duplicates (R45): the query string before the body, and within each the first
+- One rule for duplicates (docs/requirements.md#duplicate-parameters): the query string before the
+body, and within each the first
   occurrence wins. `api_key` wins over `api` wherever each appears.
 - `format`: "0" to "3"; anything else (missing, "json", "01") is the endpoint's default.
 """
@@ -75,7 +76,8 @@ class Params:
     query: Sequence[tuple[str, str]]
     form: Sequence[tuple[str, str]] = ()
 
-    def __repr__(self) -> str:  # names only: values include the API key and the code (R12)
+    # names only: values include the API key and the code (docs/requirements.md#no-secret-leaves)
+    def __repr__(self) -> str:
         names = [name for source in (self.query, self.form) for name, _ in source]
         return f"Params(names={names!r})"
 
@@ -167,8 +169,9 @@ class Validate:
 
 def validate(params: Params) -> Validate:
     """Never raises: a userid that is missing, not a canonical positive number or too large
-    names no credential and is rejected like an unknown one (R35, T24). The token goes to the
-    service as it is: the one code rule of NOTES.md §3 lives there."""
+    names no credential and is rejected like an unknown one (docs/requirements.md#no-oracle). The
+    token goes to the service as it is: the one code rule of docs/requirements.md#strict-codes lives
+    there."""
     text = params.get("userid") or ""
     canonical = _USERID.fullmatch(text) is not None
     return Validate(

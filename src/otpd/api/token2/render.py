@@ -1,4 +1,5 @@
-"""Token2 bodies and the four response formats (R44, CLIENTS.md §1.5, NOTES.md §5).
+"""Token2 bodies and the four response formats (docs/requirements.md#output-encoding,
+docs/api-token2.md).
 
 A body is a mapping of field names to strings, integers or lists of strings (or, for
 listusers, a list of such mappings), rendered as:
@@ -59,7 +60,8 @@ _XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
 # --- the bodies --------------------------------------------------------------------------
 
-# R35: wrong, replayed, throttled, unknown user, malformed userid: this one answer, byte for
+# docs/requirements.md#no-oracle: wrong, replayed, throttled, unknown user, malformed userid: this
+# one answer, byte for
 # byte. It names no userid, so the answer for one user id equals the answer for any other.
 INVALID_OTP: Mapping[str, str] = {"response": "OTP is not valid", "validation": "false"}
 _NO_TOKEN_TEXT = "Enter the code shown by your authenticator app"  # noqa: S105 (no SMS here)
@@ -82,7 +84,7 @@ def hashqr(base_url: str, ticket: str, secret_b32: str) -> str:
 
 
 def created(userid: int, secret_b32: str, qr_url: str) -> dict[str, Any]:
-    # userid as a JSON number: the plugin checks is_numeric() and casts it (CLIENTS.md §1.3).
+    # userid as a JSON number: the plugin checks is_numeric() and casts it (docs/api-token2.md).
     return {
         "response": "user created",
         "userid": userid,
@@ -93,7 +95,7 @@ def created(userid: int, secret_b32: str, qr_url: str) -> dict[str, Any]:
 
 
 def user_rows(records: Iterable[CredentialRecord]) -> list[dict[str, str]]:
-    """listusers: the caller's tenant only, by userid; `registered` in UTC (NOTES.md §7)."""
+    """listusers: the caller's tenant only, by userid; `registered` in UTC (docs/api-token2.md)."""
     return [
         {
             "userid": str(record.id),
@@ -190,7 +192,8 @@ def _xml_text(value: Any) -> str:
 
 
 def _clean(value: Any) -> Any:
-    """Valid Unicode everywhere, so every format can encode the same text (R44)."""
+    """Valid Unicode everywhere, so every format can encode the same text
+    (docs/requirements.md#output-encoding)."""
     if isinstance(value, str):
         return value if value.isascii() else value.encode("utf-8", "replace").decode("utf-8")
     if isinstance(value, Mapping):

@@ -5,7 +5,7 @@ Each call is flat (DESIGN habit 9): read the query and the raw body on the event
 one piece of work in the request's one worker hop (parse the form, authenticate with the
 scope, one service call), render. A domain error goes to the app's one handler, which renders
 it with errors.failure_for in the format the call asked for. Spec:
-shared/specs/token2-totpradius-web-api.txt; clients: CLIENTS.md §1; choices: NOTES.md §5, §7.
+https://token2.com/?content=totpradiusapi; clients: docs/api-token2.md; choices: docs/api-token2.md
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def _validate(service: CredentialService, params: Params, base_url: str) -> Repl
     caller = service.authenticate(params.key(), AccessScope.VERIFY)
     command = parse.validate(params)
     if command.token is None or command.send_sms:
-        # Nothing to check: no lookup and no failure counted (T24), so no oracle either.
+        # Nothing to check: no lookup and no failure counted, so no oracle either.
         return Reply(render.no_token(command.userid_text), ok=False)
     result = service.verify_by_id(caller, command.userid, command.token)
     if result.accepted:
@@ -185,7 +185,7 @@ class QrImage(HTTPEndpoint):
 async def authy_sms(request: Request) -> Response:
     """GET /protected/json/sms/<id>: the WordPress plugin (forked from Authy's) calls it before
     every login and shows an error unless it gets 200. This server sends no SMS: it answers
-    200 {} to anyone, reads nothing and does nothing (CLIENTS.md §1.3)."""
+    200 {} to anyone, reads nothing and does nothing (docs/api-token2.md)."""
     return JSONResponse({})
 
 

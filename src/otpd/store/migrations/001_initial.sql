@@ -1,5 +1,5 @@
--- 001: the first schema (NOTES.md §2). Every row belongs to one tenant; names are unique only
--- within their tenant (R57). CHECKs repeat the model's ranges (NOTES.md §3) so a bug elsewhere
+-- 001: the first schema (docs/requirements.md#model). Every row belongs to one tenant; names are unique only
+-- within their tenant (docs/requirements.md#tenancy). CHECKs repeat the model's ranges (docs/requirements.md#single-use) so a bug elsewhere
 -- cannot store a credential the verifier would misread. One statement per group of lines:
 -- the runner splits on complete statements.
 
@@ -27,7 +27,7 @@ CREATE TABLE credential (
                   CHECK (algorithm IN ('sha1', 'sha224', 'sha256', 'sha384', 'sha512')),
     digits        INTEGER NOT NULL CHECK (digits BETWEEN 6 AND 10),
     period        INTEGER NOT NULL CHECK (period >= 1),
-    skew          INTEGER NOT NULL CHECK (skew BETWEEN 0 AND 10),  -- R14: MAX_SKEW
+    skew          INTEGER NOT NULL CHECK (skew BETWEEN 0 AND 10),  -- docs/requirements.md#window: MAX_SKEW
     key_size      INTEGER NOT NULL CHECK (key_size BETWEEN 10 AND 1024),
     issuer        TEXT NOT NULL,
     account_name  TEXT NOT NULL,
@@ -35,14 +35,14 @@ CREATE TABLE credential (
     phone         TEXT,
     created_at_us INTEGER NOT NULL,
     secret        BLOB NOT NULL,  -- sealed: AES-256-GCM ciphertext, never plaintext
-    last_step     INTEGER NOT NULL DEFAULT -1,  -- R18-R22: only ever moves forward
-    failures      INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),  -- R30
+    last_step     INTEGER NOT NULL DEFAULT -1,  -- docs/requirements.md#single-use: only ever moves forward
+    failures      INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),  -- docs/requirements.md#throttling
     not_before    INTEGER NOT NULL DEFAULT 0,  -- Unix seconds; throttled until then
     UNIQUE (tenant, name)
 );
 
 -- A one-row counter rather than AUTOINCREMENT: the id must be known before the secret is
--- sealed, because the ciphertext is bound to (tenant, id) (NOTES.md §4).
+-- sealed, because the ciphertext is bound to (tenant, id) (docs/requirements.md#encrypted-at-rest).
 CREATE TABLE credential_id_seq (
     id    INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
     value INTEGER NOT NULL
@@ -55,7 +55,7 @@ CREATE TABLE meta (
     value TEXT NOT NULL
 );
 
--- Strongbox bearer tokens (NOTES.md §2): only the SHA-256 of a token is stored.
+-- Strongbox bearer tokens (docs/requirements.md#model): only the SHA-256 of a token is stored.
 CREATE TABLE token (
     token_hash    TEXT NOT NULL PRIMARY KEY,
     accessor      TEXT NOT NULL,

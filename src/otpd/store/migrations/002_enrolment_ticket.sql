@@ -1,4 +1,4 @@
--- 002: Token2 enrolment tickets (issue #5, NOTES.md §5). A ticket lets an <img> tag fetch one
+-- 002: Token2 enrolment tickets (issue #5, docs/api-token2.md). A ticket lets an <img> tag fetch one
 -- credential's QR code for 15 minutes; it is a bearer capability, so only its SHA-256 is
 -- stored. Deleting the credential deletes its tickets.
 
