@@ -15,6 +15,7 @@ from otpd.core.errors import InvalidInput
 
 __all__ = [
     "DEFAULT_KEY_SIZE",
+    "CREDENTIAL_STATES",
     "MAX_SKEW",
     "SYSTEM_TENANT",
     "Algorithm",
@@ -43,6 +44,8 @@ SYSTEM_TENANT = "system"  # reserved: holds the `seal` clients and no credential
 MAX_SKEW = 10  # R14: the window has a hard upper bound, checked when a credential is written
 MIN_SECRET_BYTES = 10  # NOTES.md §3: 80-bit secrets are common in the wild
 MAX_SECRET_BYTES = 1024
+# issue #16: `pending` until a self-service enrolment is confirmed, `disabled` by an admin.
+CREDENTIAL_STATES = ("active", "disabled", "pending")
 MAX_PERIOD = 86400  # a day: a longer "time-based" code is a static password
 
 
@@ -272,6 +275,7 @@ class CredentialRecord:
     throttle: ThrottleState = field(default_factory=ThrottleState)
     version: int = 1  # bumped by every replace; verification state does not count
     refused: int = 0  # attempts refused unevaluated while throttled or locked (never reset)
+    state: str = "active"  # CREDENTIAL_STATES; only an active credential accepts a code
 
     @classmethod
     def from_spec(
