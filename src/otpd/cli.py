@@ -23,6 +23,7 @@ from otpd.core.tenants import validate_operations, validate_subjects
 from otpd.crypto import init_shamir
 from otpd.settings import Settings, load_settings
 from otpd.subjects import canonical_subject
+from otpd.console import cli as console_cli
 from otpd.transfer import cli as transfer_cli
 
 __all__ = ["main"]
@@ -129,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     seal.add_argument("--key", dest="removed_key", default=None, help=argparse.SUPPRESS)
     transfer_cli.add_parsers(commands, _common)  # import, export, backup, restore (issue #17)
     _add_nas_parser(commands)
+    console_cli.add_parser(commands, _common, _Parser)  # otpd admin create (issue #16)
     return parser
 
 
@@ -375,6 +377,14 @@ def _cmd_nas(args: argparse.Namespace) -> int:
         runtime.close()
 
 
+def _cmd_admin(args: argparse.Namespace) -> int:
+    runtime = build_runtime(_settings(args))
+    try:
+        return console_cli.run(args, runtime)
+    finally:
+        runtime.close()
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": _cmd_serve,
     "tenant": _cmd_tenant,
@@ -386,6 +396,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "seal": _cmd_seal,
     **transfer_cli.handlers(_settings),
     "nas": _cmd_nas,
+    "admin": _cmd_admin,
 }
 
 

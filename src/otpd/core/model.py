@@ -14,8 +14,8 @@ from enum import StrEnum
 from otpd.core.errors import InvalidInput
 
 __all__ = [
-    "DEFAULT_KEY_SIZE",
     "CREDENTIAL_STATES",
+    "DEFAULT_KEY_SIZE",
     "MAX_SKEW",
     "SYSTEM_TENANT",
     "Algorithm",

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Scope
 
+from otpd import console
 from otpd.api import phenixid, strongbox, system, token2
 from otpd.bootstrap import Runtime, build_runtime
 from otpd.core.errors import OtpdError
@@ -113,6 +114,7 @@ def create_app(
         *strongbox.ROUTES,
         *token2.ROUTES,
         *phenixid.ROUTES,
+        *console.routes(),  # /ui/: admin console and self-service enrolment (issue #16)
     ]
     app = Starlette(
         routes=routes,
