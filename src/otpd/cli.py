@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from otpd.bootstrap import build_runtime, open_store
+from otpd.console import cli as console_cli
 from otpd.core.errors import InvalidInput, OtpdError
 from otpd.core.model import PhenixAuth, Scope, Tenant
 from otpd.core.tenants import validate_operations, validate_subjects
 from otpd.crypto import init_shamir
 from otpd.settings import Settings, load_settings
 from otpd.subjects import canonical_subject
-from otpd.console import cli as console_cli
 from otpd.transfer import cli as transfer_cli
 
 __all__ = ["main"]
