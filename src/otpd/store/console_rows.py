@@ -103,9 +103,7 @@ class SqlConsoleRows:
             lower, start = "name > ?", after
         else:
             lower, start = "name >= ?", prefix
-        sql = (
-            _sql._CREDENTIAL + f"WHERE tenant = ? AND {lower} AND name < ? ORDER BY name LIMIT ?"  # noqa: S608
-        )
+        sql = _sql._CREDENTIAL + f"WHERE tenant = ? AND {lower} AND name < ? ORDER BY name LIMIT ?"
         params = (tenant_id, start, prefix + _PREFIX_END, limit + 1)
         rows = [_sql._credential(row) for row in self._rows(sql, params)]
         return _page(rows, limit)
