@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
+from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
 import pyotp
 
-from tests.console.conftest import PASSWORD, Console, csrf_of
-from tests.harness import register_secret
+from tests.console.conftest import PASSWORD, Console, create_admin, csrf_of
+from tests.harness import Server, register_secret, run_cli
 from tests.sb import Sb
 
 CSP = (
@@ -100,6 +101,34 @@ def test_sign_in_code_is_used_once(console: Console) -> None:
         assert http.post("/ui/login", data=form).status_code == 303
     with console.browser() as http:  # the same code again: replayed, refused
         assert http.post("/ui/login", data=form).status_code == 401
+
+
+def test_sign_in_is_throttled_like_verification(tmp_path: Path) -> None:
+    """Wrong passwords count as failed codes on the admin's TOTP credential: past the free
+    failures (5) even the right password and code wait; `otpd credential reset` clears it."""
+    data_dir = tmp_path / "data"
+    login = create_admin(data_dir, "root", "--all")
+    slow = {"OTPD_THROTTLE_BASE_DELAY": "600"}  # a backoff no test run outlasts
+    with Server(data_dir, env=slow, name="console-throttle") as server:
+        base = {"Origin": server.url, "Sec-Fetch-Site": "same-origin"}
+        with httpx.Client(base_url=server.url, headers=base, timeout=30) as http:
+            for _ in range(6):
+                form = {"name": "root", "password": "wrong", "code": "123456"}
+                assert http.post("/ui/login", data=form).status_code == 401
+            right = {"name": "root", "password": PASSWORD, "code": login.fresh_code()}
+            assert http.post("/ui/login", data=right).status_code == 401  # throttled
+            reset = run_cli(
+                "credential",
+                "reset",
+                "--tenant",
+                "system",
+                "console-admin.root",
+                "--data-dir",
+                str(data_dir),
+            )
+            assert reset.returncode == 0, reset.stderr
+            right = {"name": "root", "password": PASSWORD, "code": login.fresh_code()}
+            assert http.post("/ui/login", data=right).status_code == 303
 
 
 def test_csrf_refusals(console: Console) -> None:

@@ -134,6 +134,7 @@ def sign_in(runtime: Runtime, name: str, password: str, code: str) -> str | None
     now = runtime.service.clock.now_us()
     session = ConsoleSession(auth.hash_cookie(cookie), account.name, auth.new_csrf(), now, now)
     store.insert_session(session)
+    store.delete_sessions_older_than(now - auth.IDLE_TIMEOUT_US)  # keeps the table small
     return cookie
 
 
