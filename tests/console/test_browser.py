@@ -168,6 +168,28 @@ def test_self_service_enrolment_with_the_qr_code(
     sb.close()
 
 
+def test_sign_in_with_the_keyboard_alone(
+    browser: Browser, site: tuple[Server, Path, str], tmp_path: Path
+) -> None:
+    """Focus order: the name field has focus, Tab reaches password then code, Enter submits;
+    then the skip link is the first stop of the next page."""
+    server, data_dir, _ = site
+    login = create_admin(data_dir, "root-d", "--all")
+    page = browser.new_context(viewport=PHONE, base_url=server.url).new_page()  # type: ignore[arg-type]
+    page.goto("/ui/login")
+    page.keyboard.type(login.name)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Tab")
+    page.keyboard.type(login.fresh_code())
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Overview", level=1)).to_be_visible()
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    _shot(page, tmp_path, "overview-phone.png")
+    page.context.close()
+
+
 def test_unseal_with_shares(browser: Browser, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     made = run_cli(

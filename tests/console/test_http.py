@@ -220,6 +220,8 @@ def test_self_service_enrolment_over_http(console: Console) -> None:
         assert user.post(link, data={"code": totp.at(step * 30)}).status_code == 404
     # Active now; the confirming code's step was consumed.
     assert sb.verify("erin", totp.at(step * 30)).json()["valid"] is False
+    ticket = link.rsplit("/", 1)[1]
+    assert ticket not in console.server.log()  # the access log shows /ui/enrol/<redacted>
     detail = http.get("/ui/t/acme/credentials/erin").text
     assert "active" in detail
     assert key not in detail
