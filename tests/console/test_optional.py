@@ -24,5 +24,6 @@ def test_console_routes_are_skipped_without_jinja2(
 def test_console_routes_are_served_with_the_extra() -> None:
     from otpd import console
 
-    paths = [getattr(route, "path", "") for route in console.routes()]
-    assert paths == ["/ui"]
+    for _ in range(2):  # every app built in one process gets them (the tests build many)
+        paths = [getattr(route, "path", "") for route in console.routes()]
+        assert paths == ["/ui"]

@@ -17,7 +17,7 @@ log = logging.getLogger("otpd.console")
 
 def routes() -> list[BaseRoute]:
     try:
-        from otpd.console.routes import ROUTES
+        from otpd.console.routing import ROUTES
     except ImportError as exc:  # the console extra is missing
         log.info("admin console not served (pip install 'otpd[console]'): %s", exc.name)
         return []
