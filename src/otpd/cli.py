@@ -27,6 +27,7 @@ from otpd.cli_options import (
     settings_from,
     version,
 )
+from otpd.console import cli as console_cli
 from otpd.core.errors import OtpdError
 from otpd.core.model import Scope
 from otpd.crypto import init_shamir
@@ -74,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     seal.add_argument("--key", dest="removed_key", default=None, help=argparse.SUPPRESS)
     transfer_cli.add_parsers(commands, _common)  # import, export, backup, restore (issue #17)
     _add_nas_parser(commands)
+    console_cli.add_parser(commands, _common, Parser)  # otpd admin create (issue #16)
     return parser
 
 
@@ -273,6 +275,14 @@ def _cmd_nas(args: argparse.Namespace) -> int:
         runtime.close()
 
 
+def _cmd_admin(args: argparse.Namespace) -> int:
+    runtime = build_runtime(_settings(args))
+    try:
+        return console_cli.run(args, runtime)
+    finally:
+        runtime.close()
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": _cmd_serve,
     "tenant": lambda args: cli_tenant.run(args, _settings(args)),
@@ -284,6 +294,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "seal": _cmd_seal,
     **transfer_cli.handlers(_settings),
     "nas": _cmd_nas,
+    "admin": _cmd_admin,
 }
 
 

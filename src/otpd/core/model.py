@@ -15,6 +15,7 @@ from enum import StrEnum
 from otpd.core.errors import InvalidInput
 
 __all__ = [
+    "CREDENTIAL_STATES",
     "DEFAULT_KEY_SIZE",
     "MAX_SKEW",
     "SYSTEM_TENANT",
@@ -48,6 +49,8 @@ MAX_SKEW = 10
 # 80-bit secrets are common in the wild (docs/requirements.md#secret-strength)
 MIN_SECRET_BYTES = 10
 MAX_SECRET_BYTES = 1024
+# issue #16: `pending` until a self-service enrolment is confirmed, `disabled` by an admin.
+CREDENTIAL_STATES = ("active", "disabled", "pending")
 MAX_PERIOD = 86400  # a day: a longer "time-based" code is a static password
 
 
@@ -280,6 +283,7 @@ class CredentialRecord:
     throttle: ThrottleState = field(default_factory=ThrottleState)
     version: int = 1  # bumped by every replace; verification state does not count
     refused: int = 0  # attempts refused unevaluated while throttled or locked (never reset)
+    state: str = "active"  # CREDENTIAL_STATES; only an active credential accepts a code
 
     @classmethod
     def from_spec(

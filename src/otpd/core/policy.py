@@ -22,6 +22,7 @@ __all__ = [
     "is_throttled",
     "is_well_formed",
     "rescale_step",
+    "usable",
 ]
 
 # not_before of a spent guess budget without a timeout: later than any clock (and exact in a
@@ -157,3 +158,9 @@ def rescale_step(last_step: int, old_period: int, new_period: int) -> int:
     if last_step < 0:
         return last_step
     return ((last_step + 1) * old_period - 1) // new_period
+
+
+def usable(state: str, *, pending_ok: bool = False) -> bool:
+    """May a credential in `state` accept a code? Only an active one, or a pending one at its
+    enrolment confirmation (issue #16, docs/console.md)."""
+    return state == "active" or (pending_ok and state == "pending")

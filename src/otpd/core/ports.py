@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
+from otpd.core.console import AdminAccount, ConsoleSession, CredentialPage
 from otpd.core.enrolment import EnrolmentTicket
 from otpd.core.model import (
     ApiClient,
@@ -21,7 +22,14 @@ from otpd.core.model import (
 )
 from otpd.core.nas import NasClient, RadiusChallenge
 
-__all__ = ["BulkCredentialStore", "Clock", "CredentialStore", "NasStore", "Sealer"]
+__all__ = [
+    "BulkCredentialStore",
+    "Clock",
+    "ConsoleStore",
+    "CredentialStore",
+    "NasStore",
+    "Sealer",
+]
 
 
 class Clock(Protocol):
@@ -279,3 +287,42 @@ class NasStore(Protocol):
         ...
 
     def get_radius_group(self, tenant_id: str, credential: str) -> str | None: ...
+
+
+class ConsoleStore(Protocol):
+    """Admins, their sessions, credential state, paged search and client revocation for the
+    admin console (issue #16). A separate port: only otpd.console uses it."""
+
+    def insert_admin(self, admin: AdminAccount) -> None:
+        """Raises AlreadyExists."""
+        ...
+
+    def get_admin(self, name: str) -> AdminAccount | None: ...
+
+    def insert_session(self, session: ConsoleSession) -> None: ...
+
+    def touch_session(
+        self, session_hash: str, now_us: int, idle_us: int, absolute_us: int
+    ) -> ConsoleSession | None:
+        """The session if neither timeout has passed at now_us (and mark it seen then), else
+        delete it and return None. One atomic step."""
+        ...
+
+    def delete_session(self, session_hash: str) -> None: ...
+
+    def delete_sessions_older_than(self, seen_before_us: int) -> int: ...
+
+    def set_credential_state(self, tenant_id: str, name: str, state: str) -> bool:
+        """False if there is no such credential."""
+        ...
+
+    def search_credentials(
+        self, tenant_id: str, prefix: str, after: str, limit: int
+    ) -> CredentialPage:
+        """Credentials whose name starts with `prefix`, in name order, after the name `after`:
+        a range on the (tenant, name) index, never an OFFSET."""
+        ...
+
+    def delete_client(self, tenant_id: str, name: str) -> bool:
+        """Delete the API client and every bearer token issued to it; False if none."""
+        ...

@@ -32,7 +32,7 @@ from otpd.core.model import (
     validate_tenant_id,
 )
 from otpd.core.otp import totp
-from otpd.core.policy import evaluate_code, is_throttled
+from otpd.core.policy import evaluate_code, is_throttled, usable
 from otpd.core.provisioning import build_uri
 
 __all__ = ["CredentialService"]
@@ -250,7 +250,29 @@ class CredentialService(AccessService):
         )
         return result
 
-    def _evaluate(self, tenant: str, record: CredentialRecord | None, code: object) -> VerifyResult:
+    def confirm_pending(self, record: CredentialRecord, code: object) -> VerifyResult:
+        """Verify the first code of a self-service enrolment (issue #16): the one door through
+        which a `pending` credential's code counts, under the same replay and throttle rules;
+        the caller (who holds the live enrolment ticket) then activates the credential."""
+        with self._in_flight.shared():
+            self._require_unsealed()
+            result = self._evaluate(record.tenant, record, code, pending_ok=True)
+        audit_log.info(
+            "confirm tenant=%s credential=%s outcome=%s",
+            record.tenant,
+            record.id,
+            result.outcome.value,
+        )
+        return result
+
+    def _evaluate(
+        self,
+        tenant: str,
+        record: CredentialRecord | None,
+        code: object,
+        *,
+        pending_ok: bool = False,
+    ) -> VerifyResult:
         """Every answer but ACCEPTED costs the same work: an unseal, the window's HMACs and
         one write, whether the name is unknown, the credential throttled or locked, or the
         code wrong or replayed (docs/requirements.md#no-oracle, docs/requirements.md#equal-work;
@@ -270,6 +292,10 @@ class CredentialService(AccessService):
         params = record.params  # a NumericCode is zero-padded to these digits (core.codes)
         text = code_text(code, params.digits)
         outcome, step = evaluate_code(secret.reveal(), params, text, now, record.last_step)
+        if not usable(record.state, pending_ok=pending_ok):
+            # Disabled, or awaiting its first code (issue #16): a wrong code through every
+            # door, after the same HMACs and with the same one write.
+            outcome, step = Outcome.REJECTED, None
         self._require_unsealed()  # a sibling worker may have sealed since the unseal above
         if is_throttled(record.throttle, now):
             # The outcome is not used and no failure is counted, so a flood cannot extend the

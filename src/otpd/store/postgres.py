@@ -35,6 +35,7 @@ from otpd.core.errors import AlreadyExists, ConfigError, NotFound, StoreUnavaila
 from otpd.core.model import ApiClient, CredentialRecord, Tenant, ThrottleState, TokenRecord
 from otpd.settings import mask_url
 from otpd.store import migrate, pg_bulk, sqlite
+from otpd.store.console_rows import SqlConsoleRows
 from otpd.store.radius_rows import SqlRadiusRows
 from otpd.store.sqlite import _client, _credential, _credential_config, _tenant, _tenant_settings
 
@@ -61,7 +62,7 @@ _REFUSE = _pg(sqlite._REFUSE)
 _NO_THROTTLE_CHECK = 2**63 - 1
 
 
-class PostgresStore(SqlRadiusRows):  # + the RADIUS tables (issue #15)
+class PostgresStore(SqlRadiusRows, SqlConsoleRows):  # + RADIUS (#15), console (#16)
     _radius_sql = staticmethod(_pg)  # their statements in psycopg's placeholder style
 
     def __init__(self, url: str, *, pool_size: int = 10, statement_timeout: int = 5) -> None:

@@ -33,6 +33,7 @@ from otpd.core.model import (
     TokenRecord,
 )
 from otpd.store import migrate
+from otpd.store.console_rows import SqlConsoleRows
 from otpd.store.radius_rows import SqlRadiusRows
 
 __all__ = ["SqliteStore"]
@@ -50,7 +51,7 @@ _CLIENT = "SELECT tenant, name, scopes, key_hash, created_at FROM api_client "
 _CREDENTIAL = (
     "SELECT id, tenant, name, algorithm, digits, period, skew, key_size, issuer, account_name,"
     " email, phone, created_at_us, secret, last_step, failures, not_before, version,"
-    " throttled_at, refused FROM credential "
+    " throttled_at, refused, state FROM credential "
 )
 # `(not_before <= ? OR throttled_at > ?)` below is "not throttled at ?": core.policy's
 # is_throttled, repeated inside the compare-and-sets.
@@ -94,7 +95,7 @@ class _Connection(sqlite3.Connection):
     """Only so the store can hold weak references to its connections (for close())."""
 
 
-class SqliteStore(SqlRadiusRows):  # + the RADIUS tables (issue #15)
+class SqliteStore(SqlRadiusRows, SqlConsoleRows):  # + RADIUS (#15), console (#16)
     def __init__(
         self, path: Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 10000
     ) -> None:
@@ -625,4 +626,5 @@ def _credential(row: Any) -> CredentialRecord:
         throttle=ThrottleState(failures=row[15], not_before=row[16], since=row[18]),
         version=row[17],
         refused=row[19],
+        state=row[20],
     )

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Scope
 
+from otpd import console
 from otpd.api import phenixid, strongbox, system, token2
 from otpd.bootstrap import Runtime, build_runtime
 from otpd.core.errors import OtpdError
@@ -134,6 +135,7 @@ def create_app(
             trusted_proxies=settings.trusted_proxies,
             client_cert_header=settings.client_cert_header,
         ),
+        *console.routes(),  # /ui/: admin console and self-service enrolment (issue #16)
     ]
     app = Starlette(
         routes=routes,

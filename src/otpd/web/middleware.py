@@ -23,7 +23,7 @@ error_log = logging.getLogger("otpd.error")
 ErrorRenderer = Callable[[int, str, Scope], Response]
 
 # Paths whose later segments are bearer capabilities (Token2 enrolment tickets, issue #5).
-_CAPABILITY_PREFIXES = ("/qr/",)
+_CAPABILITY_PREFIXES = ("/qr/", "/ui/enrol/")  # + console enrolment links (issue #16)
 
 
 # Defaults of the max_header_bytes and max_headers settings. nginx's default

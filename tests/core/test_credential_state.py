@@ -1,0 +1,50 @@
+"""Credential state (issue #16): a disabled or pending credential refuses every code with the
+ordinary answer and the same work (one unseal, the window's HMACs, one counted failure); only
+the enrolment confirmation accepts a pending credential's code, and consumes its step."""
+
+from __future__ import annotations
+
+import pytest
+
+from otpd.core.model import Outcome, Principal
+from otpd.core.service import CredentialService
+from otpd.store.memory import MemoryStore
+
+from .conftest import FakeClock
+from .test_service import code, enrol, stored
+
+
+@pytest.mark.parametrize("state", ["disabled", "pending"])
+def test_a_right_code_is_refused_like_a_wrong_one(
+    service: CredentialService, admin: Principal, clock: FakeClock, store: MemoryStore, state: str
+) -> None:
+    enrol(service, admin)
+    assert store.set_credential_state("acme", "bob", state)
+    result = service.verify(admin, "bob", code(clock))
+    assert result.outcome is Outcome.REJECTED
+    assert result.matched_step is None
+    assert stored(store, "acme").throttle.failures == 1  # the same one write as a wrong code
+    assert stored(store, "acme").last_step == -1  # nothing consumed
+    assert store.set_credential_state("acme", "bob", "active")
+    assert service.verify(admin, "bob", code(clock)).outcome is Outcome.ACCEPTED
+
+
+def test_confirm_pending_accepts_once_and_consumes_the_step(
+    service: CredentialService, admin: Principal, clock: FakeClock, store: MemoryStore
+) -> None:
+    enrol(service, admin)
+    store.set_credential_state("acme", "bob", "pending")
+    record = stored(store, "acme")
+    assert service.confirm_pending(record, code(clock)).outcome is Outcome.ACCEPTED
+    assert stored(store, "acme").last_step == clock.seconds // 30
+    again = service.confirm_pending(stored(store, "acme"), code(clock))
+    assert again.outcome is Outcome.REPLAYED
+
+
+def test_confirm_refuses_a_disabled_credential(
+    service: CredentialService, admin: Principal, clock: FakeClock, store: MemoryStore
+) -> None:
+    enrol(service, admin)
+    store.set_credential_state("acme", "bob", "disabled")
+    result = service.confirm_pending(stored(store, "acme"), code(clock))
+    assert result.outcome is Outcome.REJECTED
