@@ -1,96 +1,13 @@
-"""Console fixtures (issue #16): a real `otpd serve` with admins made by `otpd admin create`,
-and a small browser-like HTTP client that signs in with a password and a computed TOTP code."""
+"""Console fixtures (issue #16): a real `otpd serve` with admins made by `otpd admin create`."""
 
 from __future__ import annotations
 
-import base64
-import json
-import re
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
-import httpx
-import pyotp
 import pytest
 
-from tests import harness
-from tests.harness import Server, create_client_key, run_cli
-
-PASSWORD = "correct horse battery staple"
-ALL_SCOPES = ["read", "write", "verify", "code", "reveal"]
-
-
-@dataclass
-class AdminLogin:
-    name: str
-    totp: pyotp.TOTP
-    used: set[int] = field(default_factory=set)
-
-    def fresh_code(self) -> str:
-        """A code for a step not used yet (the core consumes each step once)."""
-        while True:
-            step = int(time.time()) // 30
-            for candidate in (step, step + 1):
-                if candidate not in self.used:
-                    self.used.add(candidate)
-                    return self.totp.at(candidate * 30)
-            time.sleep(1)
-
-
-def create_admin(data_dir: Path, name: str, *scope: str) -> AdminLogin:
-    result = run_cli(
-        "admin", "create", *scope, name, "--json", "--data-dir", str(data_dir), input=PASSWORD
-    )
-    assert result.returncode == 0, result.stderr
-    uri = json.loads(result.stdout)["uri"]
-    secret = parse_qs(urlparse(uri).query)["secret"][0]
-    harness.register_secret(base64.b32decode(secret + "=" * (-len(secret) % 8)))
-    return AdminLogin(name, pyotp.TOTP(secret))
-
-
-@dataclass
-class Console:
-    server: Server
-    data_dir: Path
-    admins: dict[str, AdminLogin]
-    key: str  # an all-scopes API client of tenant acme
-
-    def browser(self) -> httpx.Client:
-        """A client that sends what a browser sends on a same-origin form post."""
-        return httpx.Client(
-            base_url=self.server.url,
-            timeout=30,
-            headers={"Origin": self.server.url, "Sec-Fetch-Site": "same-origin"},
-        )
-
-    def fresh_admin(self, kind: str) -> str:
-        """A new admin (root: every tenant, alice: tenant acme), so no test waits for a new
-        time step: each sign-in consumes one, and an admin has two usable ones at a time."""
-        name = f"{kind}-{len(self.admins)}"
-        scope = ("--all",) if kind == "root" else ("--tenant", "acme")
-        self.admins[name] = create_admin(self.data_dir, name, *scope)
-        return name
-
-    def sign_in(self, admin: str) -> httpx.Client:
-        if admin in ("root", "alice"):
-            admin = self.fresh_admin(admin)
-        http = self.browser()
-        login = self.admins[admin]
-        response = http.post(
-            "/ui/login",
-            data={"name": admin, "password": PASSWORD, "code": login.fresh_code()},
-        )
-        assert response.status_code == 303, response.text
-        return http
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, "no CSRF token in the page"
-    return found[1]
+from tests.support.console import ALL_SCOPES, Console, create_admin
+from tests.support.server import Server, create_client_key
 
 
 @pytest.fixture(scope="module")

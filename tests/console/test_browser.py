@@ -18,10 +18,10 @@ import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests import harness
-from tests.console.conftest import PASSWORD, AdminLogin, create_admin
-from tests.harness import Server, create_client_key, run_cli
-from tests.sb import Sb
+from tests.support import server as harness
+from tests.support.clients import Sb
+from tests.support.console import PASSWORD, AdminLogin, create_admin
+from tests.support.server import Server, create_client_key, run_cli
 
 pytestmark = pytest.mark.slow
 

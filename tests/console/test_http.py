@@ -12,9 +12,9 @@ from urllib.parse import urlencode
 import httpx
 import pyotp
 
-from tests.console.conftest import PASSWORD, Console, create_admin, csrf_of
-from tests.harness import Server, register_secret, run_cli
-from tests.sb import Sb
+from tests.support.clients import Sb
+from tests.support.console import PASSWORD, Console, create_admin, csrf_of
+from tests.support.server import Server, register_secret, run_cli
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

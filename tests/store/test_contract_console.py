@@ -11,7 +11,7 @@ from otpd.core.console import AdminAccount, ConsoleSession
 from otpd.core.errors import AlreadyExists
 from otpd.core.model import Scope, TokenRecord
 from otpd.core.ports import ConsoleStore, CredentialStore
-from tests.store.conftest import add_credential, make_client, make_tenant
+from tests.support.stores import add_credential, make_client, make_tenant
 
 IDLE, ABSOLUTE = 100, 1_000
 

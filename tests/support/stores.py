@@ -24,7 +24,10 @@ from otpd.store.sqlite import SqliteStore
 
 BACKENDS = ["memory", "sqlite", "postgres"]
 # Every table of the schema, emptied between tests that share one PostgreSQL database.
-_TABLES = "tenant, api_client, credential, meta, token, enrolment_ticket, radius_challenge"
+_TABLES = (
+    "tenant, api_client, credential, meta, token, enrolment_ticket, radius_challenge,"
+    " console_admin, console_session"
+)
 
 
 def open_store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> CredentialStore:

@@ -28,7 +28,7 @@ def add_parser(
     scope = create.add_mutually_exclusive_group(required=True)
     scope.add_argument("--tenant", help="the one tenant this admin sees")
     scope.add_argument("--all", action="store_true", help="the admin sees every tenant")
-    create.add_argument("name")
+    create.add_argument("name", help="the admin's sign-in name")
     create.add_argument("--json", action="store_true", help="print {name, uri} as JSON")
     common(create, "data_dir", "database", "config")
 
