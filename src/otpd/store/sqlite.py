@@ -33,6 +33,7 @@ from otpd.core.model import (
     TokenRecord,
 )
 from otpd.store import migrate
+from otpd.store.key_rows import SqlKeyRows
 from otpd.store.radius_rows import SqlRadiusRows
 
 __all__ = ["SqliteStore"]
@@ -93,7 +94,7 @@ class _Connection(sqlite3.Connection):
     """Only so the store can hold weak references to its connections (for close())."""
 
 
-class SqliteStore(SqlRadiusRows):  # + the RADIUS tables (issue #15)
+class SqliteStore(SqlRadiusRows, SqlKeyRows):  # + RADIUS (#15) and key rows (#14)
     def __init__(
         self, path: Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 10000
     ) -> None:

@@ -1,0 +1,2 @@
+-- 007: reserved on the keys branch (issue #14) for another branch's migration; the merge
+-- replaces this file with that branch's 007. It changes nothing.
