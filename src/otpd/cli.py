@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from otpd import cli_tenant
+from otpd import cli_keys, cli_tenant
 from otpd.bootstrap import build_runtime, open_store
 from otpd.cli_options import (
     EPILOG,
@@ -74,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     seal.add_argument("--key", dest="removed_key", default=None, help=argparse.SUPPRESS)
     transfer_cli.add_parsers(commands, _common)  # import, export, backup, restore (issue #17)
     _add_nas_parser(commands)
+    cli_keys.add_parsers(commands, _common)  # rekey, rotate-data-key, status (issue #14)
     return parser
 
 
@@ -284,6 +285,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "seal": _cmd_seal,
     **transfer_cli.handlers(_settings),
     "nas": _cmd_nas,
+    **cli_keys.handlers(_settings),
 }
 
 

@@ -24,7 +24,9 @@ from otpd.store.sqlite import SqliteStore
 
 BACKENDS = ["memory", "sqlite", "postgres"]
 # Every table of the schema, emptied between tests that share one PostgreSQL database.
-_TABLES = "tenant, api_client, credential, meta, token, enrolment_ticket, radius_challenge"
+_TABLES = (
+    "tenant, api_client, credential, meta, token, enrolment_ticket, radius_challenge, tenant_key"
+)
 
 
 def open_store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> CredentialStore:
