@@ -128,13 +128,15 @@ class Reencryptor:
 
     def needed(self) -> bool:
         """Cheap: did the tenant key set change since the last pass that left nothing stale?"""
-        keys = tuple((r.tenant, r.version) for r in self._store.all_tenant_keys())
-        return keys != self._seen_keys
+        return self._keyset() != self._seen_keys
+
+    def _keyset(self) -> tuple[tuple[str, int], ...]:
+        return tuple((r.tenant, r.version) for r in self._store.all_tenant_keys())
 
     def run_pass(self, grace: float = RETIRE_GRACE_SECONDS) -> int:
         """One pass over every sealed row; returns how many were re-sealed. Raises Sealed."""
         started = self._clock()
-        keys_before = tuple((r.tenant, r.version) for r in self._store.all_tenant_keys())
+        keys_before = set(self._keyset())
         usage: Counter[tuple[str, int, int]] = Counter()
         stale = resealed = 0
         _set(running=True)
@@ -153,7 +155,11 @@ class Reencryptor:
             _PROGRESS.done += resealed
             _PROGRESS.passes += 1
             _PROGRESS.retired += retired
-        self._seen_keys = keys_before if stale == resealed else None
+        # Retiring changed the key set itself. A version added during the pass (a rotation, or
+        # a new tenant) may have been missed by earlier batches: then pass again.
+        keys_after = self._keyset()
+        done = stale == resealed and set(keys_after) <= keys_before
+        self._seen_keys = keys_after if done else None
         return resealed
 
     def _batches(self) -> _Walk:
