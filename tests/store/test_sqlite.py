@@ -113,7 +113,7 @@ def test_newer_schema_is_refused_and_left_untouched(db_path: Path) -> None:
         conn.execute("INSERT INTO schema_version VALUES (?, 0)", (known + 1,))
         conn.commit()
     before = db_path.read_bytes()
-    message = rf"database schema version {known + 1} is newer than this otpd supports \({known}\); upgrade"
+    message = rf"database schema version {known + 1} is newer than this otpd supports \({known}\)"
     with pytest.raises(ConfigError, match=message):
         SqliteStore(db_path)
     assert db_path.read_bytes() == before
