@@ -143,7 +143,7 @@ def _unwrap(seal_key: bytes, version: int, wrapped: str) -> bytes:
 def tenant_kek(keyring: Keyring) -> bytes:
     """The key that wraps tenant data keys, derived from the keyring's root (its lowest version,
     which never changes): a rekey re-wraps the keyring only, so this stays the same and a running
-    node keeps opening new tenant key versions (docs/design.md#where-safety-state-lives). HKDF
+    node keeps opening new tenant key versions (docs/operations.md#keys). HKDF
     (RFC 5869) keeps it apart from the root's own use for format-1 blobs."""
     root = keyring[1][min(keyring[1])]
     return HKDF(hashes.SHA256(), KEY_BYTES, salt=None, info=_KEK_INFO).derive(root)
