@@ -67,6 +67,7 @@ class TenantKeys:
         self._clock = clock
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[float, dict[int, bytes]]] = {}
+        self._unwrapped: dict[tuple[str, int], tuple[str, bytes]] = {}
 
     def active(self, tenant: str) -> tuple[int, bytes]:
         """The newest version of the tenant's key, read from the store now."""
@@ -106,7 +107,18 @@ class TenantKeys:
 
     def _load(self, tenant: str) -> dict[int, bytes]:
         rows = self._rows.tenant_keys(tenant)
-        keys = {r.version: unwrap_tenant_key(self._kek, tenant, r.version, r.wrapped) for r in rows}
+        keys = {r.version: self._unwrap(tenant, r.version, r.wrapped) for r in rows}
         with self._lock:
             self._cache[tenant] = (self._clock(), keys)
         return keys
+
+    def _unwrap(self, tenant: str, version: int, wrapped: str) -> bytes:
+        # A row read again (every seal reads them) is not unwrapped again.
+        with self._lock:
+            known = self._unwrapped.get((tenant, version))
+        if known is not None and known[0] == wrapped:
+            return known[1]
+        key = unwrap_tenant_key(self._kek, tenant, version, wrapped)
+        with self._lock:
+            self._unwrapped[tenant, version] = (wrapped, key)
+        return key
