@@ -10,6 +10,7 @@ import pytest
 
 from otpd.core.errors import ConfigError, InvalidShare, SecretCorrupted
 from otpd.core.model import SecretBytes, Tenant
+from otpd.core.nas import NasClient
 from otpd.crypto import init_shamir, open_seal
 from otpd.crypto.reencrypt import Reencryptor, progress
 from otpd.crypto.rekey import rekey_embedded, rekey_shamir_start, rekey_verify
@@ -86,14 +87,21 @@ def test_rotation_reencrypts_and_retires(data_dir: Path, tmp_path: Path) -> None
     legacy = _format1(data_dir, store, legacy_id)
     store.insert_credential(make_record(legacy_id, name="legacy", sealed_secret=legacy))
 
+    nas_blob = sealer.seal_secret(SECRET, tenant="radius-nas/acme/vpn", credential_id=0)
+    store.insert_nas(NasClient("acme", "vpn", ("192.0.2.0/24",), nas_blob))
+
     assert sealer.tenant_keys().rotate("acme") == 2
     fresh = sealer.seal_secret(SECRET, tenant="acme", credential_id=999)
     assert fresh[:5] == b"\x02\x00\x00\x00\x02"  # new writes use version 2 at once
     worker = Reencryptor(store, sealer, pause=0)
     assert worker.needed()
     before = progress()["done"]
-    assert worker.run_pass(grace=0) == 121
-    assert progress()["done"] - before == 121 and progress()["pending"] == 0
+    assert worker.run_pass(grace=0) == 122
+    assert progress()["done"] - before == 122 and progress()["pending"] == 0
+    (nas,) = store.list_nas("acme")  # the NAS secret follows its tenant's key too
+    assert nas.sealed_secret[:5] == b"\x02\x00\x00\x00\x02"
+    opened = sealer.open_secret(nas.sealed_secret, tenant="radius-nas/acme/vpn", credential_id=0)
+    assert opened == SECRET
     assert all(b[:5] == b"\x02\x00\x00\x00\x02" for b in _credential_blobs(store))
     assert [r.version for r in store.tenant_keys("acme")] == [2]  # version 1 retired
     assert not worker.needed()
@@ -169,3 +177,20 @@ def test_shamir_rekey_needs_verification(data_dir: Path, store: MemoryStore) -> 
         status = sealed_node.submit_share(share)
     assert not status.sealed
     assert sealed_node.open_secret(blob, tenant="acme", credential_id=1) == SECRET
+
+
+def test_running_nodes_forget_an_erased_key(data_dir: Path, store: MemoryStore) -> None:
+    from otpd.crypto.aead import tenant_kek
+    from otpd.crypto.tenant_keys import CACHE_SECONDS, TenantKeys
+
+    now = [0.0]
+    sealer = open_seal(data_dir, store)
+    keys = TenantKeys(store, tenant_kek(sealer._keys() or (0, {})), clock=lambda: now[0])
+    version, key = keys.active("acme")
+    assert keys.key("acme", version) == key  # cached
+    store.create_tenant(Tenant(id="acme"))
+    store.delete_tenant("acme", erase=True)
+    assert keys.key("acme", version) == key  # still in this process's cache ...
+    now[0] += CACHE_SECONDS
+    with pytest.raises(SecretCorrupted):  # ... for at most CACHE_SECONDS
+        keys.key("acme", version)

@@ -101,6 +101,9 @@ def test_shamir_rekey_killed_at_each_step(tmp_path: Path, step: str) -> None:
             assert refused.returncode == 1
         _unseal(again.url, expect[: 3 if step == "committed" else 2])
         _verify_all(again.url, key, secrets)
+        logs = again.log() + server.log()
+    for share in (*old, *expect):  # no share in any log line of the rekey or the unseal
+        assert share.split(":")[1] not in logs
 
 
 def test_kill_9_during_reencryption(tmp_path: Path) -> None:
