@@ -246,6 +246,7 @@ class MemoryKeyRows:
         with self._lock:
             if self._tenants.pop(tenant_id, None) is None:
                 return {}
+            getattr(self, "_unknown_attempts", {}).pop(tenant_id, None)  # a column of tenant in SQL
             counts: dict[str, int] = {}
             if erase:
                 counts["tenant_key"] = _drop(self._keys(), lambda k: k[0] == tenant_id)
