@@ -148,6 +148,8 @@ def populate(data_dir: Path, count: int) -> float:
     try:
         sealer = open_seal(data_dir, store)
         CredentialService(store, sealer, SystemClock()).create_tenant(TENANT)
+        # The tenant's first seal creates its data key (a write): before the bulk transaction.
+        sealer.seal_secret(SecretBytes(secret_for(0)), tenant=TENANT, credential_id=0)
         _bulk_insert(data_dir / SQLITE_FILE, sealer, count)
     finally:
         store.close()

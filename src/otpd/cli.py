@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from otpd import cli_tenant
+from otpd import cli_keys, cli_tenant
 from otpd.bootstrap import build_runtime, open_store
 from otpd.cli_options import (
     EPILOG,
@@ -76,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     transfer_cli.add_parsers(commands, _common)  # import, export, backup, restore (issue #17)
     _add_nas_parser(commands)
     console_cli.add_parser(commands, _common, Parser)  # otpd admin create (issue #16)
+    cli_keys.add_parsers(commands, _common)  # rekey, rotate-data-key, status (issue #14)
     return parser
 
 
@@ -295,6 +296,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     **transfer_cli.handlers(_settings),
     "nas": _cmd_nas,
     "admin": _cmd_admin,
+    **cli_keys.handlers(_settings),
 }
 
 

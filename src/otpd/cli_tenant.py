@@ -1,4 +1,4 @@
-"""`otpd tenant create|update|show|list` (docs/operations.md#tenants)."""
+"""`otpd tenant create|update|show|list|delete` (docs/operations.md#tenants)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from dataclasses import replace
 from typing import Any
 
 from otpd.bootstrap import build_runtime, open_store
-from otpd.core.errors import InvalidInput
-from otpd.core.model import PhenixAuth, Tenant
+from otpd.core.errors import InvalidInput, NotFound, OtpdError
+from otpd.core.model import SYSTEM_TENANT, PhenixAuth, Scope, Tenant
 from otpd.core.tenants import validate_operations, validate_subjects
 from otpd.settings import Settings
 from otpd.subjects import canonical_subject
@@ -38,6 +38,17 @@ def add_parser(commands: Any, common: Common, parser_class: type[argparse.Argume
     show = verbs.add_parser("show", help="show a tenant as JSON")
     show.add_argument("tenant", help="tenant id")
     common(show, "data_dir", "database", "config")
+    delete = verbs.add_parser("delete", help="delete a tenant and everything it owns")
+    delete.add_argument("tenant", help="tenant id")
+    delete.add_argument(
+        "--force", action="store_true", help="also when it still has credentials, clients or NAS"
+    )
+    delete.add_argument(
+        "--erase",
+        action="store_true",
+        help="also destroy its data keys: every copy of its secrets becomes unreadable",
+    )
+    common(delete, "data_dir", "database", "config")
     listing = verbs.add_parser("list", help="list tenants with their credential counts")
     listing.add_argument("--json", action="store_true", help="one JSON array instead of lines")
     common(listing, "data_dir", "database", "config")
@@ -119,9 +130,36 @@ def _warn_open_or_closed(tenant: Tenant) -> None:
     print(f"otpd: warning: {warning}", file=sys.stderr)
 
 
+def _delete(settings: Settings, args: argparse.Namespace) -> int:
+    """Reads and writes the store only: works while sealed. One transaction (store.key_rows)."""
+    store: Any = open_store(settings)
+    try:
+        tenant = args.tenant
+        if store.get_tenant(tenant) is None:
+            raise NotFound(f"no such tenant: {tenant}")
+        clients = store.list_clients(tenant)
+        if tenant == SYSTEM_TENANT and any(Scope.SEAL in c.scopes for c in clients):
+            raise OtpdError("the system tenant holds seal clients: it cannot be deleted")
+        owned = {
+            "credentials": store.count_credentials(tenant),
+            "clients": len(clients),
+            "nas": len(store.list_nas(tenant)),
+        }
+        if any(owned.values()) and not args.force:
+            counts = ", ".join(f"{n} {what}" for what, n in owned.items() if n)
+            raise OtpdError(f"tenant {tenant} still has {counts}; add --force to delete them")
+        deleted = store.delete_tenant(tenant, erase=args.erase)
+    finally:
+        store.close()
+    print(json.dumps({"deleted": tenant, "erased": args.erase, "rows": deleted}))
+    return 0
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.tenant_command == "list":
         return _list(settings, as_json=args.json)
+    if args.tenant_command == "delete":
+        return _delete(settings, args)
     runtime = build_runtime(settings)
     try:
         service = runtime.service

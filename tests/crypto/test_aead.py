@@ -82,8 +82,8 @@ def test_blob_layout_and_fresh_nonces(sealer: SealManager) -> None:
     secret = SecretBytes(os.urandom(20))
     one = sealer.seal_secret(secret, tenant="t", credential_id=7)
     two = sealer.seal_secret(secret, tenant="t", credential_id=7)
-    assert one[0] == 1
-    assert one[1:5] == b"\x00\x00\x00\x01"
+    assert one[0] == 2  # format 2: sealed by the tenant's own data key (issue #14)
+    assert one[1:5] == b"\x00\x00\x00\x01"  # its version 1
     assert len(one) == 1 + 4 + 12 + 20 + 16
     assert one[5:17] != two[5:17]  # a random nonce per seal
 

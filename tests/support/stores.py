@@ -26,7 +26,7 @@ BACKENDS = ["memory", "sqlite", "postgres"]
 # Every table of the schema, emptied between tests that share one PostgreSQL database.
 _TABLES = (
     "tenant, api_client, credential, meta, token, enrolment_ticket, radius_challenge,"
-    " console_admin, console_session"
+    " console_admin, console_session, tenant_key"
 )
 
 

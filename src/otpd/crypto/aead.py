@@ -20,28 +20,42 @@ import os
 import struct
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from otpd.core.errors import ConfigError, SecretCorrupted
 
 __all__ = [
+    "FORMAT_TENANT",
+    "FORMAT_V1",
     "KEY_BYTES",
     "Keyring",
     "KeyringMismatch",
+    "blob_header",
     "new_keyring",
     "open_blob",
     "open_keyring",
+    "open_with",
+    "rewrap_keyring",
     "seal_blob",
+    "seal_with",
+    "tenant_kek",
+    "unwrap_tenant_key",
+    "wrap_tenant_key",
 ]
 
 KEY_BYTES = 32  # AES-256
 NONCE_BYTES = 12  # 96-bit random nonces: the GCM default; a data key seals far below 2^32 blobs
 TAG_BYTES = 16
-FORMAT_V1 = 1
+FORMAT_V1 = 1  # sealed by a keyring data key (before per-tenant keys)
+FORMAT_TENANT = 2  # sealed by the owning tenant's data key, `key version` is its version
 _HEADER = struct.Struct(">BI")  # format byte, key version
 _MIN_BLOB = _HEADER.size + NONCE_BYTES + TAG_BYTES
 _SECRET_AAD = b"otpd/secret/v1\x00"
 _WRAP_AAD = b"otpd/keyring/v1/data-key\x00"
+_TENANT_WRAP_AAD = b"otpd/tenant-key/v1\x00"
+_KEK_INFO = b"otpd/tenant-key-wrapping/v1"
 _MAX_ID = 2**64 - 1
 
 # A keyring: key version -> data key, plus the version new secrets are sealed with.
@@ -76,13 +90,33 @@ def seal_blob(keyring: Keyring, plaintext: bytes, tenant: str, credential_id: in
 
 def open_blob(keyring: Keyring, blob: bytes, tenant: str, credential_id: int) -> bytes:
     """The plaintext, or SecretCorrupted: never a secret from a blob that fails authentication."""
-    if len(blob) < _MIN_BLOB:
-        raise SecretCorrupted("stored secret is truncated")
-    header = blob[: _HEADER.size]
-    fmt, version = _HEADER.unpack(header)
+    fmt, version = blob_header(blob)
     key = keyring[1].get(version)
     if fmt != FORMAT_V1 or key is None:
         raise SecretCorrupted("stored secret has an unknown format or key version")
+    return open_with(key, blob, tenant, credential_id)
+
+
+def blob_header(blob: bytes) -> tuple[int, int]:
+    """(format, key version) of a sealed blob: the row's record of the key that sealed it."""
+    if len(blob) < _MIN_BLOB:
+        raise SecretCorrupted("stored secret is truncated")
+    fmt, version = _HEADER.unpack(blob[: _HEADER.size])
+    return int(fmt), int(version)
+
+
+def seal_with(
+    key: bytes, fmt: int, version: int, plaintext: bytes, tenant: str, ident: int
+) -> bytes:
+    header = _HEADER.pack(fmt, version)
+    nonce = os.urandom(NONCE_BYTES)
+    aad = _secret_aad(header, tenant, ident)
+    return header + nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+
+
+def open_with(key: bytes, blob: bytes, tenant: str, credential_id: int) -> bytes:
+    """Open a blob whose header was already checked by the caller (blob_header)."""
+    header = blob[: _HEADER.size]
     nonce = blob[_HEADER.size : _HEADER.size + NONCE_BYTES]
     try:
         return AESGCM(key).decrypt(
@@ -105,6 +139,47 @@ def _unwrap(seal_key: bytes, version: int, wrapped: str) -> bytes:
     if len(key) != KEY_BYTES:
         raise ConfigError("the keyring in the database holds a data key of the wrong size")
     return key
+
+
+def tenant_kek(keyring: Keyring) -> bytes:
+    """The key that wraps tenant data keys, derived from the keyring's root (its lowest version,
+    which never changes): a rekey re-wraps the keyring only, so this stays the same and a running
+    node keeps opening new tenant key versions (docs/operations.md#keys). HKDF
+    (RFC 5869) keeps it apart from the root's own use for format-1 blobs."""
+    root = keyring[1][min(keyring[1])]
+    return HKDF(hashes.SHA256(), KEY_BYTES, salt=None, info=_KEK_INFO).derive(root)
+
+
+def _tenant_aad(tenant: str, version: int) -> bytes:
+    name = tenant.encode("utf-8")
+    return _TENANT_WRAP_AAD + struct.pack(">H", len(name)) + name + struct.pack(">I", version)
+
+
+def wrap_tenant_key(kek: bytes, tenant: str, version: int, key: bytes) -> str:
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = AESGCM(kek).encrypt(nonce, key, _tenant_aad(tenant, version))
+    return base64.b64encode(nonce + sealed).decode()
+
+
+def unwrap_tenant_key(kek: bytes, tenant: str, version: int, wrapped: str) -> bytes:
+    """The tenant's data key; ConfigError when the row is not one this keyring wrapped."""
+    try:
+        raw = base64.b64decode(wrapped, validate=True)
+        key = AESGCM(kek).decrypt(
+            raw[:NONCE_BYTES], raw[NONCE_BYTES:], _tenant_aad(tenant, version)
+        )
+    except (InvalidTag, ValueError, binascii.Error):
+        raise ConfigError("a tenant key in the database does not open with this keyring") from None
+    if len(key) != KEY_BYTES:
+        raise ConfigError("a tenant key in the database has the wrong size")
+    return key
+
+
+def rewrap_keyring(old_seal_key: bytes, new_seal_key: bytes, text: str) -> str:
+    """The same keyring (same data keys, same versions) wrapped by a new seal key: a rekey."""
+    active, keys = open_keyring(old_seal_key, text)
+    wrapped = {str(v): _wrap(new_seal_key, v, k) for v, k in keys.items()}
+    return json.dumps({"v": 1, "active": active, "keys": wrapped}, sort_keys=True)
 
 
 def new_keyring(seal_key: bytes) -> str:

@@ -6,9 +6,10 @@ The file is text so an operator can see what it is:
     otpd-seal-key v1
     <base64 of 32 random bytes>
 
-It is created once, mode 0600, and never rewritten: a key file that is missing, unreadable,
-malformed or readable by others stops start-up with a ConfigError rather than being "repaired",
-because a new key would make every stored secret unreadable.
+It is created once, mode 0600, and replaced only by `otpd rekey` (crypto/rekey.py): a key
+file that is missing, unreadable, malformed or readable by others stops start-up with a
+ConfigError rather than being "repaired", because a new key would make every stored secret
+unreadable.
 """
 
 from __future__ import annotations
@@ -22,9 +23,17 @@ from pathlib import Path
 from otpd.core.errors import ConfigError
 from otpd.crypto.aead import KEY_BYTES
 
-__all__ = ["KEY_FILE_NAME", "create_key_file", "read_key_file"]
+__all__ = [
+    "KEY_FILE_NAME",
+    "NEW_KEY_FILE_NAME",
+    "create_key_file",
+    "fsync_dir",
+    "read_key_file",
+    "write_key_file",
+]
 
 KEY_FILE_NAME = "seal.key"
+NEW_KEY_FILE_NAME = "seal.key.new"  # written by `otpd rekey` beside the old one (crypto.rekey)
 _MAGIC = "otpd-seal-key v1"
 _MAX_SIZE = 4096
 
@@ -82,6 +91,16 @@ def create_key_file(path: Path) -> bytes:
     key file, which a plain O_EXCL create of the final name would allow.
     """
     key = os.urandom(KEY_BYTES)
+    try:
+        write_key_file(path, key)
+    except FileExistsError:
+        return read_key_file(path)
+    return key
+
+
+def write_key_file(path: Path, key: bytes) -> None:
+    """Write `key` to the new file `path` (0600, durable, all or nothing); FileExistsError if
+    `path` exists."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     try:
@@ -91,15 +110,12 @@ def create_key_file(path: Path) -> bytes:
         finally:
             os.close(fd)
         os.link(tmp, path)
-    except FileExistsError:
-        return read_key_file(path)
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
-    return key
+    fsync_dir(path.parent)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     # The key must survive a power cut once the keyring that needs it is in the database.
     fd = os.open(directory, os.O_RDONLY)
     try:

@@ -14,11 +14,27 @@ import secrets
 import threading
 from collections.abc import Callable, Sequence
 
-from otpd.core.errors import InvalidShare, Sealed
-from otpd.core.model import SealStatus, SecretBytes
-from otpd.crypto.aead import Keyring, KeyringMismatch, open_blob, open_keyring, seal_blob
+from otpd.core.errors import InvalidShare, Sealed, SecretCorrupted
+from otpd.core.model import TENANT_ID, SealStatus, SecretBytes
+from otpd.crypto.aead import (
+    FORMAT_TENANT,
+    FORMAT_V1,
+    Keyring,
+    KeyringMismatch,
+    blob_header,
+    open_blob,
+    open_keyring,
+    open_with,
+    seal_blob,
+    seal_with,
+    tenant_kek,
+)
 from otpd.crypto.node import NodeState, StateStore
 from otpd.crypto.shamir import Share, combine, parse_share
+from otpd.crypto.tenant_keys import KeyRows, TenantKeys, key_owner
+
+# Reads the Shamir seal configuration again: (keyring text, threshold, share checks).
+ConfigLoader = Callable[[], tuple[str, int, tuple[str, ...]]]
 
 __all__ = ["EMBEDDED", "SHAMIR", "SealManager", "SealStatus"]
 
@@ -38,8 +54,13 @@ class SealManager:
         keyring: Keyring | None = None,
         threshold: int = 0,
         share_checks: Sequence[str] = (),
+        key_rows: KeyRows | None = None,
+        reload: ConfigLoader | None = None,
     ) -> None:
         self.mode = mode
+        self._key_rows = key_rows  # None: every secret under the keyring (format 1)
+        self._reload = reload
+        self._tenant_keys: tuple[Keyring, TenantKeys] | None = None
         self._state = state
         self._keyring_text = keyring_text  # wrapped data keys: harmless without the seal key
         self._threshold = threshold
@@ -62,13 +83,39 @@ class SealManager:
         keyring = self._keys()
         if keyring is None:
             raise Sealed()
-        return seal_blob(keyring, secret.reveal(), tenant, credential_id)
+        owner = key_owner(tenant)
+        if self._key_rows is None or not TENANT_ID.fullmatch(owner):
+            # No tenant (the timing dummy of core.service): the keyring key, as before #14.
+            return seal_blob(keyring, secret.reveal(), tenant, credential_id)
+        version, key = self._tenant_keyring(keyring).active(owner)
+        return seal_with(key, FORMAT_TENANT, version, secret.reveal(), tenant, credential_id)
 
     def open_secret(self, blob: bytes, *, tenant: str, credential_id: int) -> SecretBytes:
         keyring = self._keys()
         if keyring is None:
             raise Sealed()
-        return SecretBytes(open_blob(keyring, blob, tenant, credential_id))
+        fmt, version = blob_header(blob)
+        if fmt == FORMAT_V1:
+            return SecretBytes(open_blob(keyring, blob, tenant, credential_id))
+        if fmt != FORMAT_TENANT or self._key_rows is None:
+            raise SecretCorrupted("stored secret has an unknown format or key version")
+        key = self._tenant_keyring(keyring).key(key_owner(tenant), version)
+        return SecretBytes(open_with(key, blob, tenant, credential_id))
+
+    def tenant_keys(self) -> TenantKeys:
+        """The tenant keys of this node (rotation, re-encryption); Sealed while sealed."""
+        keyring = self._keys()
+        if keyring is None or self._key_rows is None:
+            raise Sealed()
+        return self._tenant_keyring(keyring)
+
+    def _tenant_keyring(self, keyring: Keyring) -> TenantKeys:
+        held = self._tenant_keys
+        if held is None or held[0] is not keyring:
+            assert self._key_rows is not None
+            held = (keyring, TenantKeys(self._key_rows, tenant_kek(keyring)))
+            self._tenant_keys = held
+        return held[1]
 
     # --- unseal and seal -----------------------------------------------------------------
     def status(self) -> SealStatus:
@@ -84,6 +131,8 @@ class SealManager:
         or repeated share; such a share does not count."""
         if self.mode != SHAMIR:
             raise InvalidShare("not in shamir mode")
+        if self._progress == 0:
+            self._refresh_config()  # a rekey since start changed the shares (docs/operations.md)
         given = parse_share(share, self._checks)
         opened: list[Keyring] = []
         poisoned: list[bool] = []
@@ -177,7 +226,15 @@ class SealManager:
             self._keyring = self._open(state.shares)
 
     def _open(self, shares: Sequence[Share]) -> Keyring | None:
-        try:
-            return open_keyring(combine(shares[: self._threshold]), self._keyring_text)
-        except KeyringMismatch:
-            return None
+        for attempt in range(2):
+            try:
+                return open_keyring(combine(shares[: self._threshold]), self._keyring_text)
+            except KeyringMismatch:
+                if attempt or self._reload is None:
+                    return None
+                self._refresh_config()  # the shares may be from after a rekey
+        return None
+
+    def _refresh_config(self) -> None:
+        if self._reload is not None:
+            self._keyring_text, self._threshold, self._checks = self._reload()

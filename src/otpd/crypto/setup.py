@@ -20,10 +20,12 @@ from typing import Any
 from otpd.core.errors import ConfigError
 from otpd.core.ports import CredentialStore
 from otpd.crypto.aead import KEY_BYTES, KeyringMismatch, new_keyring, open_keyring
-from otpd.crypto.keyfile import KEY_FILE_NAME, create_key_file, read_key_file
+from otpd.crypto.keyfile import KEY_FILE_NAME, create_key_file
 from otpd.crypto.node import FileState, MemoryState, NodeSession, StateStore
+from otpd.crypto.rekey import finish_rekey
 from otpd.crypto.sealer import EMBEDDED, SHAMIR, SealManager
 from otpd.crypto.shamir import MAX_SHARES, check_split, split
+from otpd.crypto.tenant_keys import KeyRows
 
 __all__ = ["init_shamir", "open_seal"]
 
@@ -45,7 +47,8 @@ def open_seal(
     key_path = data_dir / KEY_FILE_NAME
     keyring_text = store.get_meta(KEYRING)
     if keyring_text is not None:
-        seal_key = read_key_file(key_path)  # never create a key for an existing keyring
+        # Never create a key for an existing keyring; finish an interrupted `otpd rekey`.
+        seal_key = finish_rekey(data_dir, keyring_text)
     else:
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         # An existing key file is used as is: nodes of one deployment may share a copied key
@@ -65,7 +68,21 @@ def open_seal(
         raise ConfigError(
             f"seal key file {key_path} does not open the keyring in the database (wrong key file?)"
         ) from None
-    return SealManager(mode=EMBEDDED, state=state, keyring_text=keyring_text, keyring=keyring)
+    return SealManager(
+        mode=EMBEDDED,
+        state=state,
+        keyring_text=keyring_text,
+        keyring=keyring,
+        key_rows=_key_rows(store),
+    )
+
+
+def _key_rows(store: CredentialStore) -> KeyRows | None:
+    """Stores with a tenant_key table (all of otpd's, issue #14) get per-tenant keys."""
+    if not hasattr(store, "tenant_keys"):
+        return None
+    rows: KeyRows = store  # type: ignore[assignment]
+    return rows
 
 
 def init_shamir(
@@ -101,12 +118,22 @@ def _shamir(store: CredentialStore, config: dict[str, Any], state: StateStore) -
     keyring_text = store.get_meta(KEYRING)
     if keyring_text is None:
         raise ConfigError("the Shamir seal configuration has no keyring (interrupted otpd init?)")
+
+    def reload() -> tuple[str, int, tuple[str, ...]]:
+        # After `otpd rekey` on a running node: the next unseal takes the new shares.
+        fresh, text = _load_config(store), store.get_meta(KEYRING)
+        if fresh is None or fresh["mode"] != SHAMIR or text is None:
+            raise ConfigError("the seal configuration disappeared from the database")
+        return text, fresh["threshold"], tuple(fresh["share_checks"])
+
     return SealManager(
         mode=SHAMIR,
         state=state,
         keyring_text=keyring_text,
         threshold=config["threshold"],
         share_checks=config["share_checks"],
+        key_rows=_key_rows(store),
+        reload=reload,
     )
 
 

@@ -16,6 +16,7 @@ from otpd.core.errors import AlreadyExists, NotFound
 from otpd.core.model import ApiClient, CredentialRecord, Tenant, ThrottleState, TokenRecord
 from otpd.core.policy import is_throttled, rescale_step
 from otpd.store.console_rows import MemoryConsoleRows
+from otpd.store.key_rows import MemoryKeyRows
 from otpd.store.radius_rows import MemoryRadiusRows
 
 __all__ = ["MemoryStore"]
@@ -23,7 +24,9 @@ __all__ = ["MemoryStore"]
 _Row = TypeVar("_Row")
 
 
-class MemoryStore(MemoryRadiusRows, MemoryConsoleRows):  # + RADIUS (#15), console (#16)
+class MemoryStore(
+    MemoryRadiusRows, MemoryConsoleRows, MemoryKeyRows
+):  # + RADIUS (#15), console (#16), keys (#14)
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._tenants: dict[str, Tenant] = {}

@@ -36,6 +36,7 @@ from otpd.core.model import ApiClient, CredentialRecord, Tenant, ThrottleState, 
 from otpd.settings import mask_url
 from otpd.store import migrate, pg_bulk, sqlite
 from otpd.store.console_rows import SqlConsoleRows
+from otpd.store.key_rows import SqlKeyRows
 from otpd.store.radius_rows import SqlRadiusRows
 from otpd.store.sqlite import _client, _credential, _credential_config, _tenant, _tenant_settings
 
@@ -62,8 +63,11 @@ _REFUSE = _pg(sqlite._REFUSE)
 _NO_THROTTLE_CHECK = 2**63 - 1
 
 
-class PostgresStore(SqlRadiusRows, SqlConsoleRows):  # + RADIUS (#15), console (#16)
+class PostgresStore(
+    SqlRadiusRows, SqlConsoleRows, SqlKeyRows
+):  # + RADIUS (#15), console (#16), keys (#14)
     _radius_sql = staticmethod(_pg)  # their statements in psycopg's placeholder style
+    _key_sql = staticmethod(_pg)
 
     def __init__(self, url: str, *, pool_size: int = 10, statement_timeout: int = 5) -> None:
         self._shown = mask_url(url)  # the only form of the URL that may reach a message

@@ -34,6 +34,7 @@ from otpd.core.model import (
 )
 from otpd.store import migrate
 from otpd.store.console_rows import SqlConsoleRows
+from otpd.store.key_rows import SqlKeyRows
 from otpd.store.radius_rows import SqlRadiusRows
 
 __all__ = ["SqliteStore"]
@@ -95,7 +96,9 @@ class _Connection(sqlite3.Connection):
     """Only so the store can hold weak references to its connections (for close())."""
 
 
-class SqliteStore(SqlRadiusRows, SqlConsoleRows):  # + RADIUS (#15), console (#16)
+class SqliteStore(
+    SqlRadiusRows, SqlConsoleRows, SqlKeyRows
+):  # + RADIUS (#15), console (#16), keys (#14)
     def __init__(
         self, path: Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 10000
     ) -> None:

@@ -23,6 +23,7 @@ from otpd.bootstrap import Runtime, build_runtime
 from otpd.core.errors import OtpdError
 from otpd.crypto import NodeSession
 from otpd.settings import Settings
+from otpd.web.keys_task import reencrypt_forever
 from otpd.web.middleware import ErrorRenderer, OtpdMiddleware
 
 __all__ = ["create_app"]
@@ -114,10 +115,12 @@ def create_app(
         owned = runtime is None
         app.state.runtime = runtime or build_runtime(settings, node)
         sweeper = asyncio.create_task(_sweep_forever(app.state.runtime))
+        reencrypter = asyncio.create_task(reencrypt_forever(app.state.runtime))  # issue #14
         try:
             yield
         finally:
             sweeper.cancel()
+            reencrypter.cancel()
             if owned:
                 app.state.runtime.close()
 

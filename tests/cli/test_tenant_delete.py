@@ -1,0 +1,114 @@
+"""`otpd tenant delete` and `--erase` (issues #13, #14) against a real server and SQLite file."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import httpx
+import pytest
+
+from otpd.core.errors import SecretCorrupted
+from otpd.crypto import open_seal
+from otpd.store.sqlite import SqliteStore
+from tests.support.clients import Sb
+from tests.support.server import Server, create_client_key, run_cli
+from tests.support.token2 import oathtool
+
+SCOPES = ["read", "write", "verify", "code"]
+# Every tenant-scoped table: nothing of a deleted tenant may stay behind.
+TENANT_TABLES = ("api_client", "credential", "token", "enrolment_ticket", "radius_nas")
+
+
+def _rows(db: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
+    with closing(sqlite3.connect(db)) as conn:
+        return list(conn.execute(sql, params))
+
+
+def _setup(data_dir: Path) -> tuple[dict[str, str], dict[str, dict[str, bytes]]]:
+    keys = {t: create_client_key(data_dir, t, "admin", SCOPES) for t in ("acme", "beta")}
+    secrets = {t: {f"u{n}": os.urandom(20) for n in range(3)} for t in keys}
+    with Server(data_dir, name="tenant-delete-setup") as server:
+        for tenant, key in keys.items():
+            sb = Sb.login(server.url, "admin", key)
+            for name, secret in secrets[tenant].items():
+                assert sb.create(name, secret, period="1s").status_code == 201
+            sb.close()
+    return keys, secrets
+
+
+def test_delete_refuses_without_force_then_erases(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    db = data_dir / "otpd.sqlite3"
+    keys, secrets = _setup(data_dir)
+    copied = _rows(db, "SELECT id, secret FROM credential WHERE tenant = 'acme'")
+    assert len(copied) == 3
+
+    refused = run_cli("tenant", "delete", "acme", "--data-dir", str(data_dir))
+    assert refused.returncode == 1
+    assert "still has 3 credentials, 1 clients" in refused.stderr
+    missing = run_cli("tenant", "delete", "nobody", "--data-dir", str(data_dir))
+    assert missing.returncode == 1 and "no such tenant" in missing.stderr
+
+    erased = run_cli("tenant", "delete", "acme", "--force", "--erase", "--data-dir", str(data_dir))
+    assert erased.returncode == 0, erased.stderr
+    report = json.loads(erased.stdout)
+    assert report["erased"] and report["rows"]["credential"] == 3
+    assert report["rows"]["tenant_key"] == 1
+    for table in (*TENANT_TABLES, "tenant_key"):
+        assert _rows(db, f"SELECT COUNT(*) FROM {table} WHERE tenant = 'acme'") == [(0,)]
+    assert _rows(db, "SELECT COUNT(*) FROM tenant WHERE id = 'acme'") == [(0,)]
+
+    # The ciphertexts copied out before the erase do not open with the live key material.
+    store = SqliteStore(db)
+    try:
+        live = open_seal(data_dir, store)
+        for ident, blob in copied:
+            with pytest.raises(SecretCorrupted):
+                live.open_secret(_blob(blob), tenant="acme", credential_id=_int(ident))
+    finally:
+        store.close()
+    with Server(data_dir, name="tenant-delete-after") as server:  # the other tenant verifies
+        sb = Sb.login(server.url, "admin", keys["beta"])
+        for name, secret in secrets["beta"].items():
+            code = oathtool(base64.b32encode(secret).decode(), "--time-step-size=1s")
+            assert sb.verify(name, code).json() == {"valid": True}
+        sb.close()
+        with httpx.Client(base_url=server.url, timeout=10) as http:  # its client is gone
+            body = {"username": "admin", "password": keys["acme"]}
+            assert http.post("/v1/login", json=body).status_code == 401
+
+
+def _blob(value: object) -> bytes:
+    assert isinstance(value, bytes)
+    return value
+
+
+def _int(value: object) -> int:
+    assert isinstance(value, int)
+    return value
+
+
+def test_system_tenant_with_seal_clients_is_refused(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    create_client_key(data_dir, "system", "sealer", ["seal"])
+    for flags in ((), ("--force",), ("--force", "--erase")):
+        result = run_cli("tenant", "delete", "system", *flags, "--data-dir", str(data_dir))
+        assert result.returncode == 1
+        assert "holds seal clients" in result.stderr
+    assert _rows(data_dir / "otpd.sqlite3", "SELECT COUNT(*) FROM api_client") == [(1,)]
+
+
+def test_empty_tenant_deletes_without_force(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o700)
+    assert run_cli("tenant", "create", "idle", "--data-dir", str(data_dir)).returncode == 0
+    result = run_cli("tenant", "delete", "idle", "--data-dir", str(data_dir))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["deleted"] == "idle"
+    listing = run_cli("tenant", "list", "--json", "--data-dir", str(data_dir))
+    assert "idle" not in [t["tenant"] for t in json.loads(listing.stdout)]

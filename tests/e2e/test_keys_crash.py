@@ -1,0 +1,126 @@
+"""kill -9 at each step of `otpd rekey` and during re-encryption (issue #14): afterwards the
+deployment restarts, unseals with the old or the new key material, and serves every secret.
+
+The rekey commands kill themselves with SIGKILL right after the named step through the
+test-only OTPD_TEST_CRASH_AT hook (otpd.crypto.rekey).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.clients import Sb
+from tests.support.server import Server, create_client_key, run_cli
+from tests.support.token2 import oathtool
+
+SCOPES = ["read", "write", "verify", "code"]
+
+
+def _verify_all(url: str, key: str, secrets: dict[str, bytes]) -> None:
+    sb = Sb.login(url, "admin", key)
+    try:
+        for name, secret in secrets.items():
+            code = oathtool(base64.b32encode(secret).decode(), "--time-step-size=1s")
+            assert sb.verify(name, code).json() == {"valid": True}, name
+    finally:
+        sb.close()
+    time.sleep(1.1)  # the next check uses a later step
+
+
+def _create(url: str, key: str, count: int) -> dict[str, bytes]:
+    secrets = {f"u{n}": os.urandom(20) for n in range(count)}
+    sb = Sb.login(url, "admin", key)
+    for name, secret in secrets.items():
+        assert sb.create(name, secret, period="1s").status_code == 201
+    sb.close()
+    return secrets
+
+
+@pytest.mark.parametrize("step", ["new-key-written", "committed", "renamed"])
+def test_embedded_rekey_killed_at_each_step(tmp_path: Path, step: str) -> None:
+    data_dir = tmp_path / "data"
+    key = create_client_key(data_dir, "acme", "admin", SCOPES)
+    with Server(data_dir, name=f"rekey-{step}") as server:
+        secrets = _create(server.url, key, 3)
+        crashed = run_cli("rekey", "--data-dir", str(data_dir), env={"OTPD_TEST_CRASH_AT": step})
+        assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+        _verify_all(server.url, key, secrets)  # the running server never noticed
+    with Server(data_dir, name=f"rekey-{step}-restart") as server:
+        _verify_all(server.url, key, secrets)
+    assert not (data_dir / "seal.key.new").exists() or step == "new-key-written"
+    done = run_cli("rekey", "--data-dir", str(data_dir))  # a later rekey completes
+    assert done.returncode == 0, done.stderr
+    assert not (data_dir / "seal.key.new").exists()
+    with Server(data_dir, name=f"rekey-{step}-after") as server:
+        _verify_all(server.url, key, secrets)
+
+
+def _unseal(url: str, shares: list[str]) -> None:
+    for share in shares:
+        result = run_cli("unseal", "--url", url, input=share + "\n")
+        assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("step", ["pending-written", "committed"])
+def test_shamir_rekey_killed_at_each_step(tmp_path: Path, step: str) -> None:
+    data_dir = tmp_path / "data"
+    init = run_cli(
+        "init", "--shares", "3", "--threshold", "2", "--json", "--data-dir", str(data_dir)
+    )
+    old = json.loads(init.stdout)["shares"]
+    key = create_client_key(data_dir, "acme", "admin", SCOPES)
+    server = Server(data_dir, name=f"srekey-{step}").start()
+    try:
+        _unseal(server.url, old[:2])
+        secrets = _create(server.url, key, 3)
+        args = ("rekey", "--shares", "4", "--threshold", "3", "--json", "--data-dir", str(data_dir))
+        crash = {"OTPD_TEST_CRASH_AT": step}
+        started = run_cli(*args, input="\n".join(old[1:]) + "\n", env=crash)
+        if step == "pending-written":
+            assert started.returncode == -signal.SIGKILL
+            expect = old  # nothing committed: the old shares unseal
+        else:
+            new = json.loads(started.stdout)["shares"]
+            verify = ("rekey", "--verify", "--data-dir", str(data_dir))
+            crashed = run_cli(*verify, input="\n".join(new[:3]) + "\n", env=crash)
+            assert crashed.returncode == -signal.SIGKILL
+            expect = new  # committed: the new shares unseal, the old ones no longer
+        _verify_all(server.url, key, secrets)  # the running server keeps serving
+    finally:
+        server.kill()
+    with Server(data_dir, name=f"srekey-{step}-restart") as again:
+        if step == "committed":
+            refused = run_cli("unseal", "--url", again.url, input=old[0] + "\n")
+            assert refused.returncode == 1
+        _unseal(again.url, expect[: 3 if step == "committed" else 2])
+        _verify_all(again.url, key, secrets)
+        logs = again.log() + server.log()
+    for share in (*old, *expect):  # no share in any log line of the rekey or the unseal
+        assert share.split(":")[1] not in logs
+
+
+def test_kill_9_during_reencryption(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    key = create_client_key(data_dir, "acme", "admin", SCOPES)
+    server = Server(data_dir, name="reencrypt-kill").start()
+    secrets = _create(server.url, key, 40)
+    rotated = run_cli("rotate-data-key", "--data-dir", str(data_dir))
+    assert rotated.returncode == 0, rotated.stderr
+    time.sleep(2.2)  # the task wakes every 2 s: kill it in or near its pass
+    server.kill()
+    with Server(data_dir, name="reencrypt-kill-restart") as again:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            status = json.loads(run_cli("status", "--data-dir", str(data_dir)).stdout)
+            if status["reencryption"]["pending"] == 0:
+                break
+            time.sleep(0.5)
+        assert status["reencryption"] == {"pending": 0, "sealed_rows": 40}
+        _verify_all(again.url, key, secrets)
