@@ -3,7 +3,7 @@ admins, sessions and their timeouts, credential state, keyset search, client rev
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 import pytest
 
@@ -98,3 +98,25 @@ def test_delete_client_takes_its_tokens(store: CredentialStore) -> None:
     assert store.get_token("t-app") is None
     assert store.get_token("t-keep") is not None
     assert not _console(store).delete_client("acme", "app")
+
+
+def test_delete_tenant_takes_its_admins_their_sessions_and_totp(store: CredentialStore) -> None:
+    """A tenant admin goes with its tenant, with its sessions and its TOTP credential in the
+    `system` tenant; an admin of every tenant stays."""
+    store.create_tenant(make_tenant())
+    add_credential(store, "system", "console-admin.alice")
+    add_credential(store, "system", "console-admin.root")
+    _console(store).insert_admin(
+        AdminAccount("alice", "acme", "$argon2id$x", "console-admin.alice")
+    )
+    _console(store).insert_admin(AdminAccount("root", None, "$argon2id$y", "console-admin.root"))
+    _console(store).insert_session(ConsoleSession("s-alice", "alice", "c", 1, 1))
+    _console(store).insert_session(ConsoleSession("s-root", "root", "c", 1, 1))
+    rows: Any = store
+    assert rows.delete_tenant("acme", erase=False)["console_admin"] == 1
+    assert _console(store).get_admin("alice") is None
+    assert store.get_credential("system", "console-admin.alice") is None
+    assert _console(store).get_admin("root") is not None
+    assert store.get_credential("system", "console-admin.root") is not None
+    assert _console(store).touch_session("s-alice", 2, 10**9, 10**9) is None
+    assert _console(store).touch_session("s-root", 2, 10**9, 10**9) is not None
