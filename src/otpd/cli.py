@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from otpd import cli_keys, cli_tenant
+from otpd import cli_client, cli_keys, cli_tenant
 from otpd.bootstrap import build_runtime, open_store
 from otpd.cli_options import (
     EPILOG,
@@ -29,7 +29,6 @@ from otpd.cli_options import (
 )
 from otpd.console import cli as console_cli
 from otpd.core.errors import OtpdError
-from otpd.core.model import Scope
 from otpd.crypto import init_shamir
 from otpd.settings import Settings
 from otpd.transfer import cli as transfer_cli
@@ -88,11 +87,10 @@ def _add_client_parsers(commands: Any) -> None:
     create = client_commands.add_parser("create", help="create an API client; prints its key once")
     create.add_argument("--tenant", required=True, help="tenant the client belongs to")
     create.add_argument("--name", required=True, help="client name (its login name)")
-    create.add_argument(
-        "--scopes", required=True, help="comma list of " + ",".join(s.value for s in Scope)
-    )
+    create.add_argument("--scopes", required=True, help=cli_client.SCOPES_HELP)
     create.add_argument("--json", action="store_true", help="print one JSON object")
     _common(create, "data_dir", "database", "config")
+    cli_client.add_verbs(client_commands, _common)  # list, revoke, rotate, update (#14)
 
     credential = commands.add_parser("credential", help="manage credentials")
     credential_commands = credential.add_subparsers(
@@ -123,34 +121,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_client(args: argparse.Namespace) -> int:
-    try:
-        scopes = [Scope(s.strip()) for s in args.scopes.split(",") if s.strip()]
-    except ValueError:
-        raise OtpdError(
-            "scopes must be a comma list of " + ",".join(s.value for s in Scope)
-        ) from None
+    if args.client_command in cli_client.VERBS:
+        return cli_client.run(args, _settings(args))
+    scopes = cli_client.parse_scopes(args.scopes)
     runtime = build_runtime(_settings(args))
     try:
         client, key = runtime.service.create_client(args.tenant, args.name, scopes)
     finally:
         runtime.close()
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "tenant": client.tenant,
-                    "name": client.name,
-                    "scopes": sorted(s.value for s in client.scopes),
-                    "key": key,
-                }
-            )
-        )
-    else:
-        print(
-            f"tenant: {client.tenant}\nname: {client.name}\n"
-            f"scopes: {','.join(sorted(s.value for s in client.scopes))}\n"
-            f"key: {key}\n(the key is shown once; store it now)"
-        )
+    cli_client.print_key(client, key, as_json=args.json)
     return 0
 
 

@@ -93,11 +93,11 @@ def test_delete_client_takes_its_tokens(store: CredentialStore) -> None:
     store.create_client(make_client(name="keep"))
     store.insert_token(TokenRecord("t-app", "a1", "acme", "app", 0, 0, 10**18))
     store.insert_token(TokenRecord("t-keep", "a2", "acme", "keep", 0, 0, 10**18))
-    assert _console(store).delete_client("acme", "app")
+    assert store.delete_client("acme", "app")
     assert store.get_client("acme", "app") is None
     assert store.get_token("t-app") is None
     assert store.get_token("t-keep") is not None
-    assert not _console(store).delete_client("acme", "app")
+    assert not store.delete_client("acme", "app")
 
 
 def test_delete_tenant_takes_its_admins_their_sessions_and_totp(store: CredentialStore) -> None:

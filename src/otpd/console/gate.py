@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 from otpd.console import auth
+from otpd.core.access import parse_grace
 from otpd.core.console import (
     PAGE_SIZE,
     AdminAccount,
@@ -269,9 +270,23 @@ def create_client(runtime: Runtime, admin: Admin, tenant: str, name: str, scopes
 def revoke_client(runtime: Runtime, admin: Admin, tenant: str, name: str) -> str:
     """Delete the client and its bearer tokens; returns what happened, for the page."""
     admin.tenant(tenant)
-    if not _store(runtime).delete_client(tenant, name):
-        raise NotFound("no such client")
+    runtime.service.revoke_client(tenant, name)
     return f"{name} is revoked"
+
+
+def rotate_client(
+    runtime: Runtime, admin: Admin, tenant: str, name: str, grace: str
+) -> tuple[str, str]:
+    """A new key (shown once) and what happens to the old one, for the page."""
+    admin.tenant(tenant)
+    grace_s = parse_grace(grace)
+    key = runtime.service.rotate_client(tenant, name, grace_s)[1]
+    old = (
+        "The old key is refused from now on."
+        if grace_s == 0
+        else (f"The old key keeps working for {grace} (docs/operations.md, API clients).")
+    )
+    return key, old
 
 
 # --- the seal -------------------------------------------------------------------------------

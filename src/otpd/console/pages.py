@@ -132,6 +132,16 @@ class Clients(ConsoleEndpoint):
                 fields,
             )
             return page("done.html", admin=admin, tenant=tenant, message=done)
+        if fields.get("action") == "rotate":
+            grace = fields.get("grace", "1h")[:8]
+            admin, (key, old) = await hop(
+                request,
+                lambda admin: (admin, gate.rotate_client(runtime, admin, tenant, name, grace)),
+                fields,
+            )
+            return page(
+                "client_key.html", admin=admin, tenant=tenant, name=name, key=key, rotated=old
+            )
         admin, key = await hop(
             request,
             lambda admin: (admin, gate.create_client(runtime, admin, tenant, name, scopes)),

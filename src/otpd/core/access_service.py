@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from otpd.core import access, tenants
+from otpd.core.clients import ClientAdmin, checked_scopes
 from otpd.core.errors import (
     AlreadyExists,
     Forbidden,
-    InvalidInput,
     NotFound,
     Sealed,
     Unauthenticated,
@@ -40,8 +40,8 @@ from otpd.core.tokens import (
     IssuedToken,
     TokenPolicy,
     new_token_record,
-    principal_for_token,
     renewed_expiry,
+    resolve_token,
 )
 
 __all__ = ["AccessService", "audit_log"]
@@ -53,7 +53,7 @@ __all__ = ["AccessService", "audit_log"]
 audit_log = logging.getLogger("otpd.audit")
 
 
-class AccessService:
+class AccessService(ClientAdmin):  # + list, revoke, rotate, scopes (core.clients)
     def __init__(
         self,
         store: CredentialStore,
@@ -74,6 +74,7 @@ class AccessService:
         self._dummy_blob: bytes | None = None
         self._random_bytes = random_bytes
         self._in_flight = InFlight()  # verifications of this process, which seal() waits for
+        self._touched: dict[tuple[str, str], int] = {}  # coarse last-used (core.clients)
 
     # --- time ----------------------------------------------------------------------------
     def now(self) -> int:
@@ -109,11 +110,7 @@ class AccessService:
         self, tenant_id: str, name: str, scopes: Iterable[Scope]
     ) -> tuple[ApiClient, str]:
         """Create an API client (and its tenant if new). Returns the key, shown once."""
-        scope_set = frozenset(scopes)
-        if not scope_set:
-            raise InvalidInput("scopes", "must name at least one scope")
-        if tenant_id == SYSTEM_TENANT and scope_set - {Scope.SEAL}:
-            raise InvalidInput("scopes", f"clients of {SYSTEM_TENANT!r} may only have scope seal")
+        scope_set = checked_scopes(tenant_id, scopes)
         key = access.new_key()
         client = ApiClient(
             tenant=tenant_id,
@@ -131,13 +128,20 @@ class AccessService:
         """API key -> principal. Raises Unauthenticated for any wrong key (one answer), then
         Forbidden without `scope`: the scope is checked here, once, before any body is parsed
         (a client without the scope learns nothing about the body rules: 403 before 400)."""
+        return _with_scope(_principal(self._client_for_key(key)[0]), scope)
+
+    def _client_for_key(self, key: object) -> tuple[ApiClient, str]:
+        """The client a key opens now (its current key, or a rotated-out one in its grace),
+        and the key's hash."""
         if not isinstance(key, str) or len(key) != access.KEY_LENGTH:
             raise Unauthenticated("bad key")
-        client = self.store.find_client_by_key_hash(access.hash_key(key))
-        if client is None:
+        key_hash = access.hash_key(key)
+        client = self.store.find_client_by_key_hash(key_hash)
+        now_us = self.clock.now_us()
+        if client is None or not access.key_is_live(client, key_hash, now_us):
             raise Unauthenticated("bad key")
-        principal = Principal(tenant=client.tenant, client=client.name, scopes=client.scopes)
-        return _with_scope(principal, scope)
+        self._note_use(client, now_us)
+        return client, key_hash
 
     def authenticate_basic(self, name: object, key: object) -> Principal:
         """HTTP Basic `<client name>:<key>` (PhenixID). A wrong name, key or either missing all
@@ -167,11 +171,13 @@ class AccessService:
         all give the same Unauthenticated (docs/api-strongbox.md)."""
         if not isinstance(name, str) or not isinstance(key, str):
             raise Unauthenticated("bad login")
-        principal = self.authenticate(key)
+        client, key_hash = self._client_for_key(key)
+        principal = _principal(client)
         same_name = hmac.compare_digest(principal.client.encode(), name.encode("utf-8", "replace"))
         if not same_name or tenant not in (None, principal.tenant):
             raise Unauthenticated("bad login")
-        issued = new_token_record(principal, self.clock.now_us(), self.tokens)
+        # The token records the key that logged in: it dies with that key (core.tokens).
+        issued = new_token_record(principal, self.clock.now_us(), self.tokens, key_hash)
         self.store.insert_token(issued.record)
         return issued
 
@@ -179,8 +185,10 @@ class AccessService:
         """A Strongbox bearer token (None: none was sent) -> principal with `scope`."""
         if token is None:
             raise Unauthenticated("no bearer token")
-        principal = principal_for_token(self.store, token, self.clock.now_us())[0]
-        return _with_scope(principal, scope)
+        now_us = self.clock.now_us()
+        client = resolve_token(self.store, token, now_us)[1]
+        self._note_use(client, now_us)
+        return _with_scope(_principal(client), scope)
 
     def authenticate_bearer(self, token: str | None, scope: Scope | None) -> Principal:
         """The system paths' bearer: an API key (40 characters, as `otpd seal` sends) or a
@@ -191,7 +199,7 @@ class AccessService:
 
     def refresh_token(self, token: str, increment_s: int | None = None) -> IssuedToken:
         now_us = self.clock.now_us()
-        _, record = principal_for_token(self.store, token, now_us)
+        record = resolve_token(self.store, token, now_us)[0]
         expires = renewed_expiry(record, now_us, increment_s, self.tokens)
         if not self.store.renew_token(record.token_hash, now_us, expires):
             raise Unauthenticated("bad token")
@@ -230,6 +238,10 @@ class AccessService:
     def _require_unsealed(self) -> None:
         if self.sealer.is_sealed():
             raise Sealed()
+
+
+def _principal(client: ApiClient) -> Principal:
+    return Principal(tenant=client.tenant, client=client.name, scopes=client.scopes)
 
 
 def _with_scope(principal: Principal, scope: Scope | None) -> Principal:

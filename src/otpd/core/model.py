@@ -194,6 +194,11 @@ class ApiClient:
     scopes: frozenset[Scope]
     key_hash: str  # SHA-256 hex of the key; the key itself is shown once and never stored
     created_at: int = 0
+    # After `otpd client rotate`: the key before, live until its grace ends (one at a time;
+    # docs/operations.md#api-clients-list-rotate-revoke). None when there is none.
+    previous_key_hash: str | None = None
+    previous_key_expires_at_us: int = 0
+    last_used_at_us: int = 0  # coarse: written at most about once a minute (0: never used)
 
     def __post_init__(self) -> None:
         validate_tenant_id(self.tenant)
@@ -323,6 +328,9 @@ class TokenRecord:
     created_at_us: int
     renewed_at_us: int
     expires_at_us: int
+    # SHA-256 of the API key that logged in: the token lives no longer than that key does
+    # (a rotated-out key's tokens die with it when its grace ends).
+    client_key_hash: str = ""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from otpd.core.enrolment import EnrolmentTicket
 from otpd.core.model import (
     ApiClient,
     CredentialRecord,
+    Scope,
     SealStatus,
     SecretBytes,
     Tenant,
@@ -96,7 +97,30 @@ class CredentialStore(Protocol):
     def list_clients(self, tenant_id: str) -> list[ApiClient]: ...
 
     def get_client(self, tenant_id: str, name: str) -> ApiClient | None:
-        """One client by its key (every bearer-token request looks its client up)."""
+        """One client by its primary key (tenant, name)."""
+        ...
+
+    def delete_client(self, tenant_id: str, name: str) -> bool:
+        """Delete the client and its bearer tokens in one transaction. False if none."""
+        ...
+
+    def rotate_client_key(
+        self, tenant_id: str, name: str, key_hash: str, previous_expires_at_us: int | None
+    ) -> bool:
+        """Make `key_hash` the client's key in one transaction. The outgoing key becomes the
+        previous key until `previous_expires_at_us`, or is dropped with None; a previous key
+        still in its grace is replaced (one at a time). Deletes the client's bearer tokens
+        except those of the kept previous key. False if no such client; AlreadyExists if the
+        hash is another client's key."""
+        ...
+
+    def set_client_scopes(self, tenant_id: str, name: str, scopes: frozenset[Scope]) -> bool:
+        """False if no such client."""
+        ...
+
+    def touch_client(self, tenant_id: str, name: str, now_us: int, stale_before_us: int) -> bool:
+        """Set last_used_at_us = now_us only if the stored value is below stale_before_us
+        (coarse last-used: one conditional write per client a minute, not one a request)."""
         ...
 
     # --- credentials ---------------------------------------------------------------------
@@ -186,6 +210,11 @@ class CredentialStore(Protocol):
     def insert_token(self, token: TokenRecord) -> None: ...
 
     def get_token(self, token_hash: str) -> TokenRecord | None: ...
+
+    def get_token_with_client(self, token_hash: str) -> tuple[TokenRecord, ApiClient] | None:
+        """The token and its client in one lookup (every bearer-token request); None if the
+        token or its client is gone."""
+        ...
 
     def renew_token(self, token_hash: str, renewed_at_us: int, expires_at_us: int) -> bool:
         """Set a new expiry on a token that has not expired at `renewed_at_us`."""
@@ -321,8 +350,4 @@ class ConsoleStore(Protocol):
     ) -> CredentialPage:
         """Credentials whose name starts with `prefix`, in name order, after the name `after`:
         a range on the (tenant, name) index, never an OFFSET."""
-        ...
-
-    def delete_client(self, tenant_id: str, name: str) -> bool:
-        """Delete the API client and every bearer token issued to it; False if none."""
         ...

@@ -7,11 +7,12 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field
 
+from otpd.core.access import key_is_live
 from otpd.core.errors import Unauthenticated
-from otpd.core.model import Principal, TokenRecord
+from otpd.core.model import ApiClient, Principal, TokenRecord
 from otpd.core.ports import CredentialStore
 
-__all__ = ["IssuedToken", "TokenPolicy", "hash_token", "new_token_record", "principal_for_token"]
+__all__ = ["IssuedToken", "TokenPolicy", "hash_token", "new_token_record", "resolve_token"]
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,10 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def new_token_record(principal: Principal, now_us: int, policy: TokenPolicy) -> IssuedToken:
-    # uuid4 draws 122 bits from os.urandom; Avassa tokens look like UUIDs (the vendor's public
-    # clients).
+def new_token_record(
+    principal: Principal, now_us: int, policy: TokenPolicy, client_key_hash: str = ""
+) -> IssuedToken:
+    # uuid4 draws 122 bits from os.urandom; Avassa tokens look like UUIDs.
     token = str(uuid.uuid4())
     record = TokenRecord(
         token_hash=hash_token(token),
@@ -42,6 +44,7 @@ def new_token_record(principal: Principal, now_us: int, policy: TokenPolicy) -> 
         created_at_us=now_us,
         renewed_at_us=now_us,
         expires_at_us=now_us + policy.ttl_s * 1_000_000,
+        client_key_hash=client_key_hash,
     )
     return IssuedToken(token, record)
 
@@ -54,16 +57,16 @@ def renewed_expiry(
     return min(now_us + ttl * 1_000_000, record.created_at_us + policy.max_ttl_s * 1_000_000)
 
 
-def principal_for_token(
-    store: CredentialStore, token: str, now_us: int
-) -> tuple[Principal, TokenRecord]:
-    """Token -> principal with the client's current scopes. One answer for every failure."""
+def resolve_token(store: CredentialStore, token: str, now_us: int) -> tuple[TokenRecord, ApiClient]:
+    """Token -> its record and its client as stored now (current scopes), in one store lookup.
+    One answer for every failure: expired, unknown, its client revoked, or the key that logged
+    it in rotated out (core.access.key_is_live: a token lives no longer than its key)."""
     if not isinstance(token, str) or not 1 <= len(token) <= 256:
         raise Unauthenticated("bad token")
-    record = store.get_token(hash_token(token))
-    if record is None or record.expires_at_us <= now_us:
+    found = store.get_token_with_client(hash_token(token))
+    if found is None:
         raise Unauthenticated("bad token")
-    client = store.get_client(record.tenant, record.client)
-    if client is None:
-        raise Unauthenticated("bad token")  # the client was removed
-    return Principal(tenant=client.tenant, client=client.name, scopes=client.scopes), record
+    record, client = found
+    if record.expires_at_us <= now_us or not key_is_live(client, record.client_key_hash, now_us):
+        raise Unauthenticated("bad token")
+    return record, client

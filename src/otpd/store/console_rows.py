@@ -108,12 +108,6 @@ class SqlConsoleRows:
         rows = [_sql._credential(row) for row in self._rows(sql, params)]
         return _page(rows, limit)
 
-    def delete_client(self, tenant_id: str, name: str) -> bool:
-        # Tokens first: a token whose client is gone must not authenticate for a moment.
-        self._write("DELETE FROM token WHERE tenant = ? AND client = ?", (tenant_id, name), "t")
-        sql = "DELETE FROM api_client WHERE tenant = ? AND name = ?"
-        return bool(self._write(sql, (tenant_id, name), "client"))
-
 
 def _page(rows: list[CredentialRecord], limit: int) -> CredentialPage:
     if len(rows) > limit:
@@ -200,11 +194,3 @@ class MemoryConsoleRows:
                 key=lambda r: r.name,
             )
         return _page(rows[: limit + 1], limit)
-
-    def delete_client(self, tenant_id: str, name: str) -> bool:
-        with self._lock:
-            for key in [
-                k for k, t in self._tokens.items() if (t.tenant, t.client) == (tenant_id, name)
-            ]:
-                del self._tokens[key]
-            return self._clients.pop((tenant_id, name), None) is not None

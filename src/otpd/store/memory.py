@@ -15,6 +15,7 @@ from otpd.core.enrolment import EnrolmentTicket
 from otpd.core.errors import AlreadyExists, NotFound
 from otpd.core.model import ApiClient, CredentialRecord, Tenant, ThrottleState, TokenRecord
 from otpd.core.policy import is_throttled, rescale_step
+from otpd.store.client_rows import MemoryClientRows
 from otpd.store.console_rows import MemoryConsoleRows
 from otpd.store.key_rows import MemoryKeyRows
 from otpd.store.radius_rows import MemoryRadiusRows
@@ -24,9 +25,9 @@ __all__ = ["MemoryStore"]
 _Row = TypeVar("_Row")
 
 
-class MemoryStore(
-    MemoryRadiusRows, MemoryConsoleRows, MemoryKeyRows
-):  # + RADIUS (#15), console (#16), keys (#14)
+class MemoryStore(  # + RADIUS (#15), console (#16), keys and client lifecycle (#14)
+    MemoryRadiusRows, MemoryConsoleRows, MemoryKeyRows, MemoryClientRows
+):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._tenants: dict[str, Tenant] = {}
@@ -71,7 +72,10 @@ class MemoryStore(
 
     def find_client_by_key_hash(self, key_hash: str) -> ApiClient | None:
         with self._lock:
-            return next((c for c in self._clients.values() if c.key_hash == key_hash), None)
+            found = (
+                c for c in self._clients.values() if key_hash in (c.key_hash, c.previous_key_hash)
+            )
+            return next(found, None)
 
     def list_clients(self, tenant_id: str) -> list[ApiClient]:
         with self._lock:

@@ -35,6 +35,7 @@ from otpd.core.errors import AlreadyExists, ConfigError, NotFound, StoreUnavaila
 from otpd.core.model import ApiClient, CredentialRecord, Tenant, ThrottleState, TokenRecord
 from otpd.settings import mask_url
 from otpd.store import migrate, pg_bulk, sqlite
+from otpd.store.client_rows import SqlClientRows
 from otpd.store.console_rows import SqlConsoleRows
 from otpd.store.key_rows import SqlKeyRows
 from otpd.store.radius_rows import SqlRadiusRows
@@ -53,6 +54,7 @@ def _pg(sql: str) -> str:
 
 _TENANT = _pg(sqlite._TENANT)
 _CLIENT = _pg(sqlite._CLIENT)
+_BY_KEY = _pg(sqlite._BY_KEY)
 _CREDENTIAL = _pg(sqlite._CREDENTIAL)
 # The rescale divides by the new period: typed bigint, so `/` is integer division whatever
 # type psycopg would give the parameter (core.policy.rescale_step).
@@ -63,11 +65,12 @@ _REFUSE = _pg(sqlite._REFUSE)
 _NO_THROTTLE_CHECK = 2**63 - 1
 
 
-class PostgresStore(
-    SqlRadiusRows, SqlConsoleRows, SqlKeyRows
-):  # + RADIUS (#15), console (#16), keys (#14)
+class PostgresStore(  # + RADIUS (#15), console (#16), keys and client lifecycle (#14)
+    SqlRadiusRows, SqlConsoleRows, SqlKeyRows, SqlClientRows
+):
     _radius_sql = staticmethod(_pg)  # their statements in psycopg's placeholder style
     _key_sql = staticmethod(_pg)
+    _client_sql = staticmethod(_pg)
 
     def __init__(self, url: str, *, pool_size: int = 10, statement_timeout: int = 5) -> None:
         self._shown = mask_url(url)  # the only form of the URL that may reach a message
@@ -143,7 +146,7 @@ class PostgresStore(
             raise NotFound("no such tenant")
 
     def find_client_by_key_hash(self, key_hash: str) -> ApiClient | None:
-        rows = self._query(_CLIENT + "WHERE key_hash = %s", (key_hash,))
+        rows = self._query(_CLIENT + _BY_KEY, (key_hash, key_hash))
         return _client(rows[0]) if rows else None
 
     def list_clients(self, tenant_id: str) -> list[ApiClient]:
@@ -283,7 +286,8 @@ class PostgresStore(
     def insert_token(self, token: TokenRecord) -> None:
         sql = (
             "INSERT INTO token (token_hash, accessor, tenant, client, created_at_us,"
-            " renewed_at_us, expires_at_us) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            " renewed_at_us, expires_at_us, client_key_hash)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
         )
         self._change(sql, astuple(token), "token")
 

@@ -27,12 +27,12 @@ from otpd.core.model import (
     CredentialRecord,
     OtpParams,
     PhenixAuth,
-    Scope,
     Tenant,
     ThrottleState,
     TokenRecord,
 )
 from otpd.store import migrate
+from otpd.store.client_rows import SqlClientRows, client_from_row
 from otpd.store.console_rows import SqlConsoleRows
 from otpd.store.key_rows import SqlKeyRows
 from otpd.store.radius_rows import SqlRadiusRows
@@ -48,7 +48,13 @@ _UNIQUE = {"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"}
 _NO_THROTTLE_CHECK = 2**63 - 1  # advance() without `now`: no not_before is that late
 
 _TENANT = "SELECT id, settings, created_at FROM tenant "
-_CLIENT = "SELECT tenant, name, scopes, key_hash, created_at FROM api_client "
+_CLIENT = (  # the columns client_rows.client_from_row reads
+    "SELECT tenant, name, scopes, key_hash, created_at, previous_key_hash,"
+    " previous_key_expires_at_us, last_used_at_us FROM api_client "
+)
+# A key opens its client while current, or while the grace of a rotation lasts (the core
+# compares the expiry with its clock: core.access.key_is_live). Both columns are indexed.
+_BY_KEY = "WHERE key_hash = ? OR previous_key_hash = ?"
 _CREDENTIAL = (
     "SELECT id, tenant, name, algorithm, digits, period, skew, key_size, issuer, account_name,"
     " email, phone, created_at_us, secret, last_step, failures, not_before, version,"
@@ -87,8 +93,8 @@ _IMPORT_REPLACE = (
     + " WHERE id = ? AND tenant = ?"
 )
 _BEARER = (  # columns in TokenRecord field order
-    "SELECT token_hash, accessor, tenant, client, created_at_us, renewed_at_us, expires_at_us"
-    " FROM token "
+    "SELECT token_hash, accessor, tenant, client, created_at_us, renewed_at_us, expires_at_us,"
+    " client_key_hash FROM token "
 )
 
 
@@ -96,9 +102,9 @@ class _Connection(sqlite3.Connection):
     """Only so the store can hold weak references to its connections (for close())."""
 
 
-class SqliteStore(
-    SqlRadiusRows, SqlConsoleRows, SqlKeyRows
-):  # + RADIUS (#15), console (#16), keys (#14)
+class SqliteStore(  # + RADIUS (#15), console (#16), keys and client lifecycle (#14)
+    SqlRadiusRows, SqlConsoleRows, SqlKeyRows, SqlClientRows
+):
     def __init__(
         self, path: Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 10000
     ) -> None:
@@ -167,7 +173,7 @@ class SqliteStore(
             raise NotFound("no such tenant")
 
     def find_client_by_key_hash(self, key_hash: str) -> ApiClient | None:
-        rows = self._query(_CLIENT + "WHERE key_hash = ?", (key_hash,))
+        rows = self._query(_CLIENT + _BY_KEY, (key_hash, key_hash))
         return _client(rows[0]) if rows else None
 
     def list_clients(self, tenant_id: str) -> list[ApiClient]:
@@ -313,7 +319,7 @@ class SqliteStore(
     def insert_token(self, token: TokenRecord) -> None:
         sql = (
             "INSERT INTO token (token_hash, accessor, tenant, client, created_at_us,"
-            " renewed_at_us, expires_at_us) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " renewed_at_us, expires_at_us, client_key_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         )
         self._change(sql, astuple(token), "token")  # columns in TokenRecord field order
 
@@ -600,9 +606,7 @@ def _tenant(row: Any) -> Tenant:
     )
 
 
-def _client(row: Any) -> ApiClient:
-    scopes = frozenset(Scope(s) for s in row[2].split(",") if s)
-    return ApiClient(tenant=row[0], name=row[1], scopes=scopes, key_hash=row[3], created_at=row[4])
+_client = client_from_row  # postgres.py imports it from here
 
 
 def _credential_config(record: CredentialRecord) -> tuple[object, ...]:
