@@ -33,6 +33,7 @@ from otpd.core.model import (
     TokenRecord,
 )
 from otpd.store import migrate
+from otpd.store.group_commit import GroupCommit
 from otpd.store.radius_rows import SqlRadiusRows
 
 __all__ = ["SqliteStore"]
@@ -71,6 +72,14 @@ _RESCALE = (
 _REPLACE = _SET_CONFIG + _RESCALE + _WHERE_ROW
 _REPLACE_AND_RESET = _SET_CONFIG + ", last_step = -1, " + _CLEAR_FAILURES + _WHERE_ROW
 _REFUSE = "UPDATE credential SET refused = refused + 1 WHERE id = ?"
+_ADVANCE = (
+    "UPDATE credential SET last_step = ?, failures = 0, not_before = 0, throttled_at = 0"
+    " WHERE id = ? AND last_step < ? AND (not_before <= ? OR throttled_at > ?)"
+)
+_COUNT_FAILURE = (
+    "UPDATE credential SET failures = failures + 1"
+    " WHERE id = ? AND (not_before <= ? OR throttled_at > ?) RETURNING failures"
+)
 _INSERT_CREDENTIAL = (
     "INSERT INTO credential (id, tenant, name, algorithm, digits, period, skew, key_size, issuer,"
     " account_name, email, phone, created_at_us, secret, last_step, failures, not_before,"
@@ -113,6 +122,8 @@ class SqliteStore(SqlRadiusRows):  # + the RADIUS tables (issue #15)
         # synchronous=FULL without it. Other processes still meet SQLite's own lock (R56).
         self._write_lock = threading.Lock()
         self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        # The verification writes share one transaction and one sync per batch (issue #12).
+        self._group = GroupCommit(self._write_lock, self._connection, _domain_error)
         self._closed = False
         try:
             _prepare(self._connection(), self._path, busy_timeout_ms)
@@ -239,30 +250,24 @@ class SqliteStore(SqlRadiusRows):  # + the RADIUS tables (issue #15)
     # --- verification state: the invariants ----------------------------------------------
     def advance(self, credential_id: int, new_step: int, *, now: int | None = None) -> bool:
         # R20: the compare-and-set is one statement under SQLite's write lock; R22: the
-        # `last_step < ?` guard means the stored step never moves back; R21: autocommit with
-        # the configured synchronous, so the step is on disk before True is returned. With
-        # `now`, a credential throttled at `now` is not consumed either (R30: the throttle
-        # test and the consumption are one atomic step).
-        sql = (
-            "UPDATE credential SET last_step = ?, failures = 0, not_before = 0, throttled_at = 0"
-            " WHERE id = ? AND last_step < ? AND (not_before <= ? OR throttled_at > ?)"
-        )
+        # `last_step < ?` guard means the stored step never moves back; R21: True only after
+        # the group commit holding the write returned (store.group_commit), so the step is on
+        # disk with the configured synchronous. With `now`, a credential throttled at `now` is
+        # not consumed either (R30: the throttle test and the consumption are one atomic step).
         limit = now if now is not None else _NO_THROTTLE_CHECK
         params = (new_step, credential_id, new_step, limit, limit)
-        return self._change(sql, params, "credential") == 1
+        return self._group.run(
+            lambda conn: conn.execute(_ADVANCE, params).rowcount == 1, "credential"
+        )
 
     def record_failure(
         self, credential_id: int, now: int, next_state: Callable[[int], ThrottleState]
     ) -> ThrottleState | None:
-        # R30: the increment and the policy's verdict happen under one write lock, so parallel
-        # guesses cannot both read the same count. A throttled credential counts a refusal
-        # only (R32).
-        with self._transaction("credential") as conn:
-            rows = conn.execute(
-                "UPDATE credential SET failures = failures + 1"
-                " WHERE id = ? AND (not_before <= ? OR throttled_at > ?) RETURNING failures",
-                (credential_id, now, now),
-            ).fetchall()
+        # R30: the increment and the policy's verdict happen in one savepoint of a group
+        # commit, under the write lock, so parallel guesses cannot both read the same count.
+        # A throttled credential counts a refusal only (R32).
+        def write(conn: sqlite3.Connection) -> ThrottleState | None:
+            rows = conn.execute(_COUNT_FAILURE, (credential_id, now, now)).fetchall()
             if not rows:
                 conn.execute(_REFUSE, (credential_id,))
                 return None
@@ -273,10 +278,11 @@ class SqliteStore(SqlRadiusRows):  # + the RADIUS tables (issue #15)
             )
             return state
 
+        return self._group.run(write, "credential")
+
     def record_refusal(self, credential_id: int) -> None:
-        # A transaction like record_failure's, so a throttled attempt costs the same write.
-        with self._transaction("credential") as conn:
-            conn.execute(_REFUSE, (credential_id,))
+        # Group-committed like record_failure, so a throttled attempt costs the same write.
+        self._group.run(lambda conn: conn.execute(_REFUSE, (credential_id,)), "credential")
 
     def reset_failures(self, tenant_id: str, name: str) -> bool:
         sql = (
@@ -286,12 +292,9 @@ class SqliteStore(SqlRadiusRows):  # + the RADIUS tables (issue #15)
         return bool(self._change(sql, (tenant_id, name), "credential"))
 
     def record_unknown_attempt(self, tenant_id: str) -> None:
-        # A transaction like record_failure's, so the two cost the same write (R37).
-        with self._transaction("tenant") as conn:
-            conn.execute(
-                "UPDATE tenant SET unknown_attempts = unknown_attempts + 1 WHERE id = ?",
-                (tenant_id,),
-            )
+        # Group-committed like record_failure, so the two cost the same write (R37).
+        sql = "UPDATE tenant SET unknown_attempts = unknown_attempts + 1 WHERE id = ?"
+        self._group.run(lambda conn: conn.execute(sql, (tenant_id,)), "tenant")
 
     def unknown_attempts(self, tenant_id: str) -> int:
         rows = self._query("SELECT unknown_attempts FROM tenant WHERE id = ?", (tenant_id,))
@@ -559,6 +562,15 @@ def _translate(what: str) -> Iterator[None]:
         # Disk full, I/O error, locked past busy_timeout: fail closed (R54, R55).
         name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
         raise StoreUnavailable(f"the database could not be used ({name})") from exc
+
+
+def _domain_error(exc: BaseException, what: str) -> BaseException:
+    """_translate's mapping as a value, for store.group_commit; other errors pass as they are."""
+    try:
+        with _translate(what):
+            raise exc
+    except BaseException as mapped:
+        return mapped
 
 
 # --- rows <-> model ----------------------------------------------------------------------
