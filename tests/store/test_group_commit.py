@@ -126,6 +126,11 @@ def test_one_failing_write_fails_only_its_own_caller(store: SqliteStore) -> None
     assert row(store._path, "bad") == (-1, 0, 0)
     assert row(store._path, "counted") == (-1, 1, 0)
     assert store.unknown_attempts("acme") == 1
+    # alone in its batch (no savepoint), the same: it fails, and the next batch is unharmed
+    alone = one_batch(store, [lambda: store.advance(bad.id, 6, now=0)])
+    assert isinstance(alone[0], StoreUnavailable)
+    assert one_batch(store, [lambda: store.advance(good.id, 6, now=0)]) == [True]
+    assert row(store._path, "bad") == (-1, 0, 0)
 
 
 @pytest.fixture

@@ -93,7 +93,7 @@ class GroupCommit:
             return
         try:
             for item in batch:
-                self._one(conn, item)
+                self._one(conn, item, len(batch) == 1)
                 if not conn.in_transaction:  # SQLite rolled the whole batch back
                     self._fail(batch, sqlite3.OperationalError("the batch was rolled back"))
                     return
@@ -110,15 +110,18 @@ class GroupCommit:
         for item in batch:
             item.done = True
 
-    def _one(self, conn: sqlite3.Connection, item: _Pending[Any]) -> None:
-        conn.execute("SAVEPOINT w")
+    def _one(self, conn: sqlite3.Connection, item: _Pending[Any], alone: bool) -> None:
+        # A write alone in its batch needs no savepoint: on failure the whole transaction,
+        # which holds nothing else, is rolled back (and _commit reports it).
+        if not alone:
+            conn.execute("SAVEPOINT w")
         try:
             item.result = item.write(conn)
         except Exception as exc:
             item.error = self._translate(exc, item.what)
             if conn.in_transaction:
-                conn.execute("ROLLBACK TO w")
-        if conn.in_transaction:
+                conn.execute("ROLLBACK" if alone else "ROLLBACK TO w")
+        if conn.in_transaction and not alone:
             conn.execute("RELEASE w")
 
     def _fail(self, batch: list[_Pending[Any]], exc: BaseException) -> None:
