@@ -8,7 +8,8 @@ Whoever gets the lock first, the leader, runs every queued write in ONE `BEGIN I
 COMMIT` and so one fsync; the others find their write done when they get the lock, or lead
 the next batch with the writes queued meanwhile. There is no writer thread to start or stop.
 
-What stays the same for each caller (docs/requirements.md#durability):
+What stays the same for each caller (docs/requirements.md#durable-before-success and
+docs/requirements.md#single-use):
 - the call returns only after the COMMIT holding its write returned, so under FULL the write
   is on disk before the request is answered; an unknown COMMIT outcome is a failure;
 - each write is its own conditional statement (the compare-and-set of `advance`, the throttle
@@ -99,7 +100,7 @@ class GroupCommit:
                     return
             conn.execute("COMMIT")
         except BaseException as exc:
-            # An unknown COMMIT outcome is reported as a failure (R21).
+            # An unknown COMMIT outcome is a failure (docs/requirements.md#durable-before-success).
             with suppress(sqlite3.Error):
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
