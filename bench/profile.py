@@ -120,6 +120,7 @@ def _text(sync: str, args: argparse.Namespace, rps: float, speedscope: dict[str,
 
 def profile_mode(args: argparse.Namespace, sync: str, work: Path) -> str:
     data_dir = work / "data"
+    data_dir.mkdir(exist_ok=True)  # the CLI creates files in a data directory, not the directory
     cli(data_dir, sync, "tenant", "create", TENANT)
     made = cli(data_dir, sync, "client", "create", "--tenant", TENANT, "--name", CLIENT,
                "--scopes", "read,write,verify", "--json")  # fmt: skip

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterable
 
 from otpd.core import access
+from otpd.core.client_cache import ClientCache
 from otpd.core.errors import InvalidInput, NotFound, StoreUnavailable
 from otpd.core.model import SYSTEM_TENANT, ApiClient, Scope
 from otpd.core.ports import Clock, CredentialStore
@@ -42,6 +43,7 @@ class ClientAdmin:
     store: CredentialStore
     clock: Clock
     _touched: dict[tuple[str, str], int]
+    _client_cache: ClientCache
 
     def list_clients(self, tenant_id: str | None = None) -> list[ApiClient]:
         """One tenant's clients (NotFound if no such tenant), or every client, by tenant."""
@@ -53,6 +55,7 @@ class ClientAdmin:
 
     def revoke_client(self, tenant_id: str, name: str) -> None:
         """Delete the client and its bearer tokens at once (one transaction)."""
+        self._client_cache.forget()
         if not self.store.delete_client(tenant_id, name):
             raise NotFound("no such client")
         audit_log.info("client revoked tenant=%s name=%s", tenant_id, name)
@@ -65,6 +68,7 @@ class ClientAdmin:
             raise InvalidInput("grace", "must be 0 to 30 days in seconds")
         key = access.new_key()
         until = self.clock.now_us() + grace_s * 1_000_000 if grace_s else None
+        self._client_cache.forget()
         if not self.store.rotate_client_key(tenant_id, name, access.hash_key(key), until):
             raise NotFound("no such client")
         audit_log.info("client key rotated tenant=%s name=%s grace=%ds", tenant_id, name, grace_s)
@@ -73,6 +77,7 @@ class ClientAdmin:
     def update_client_scopes(self, tenant_id: str, name: str, scopes: Iterable[Scope]) -> ApiClient:
         """New scopes, in force for the next request (bearer tokens read them each time)."""
         scope_set = checked_scopes(tenant_id, scopes)
+        self._client_cache.forget()
         if not self.store.set_client_scopes(tenant_id, name, scope_set):
             raise NotFound("no such client")
         shown = ",".join(sorted(scope_set))

@@ -34,6 +34,7 @@ from otpd.core.model import (
 from otpd.store import migrate
 from otpd.store.client_rows import SqlClientRows, client_from_row
 from otpd.store.console_rows import SqlConsoleRows
+from otpd.store.group_commit import GroupCommit
 from otpd.store.key_rows import SqlKeyRows
 from otpd.store.radius_rows import SqlRadiusRows
 
@@ -80,6 +81,14 @@ _RESCALE = (
 _REPLACE = _SET_CONFIG + _RESCALE + _WHERE_ROW
 _REPLACE_AND_RESET = _SET_CONFIG + ", last_step = -1, " + _CLEAR_FAILURES + _WHERE_ROW
 _REFUSE = "UPDATE credential SET refused = refused + 1 WHERE id = ?"
+_ADVANCE = (
+    "UPDATE credential SET last_step = ?, failures = 0, not_before = 0, throttled_at = 0"
+    " WHERE id = ? AND last_step < ? AND (not_before <= ? OR throttled_at > ?)"
+)
+_COUNT_FAILURE = (
+    "UPDATE credential SET failures = failures + 1"
+    " WHERE id = ? AND (not_before <= ? OR throttled_at > ?) RETURNING failures"
+)
 _INSERT_CREDENTIAL = (
     "INSERT INTO credential (id, tenant, name, algorithm, digits, period, skew, key_size, issuer,"
     " account_name, email, phone, created_at_us, secret, last_step, failures, not_before,"
@@ -125,6 +134,8 @@ class SqliteStore(  # + RADIUS (#15), console (#16), keys and client lifecycle (
         # (docs/requirements.md#database-faults).
         self._write_lock = threading.Lock()
         self._connections: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        # The verification writes share one transaction and one sync per batch (issue #12).
+        self._group = GroupCommit(self._write_lock, self._connection, _domain_error)
         self._closed = False
         try:
             _prepare(self._connection(), self._path, busy_timeout_ms)
@@ -251,35 +262,27 @@ class SqliteStore(  # + RADIUS (#15), console (#16), keys and client lifecycle (
 
     # --- verification state: the invariants ----------------------------------------------
     def advance(self, credential_id: int, new_step: int, *, now: int | None = None) -> bool:
-        # docs/requirements.md#single-use: the compare-and-set is one statement under SQLite's write
-        # lock; docs/requirements.md#single-use: the
-        # `last_step < ?` guard means the stored step never moves back;
-        # docs/requirements.md#durable-before-success: autocommit with
-        # the configured synchronous, so the step is on disk before True is returned. With
-        # `now`, a credential throttled at `now` is not consumed either
-        # (docs/requirements.md#throttling: the throttle
-        # test and the consumption are one atomic step).
-        sql = (
-            "UPDATE credential SET last_step = ?, failures = 0, not_before = 0, throttled_at = 0"
-            " WHERE id = ? AND last_step < ? AND (not_before <= ? OR throttled_at > ?)"
-        )
+        # The compare-and-set is one statement under SQLite's write lock, and its
+        # `last_step < ?` guard means the stored step never moves back
+        # (docs/requirements.md#single-use). True only after the group commit holding the write
+        # returned (store.group_commit), so the step is on disk with the configured synchronous
+        # (docs/requirements.md#durable-before-success). With `now`, a credential throttled at
+        # `now` is not consumed either: the throttle test and the consumption are one atomic
+        # step (docs/requirements.md#throttling).
         limit = now if now is not None else _NO_THROTTLE_CHECK
         params = (new_step, credential_id, new_step, limit, limit)
-        return self._change(sql, params, "credential") == 1
+        return self._group.run(
+            lambda conn: conn.execute(_ADVANCE, params).rowcount == 1, "credential"
+        )
 
     def record_failure(
         self, credential_id: int, now: int, next_state: Callable[[int], ThrottleState]
     ) -> ThrottleState | None:
-        # docs/requirements.md#throttling: the increment and the policy's verdict happen under one
-        # write lock, so parallel
-        # guesses cannot both read the same count. A throttled credential counts a refusal
-        # only (docs/requirements.md#throttling).
-        with self._transaction("credential") as conn:
-            rows = conn.execute(
-                "UPDATE credential SET failures = failures + 1"
-                " WHERE id = ? AND (not_before <= ? OR throttled_at > ?) RETURNING failures",
-                (credential_id, now, now),
-            ).fetchall()
+        # The increment and the policy's verdict happen in one savepoint of a group commit,
+        # under the write lock, so parallel guesses cannot both read the same count. A
+        # throttled credential counts a refusal only (docs/requirements.md#throttling).
+        def write(conn: sqlite3.Connection) -> ThrottleState | None:
+            rows = conn.execute(_COUNT_FAILURE, (credential_id, now, now)).fetchall()
             if not rows:
                 conn.execute(_REFUSE, (credential_id,))
                 return None
@@ -290,10 +293,11 @@ class SqliteStore(  # + RADIUS (#15), console (#16), keys and client lifecycle (
             )
             return state
 
+        return self._group.run(write, "credential")
+
     def record_refusal(self, credential_id: int) -> None:
-        # A transaction like record_failure's, so a throttled attempt costs the same write.
-        with self._transaction("credential") as conn:
-            conn.execute(_REFUSE, (credential_id,))
+        # Group-committed like record_failure, so a throttled attempt costs the same write.
+        self._group.run(lambda conn: conn.execute(_REFUSE, (credential_id,)), "credential")
 
     def reset_failures(self, tenant_id: str, name: str) -> bool:
         sql = (
@@ -303,13 +307,10 @@ class SqliteStore(  # + RADIUS (#15), console (#16), keys and client lifecycle (
         return bool(self._change(sql, (tenant_id, name), "credential"))
 
     def record_unknown_attempt(self, tenant_id: str) -> None:
-        # A transaction like record_failure's, so the two cost the same write
+        # Group-committed like record_failure, so the two cost the same write
         # (docs/requirements.md#equal-work).
-        with self._transaction("tenant") as conn:
-            conn.execute(
-                "UPDATE tenant SET unknown_attempts = unknown_attempts + 1 WHERE id = ?",
-                (tenant_id,),
-            )
+        sql = "UPDATE tenant SET unknown_attempts = unknown_attempts + 1 WHERE id = ?"
+        self._group.run(lambda conn: conn.execute(sql, (tenant_id,)), "tenant")
 
     def unknown_attempts(self, tenant_id: str) -> int:
         rows = self._query("SELECT unknown_attempts FROM tenant WHERE id = ?", (tenant_id,))
@@ -583,6 +584,15 @@ def _translate(what: str) -> Iterator[None]:
         # (docs/requirements.md#database-faults).
         name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
         raise StoreUnavailable(f"the database could not be used ({name})") from exc
+
+
+def _domain_error(exc: BaseException, what: str) -> BaseException:
+    """_translate's mapping as a value, for store.group_commit; other errors pass as they are."""
+    try:
+        with _translate(what):
+            raise exc
+    except BaseException as mapped:
+        return mapped
 
 
 # --- rows <-> model ----------------------------------------------------------------------

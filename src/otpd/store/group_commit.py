@@ -1,0 +1,134 @@
+"""Group commit for the SQLite store's verification writes (issue #12, docs/performance.md).
+
+Under synchronous=FULL every commit waits for an fsync, and one fsync per verification, one
+after another, was 81% of the server's busy time. The writes that decide a verification's
+outcome (advance, record_failure, record_refusal, record_unknown_attempt) therefore go
+through a `GroupCommit`: each caller queues its write and then takes the store's write lock.
+Whoever gets the lock first, the leader, runs every queued write in ONE `BEGIN IMMEDIATE ...
+COMMIT` and so one fsync; the others find their write done when they get the lock, or lead
+the next batch with the writes queued meanwhile. There is no writer thread to start or stop.
+
+What stays the same for each caller (docs/requirements.md#durable-before-success and
+docs/requirements.md#single-use):
+- the call returns only after the COMMIT holding its write returned, so under FULL the write
+  is on disk before the request is answered; an unknown COMMIT outcome is a failure;
+- each write is its own conditional statement (the compare-and-set of `advance`, the throttle
+  test of `record_failure`), run in order inside the batch: two writes for one step in one
+  batch have one winner, exactly as one after another. Across processes and instances SQLite's
+  write lock serialises whole batches;
+- each write runs inside its own SAVEPOINT, so a write that fails (a constraint, an error
+  raised by the policy callback) is rolled back alone and fails only its own caller. If SQLite
+  rolled back the whole transaction instead (disk full, I/O error: https://sqlite.org/lang_transaction.html
+  "Response To Errors Within A Transaction"), every write of the batch fails: none is
+  acknowledged without reaching the disk.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable
+from contextlib import suppress
+from typing import Any, Generic, TypeVar
+
+__all__ = ["GroupCommit"]
+
+T = TypeVar("T")
+# A write: runs its statements on the leader's connection, inside the batch's transaction.
+Write = Callable[[sqlite3.Connection], T]
+# Turns a sqlite3 error into the store's domain error (sqlite._translate's mapping).
+Translate = Callable[[BaseException, str], BaseException]
+
+
+class _Pending(Generic[T]):
+    __slots__ = ("done", "error", "result", "what", "write")
+
+    def __init__(self, write: Write[T], what: str) -> None:
+        self.write = write
+        self.what = what
+        self.done = False
+        self.result: T | None = None
+        self.error: BaseException | None = None
+
+
+class GroupCommit:
+    def __init__(
+        self,
+        write_lock: threading.Lock,
+        connection: Callable[[], sqlite3.Connection],
+        translate: Translate,
+        *,
+        max_batch: int = 256,
+    ) -> None:
+        self._write_lock = write_lock  # the store's: its other writes and the batches queue on it
+        self._connection = connection
+        self._translate = translate
+        self._max_batch = max_batch
+        self._queue_lock = threading.Lock()  # held only to append or take, never across I/O
+        self._queue: list[_Pending[Any]] = []
+
+    def run(self, write: Write[T], what: str) -> T:
+        """Run `write` in the next batch; return its result once the batch is committed."""
+        item: _Pending[T] = _Pending(write, what)
+        with self._queue_lock:
+            self._queue.append(item)
+        while not item.done:
+            with self._write_lock:
+                # A leader completes every write it took before it lets the lock go, so a
+                # write not done here is still queued, and this caller leads.
+                if not item.done:
+                    with self._queue_lock:
+                        batch = self._queue[: self._max_batch]
+                        del self._queue[: self._max_batch]
+                    self._commit(batch)
+        if item.error is not None:
+            raise item.error
+        return item.result  # type: ignore[return-value]  # set by _commit when no error
+
+    def _commit(self, batch: list[_Pending[Any]]) -> None:
+        try:
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+        except Exception as exc:
+            self._fail(batch, exc)
+            return
+        try:
+            for item in batch:
+                self._one(conn, item, len(batch) == 1)
+                if not conn.in_transaction:  # SQLite rolled the whole batch back
+                    self._fail(batch, sqlite3.OperationalError("the batch was rolled back"))
+                    return
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            # An unknown COMMIT outcome is a failure (docs/requirements.md#durable-before-success).
+            with suppress(sqlite3.Error):
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            self._fail(batch, exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for item in batch:
+            item.done = True
+
+    def _one(self, conn: sqlite3.Connection, item: _Pending[Any], alone: bool) -> None:
+        # A write alone in its batch needs no savepoint: on failure the whole transaction,
+        # which holds nothing else, is rolled back (and _commit reports it).
+        if not alone:
+            conn.execute("SAVEPOINT w")
+        try:
+            item.result = item.write(conn)
+        except Exception as exc:
+            item.error = self._translate(exc, item.what)
+            if conn.in_transaction:
+                conn.execute("ROLLBACK" if alone else "ROLLBACK TO w")
+        if conn.in_transaction and not alone:
+            conn.execute("RELEASE w")
+
+    def _fail(self, batch: list[_Pending[Any]], exc: BaseException) -> None:
+        # Every write of the batch fails, also one that had succeeded inside it: its
+        # savepoint was released into a transaction that never committed.
+        for item in batch:
+            if item.error is None:
+                item.error = self._translate(exc, item.what)
+            item.done = True

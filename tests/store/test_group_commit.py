@@ -1,0 +1,188 @@
+"""Group commit of the verification writes in SqliteStore (issue #12, otpd.store.group_commit).
+
+Each test forms one batch for certain: it holds the store's write lock while the callers queue
+their writes, then lets go, so the first caller to get the lock commits all of them at once.
+"""
+
+from __future__ import annotations
+
+import errno
+import sqlite3
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from otpd.core.errors import StoreUnavailable
+from otpd.core.model import ThrottleState
+from otpd.store.sqlite import SqliteStore
+from tests.support.stores import add_credential, never_throttle
+
+Call = Callable[[], Any]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    opened = SqliteStore(tmp_path / "otpd.db")
+    yield opened
+    opened.close()
+
+
+def one_batch(store: SqliteStore, calls: list[Call]) -> list[Any]:
+    """Run `calls` in threads so that their writes share one batch; each call's result, or
+    the exception it raised."""
+    results: list[Any] = [None] * len(calls)
+
+    def run(index: int) -> None:
+        try:
+            results[index] = calls[index]()
+        except Exception as exc:
+            results[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    with store._write_lock:
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while len(store._group._queue) < len(calls):
+            assert time.monotonic() < deadline, "the writes never queued"
+            time.sleep(0.001)
+    for thread in threads:
+        thread.join(timeout=30)
+    assert store._group._queue == []
+    return results
+
+
+def row(path: Path, name: str) -> tuple[int, int, int]:
+    """(last_step, failures, refused) as a fresh connection reads the file."""
+    with closing(sqlite3.connect(path)) as conn:
+        sql = "SELECT last_step, failures, refused FROM credential WHERE name = ?"
+        found: tuple[int, int, int] = conn.execute(sql, (name,)).fetchone()
+    return found
+
+
+def poison(path: Path, name: str) -> None:
+    """A trigger that refuses every write to one credential: a constraint that fails."""
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute(
+            f"CREATE TRIGGER poison BEFORE UPDATE ON credential WHEN OLD.name = '{name}'"
+            " BEGIN SELECT RAISE(ABORT, 'poisoned'); END"
+        )
+        conn.commit()
+
+
+def test_two_writes_for_one_step_in_one_batch_have_one_winner(store: SqliteStore) -> None:
+    record = add_credential(store)
+    results = one_batch(store, [lambda: store.advance(record.id, 7, now=0)] * 8)
+    assert sorted(results) == [False] * 7 + [True]
+    # and a lower step after it in the next batch loses: the step never moves back
+    assert one_batch(store, [lambda: store.advance(record.id, 6)]) == [False]
+    assert row(store._path, "alice")[0] == 7
+
+
+def test_failures_in_one_batch_each_see_their_own_count(store: SqliteStore) -> None:
+    record = add_credential(store)
+    calls: list[Call] = [lambda: store.record_failure(record.id, 0, never_throttle)] * 10
+    states = one_batch(store, calls)
+    assert sorted(s.failures for s in states) == list(range(1, 11))
+    assert row(store._path, "alice")[1] == 10
+
+
+def test_one_failing_write_fails_only_its_own_caller(store: SqliteStore) -> None:
+    good = add_credential(store, name="good")
+    bad = add_credential(store, name="bad")
+    counted = add_credential(store, name="counted")
+    poison(store._path, "bad")
+
+    def boom(failures: int) -> ThrottleState:
+        raise ValueError("the policy failed")
+
+    results = one_batch(
+        store,
+        [
+            lambda: store.advance(good.id, 5, now=0),
+            lambda: store.advance(bad.id, 5, now=0),
+            lambda: store.record_failure(counted.id, 0, never_throttle),
+            lambda: store.record_failure(good.id, 0, boom),
+            lambda: store.record_unknown_attempt("acme"),
+            lambda: store.record_failure(bad.id, 0, never_throttle),
+        ],
+    )
+    assert results[0] is True
+    assert isinstance(results[1], StoreUnavailable)
+    assert "SQLITE_CONSTRAINT_TRIGGER" in str(results[1])
+    assert results[2] == ThrottleState(failures=1, not_before=0)
+    assert isinstance(results[3], ValueError)
+    assert results[4] is None
+    assert isinstance(results[5], StoreUnavailable)
+    # What was acknowledged is in the file; what failed left no trace, not even the
+    # increment that ran before the policy raised.
+    assert row(store._path, "good") == (5, 0, 0)
+    assert row(store._path, "bad") == (-1, 0, 0)
+    assert row(store._path, "counted") == (-1, 1, 0)
+    assert store.unknown_attempts("acme") == 1
+    # alone in its batch (no savepoint), the same: it fails, and the next batch is unharmed
+    alone = one_batch(store, [lambda: store.advance(bad.id, 6, now=0)])
+    assert isinstance(alone[0], StoreUnavailable)
+    assert one_batch(store, [lambda: store.advance(good.id, 6, now=0)]) == [True]
+    assert row(store._path, "bad") == (-1, 0, 0)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert mounted.returncode == 0, f"this test needs root to mount a tmpfs: {mounted.stderr}"
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def fill(path: Path) -> None:
+    """Write until the file system refuses (ENOSPC), down to the very last byte."""
+    with path.open("wb", buffering=0) as f:
+
+        def write_until_full(size: int) -> None:
+            while True:
+                f.write(b"\0" * size)
+
+        for size in (65536, 4096, 512, 1):
+            with pytest.raises(OSError, match="No space left") as refused:
+                write_until_full(size)
+            assert refused.value.errno == errno.ENOSPC
+
+
+def test_a_full_disk_fails_the_whole_batch_and_acknowledges_nothing(small_disk: Path) -> None:
+    store = SqliteStore(small_disk / "otpd.db")
+    try:
+        records = [add_credential(store, name=f"u{i}") for i in range(40)]
+        fill(small_disk / "filler")
+        # Enough writes to need new WAL pages: the commit cannot reach the disk.
+        calls: list[Call] = [
+            (lambda r=r: store.advance(r.id, 9, now=0))
+            for r in records  # type: ignore[misc]
+        ]
+        calls += [(lambda r=r: store.record_failure(r.id, 0, never_throttle)) for r in records]
+        results = one_batch(store, calls)
+        assert all(isinstance(r, StoreUnavailable) for r in results), results
+        (small_disk / "filler").unlink()
+        assert one_batch(store, [lambda: store.advance(records[0].id, 3, now=0)]) == [True]
+    finally:
+        store.close()
+    with closing(sqlite3.connect(small_disk / "otpd.db")) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    assert row(small_disk / "otpd.db", "u0") == (3, 0, 0)
+    for i in range(1, 40):
+        assert row(small_disk / "otpd.db", f"u{i}") == (-1, 0, 0)
