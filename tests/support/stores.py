@@ -17,6 +17,7 @@ from otpd.core.model import (
     ThrottleState,
     TokenRecord,
 )
+from otpd.core.audit import GENESIS
 from otpd.core.ports import CredentialStore
 from otpd.store.memory import MemoryStore
 from otpd.store.postgres import PostgresStore
@@ -24,7 +25,7 @@ from otpd.store.sqlite import SqliteStore
 
 BACKENDS = ["memory", "sqlite", "postgres"]
 # Every table of the schema, emptied between tests that share one PostgreSQL database.
-_TABLES = "tenant, api_client, credential, meta, token, enrolment_ticket, radius_challenge"
+_TABLES = "tenant, api_client, credential, meta, token, enrolment_ticket, radius_challenge, audit"
 
 
 def open_store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> CredentialStore:
@@ -36,6 +37,7 @@ def open_store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Cre
         with pg._pool.connection() as conn:  # a fresh database is slower than emptying one
             conn.execute(f"TRUNCATE {_TABLES} CASCADE")
             conn.execute("UPDATE credential_id_seq SET value = 0")
+            conn.execute(f"UPDATE audit_head SET seq = 0, hash = '{GENESIS}'")
         return pg
     return SqliteStore(tmp_path / "otpd.db")
 

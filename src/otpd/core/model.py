@@ -174,6 +174,9 @@ class Tenant:
     allowed_operations: tuple[str, ...] = ("otp_token_auth",)
     client_cert_subjects: tuple[str, ...] = ()
     created_at: int = 0
+    # The QR label prefix and issuer of this tenant's credentials (issue #13): a Token2 or
+    # PhenixID user's app shows the company, not the Strongbox default "Sbox".
+    issuer: str | None = None
 
     def __post_init__(self) -> None:
         validate_tenant_id(self.id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
+from otpd.core.audit import AuditEntry, AuditQuery
 from otpd.core.enrolment import EnrolmentTicket
 from otpd.core.model import (
     ApiClient,
@@ -21,7 +22,7 @@ from otpd.core.model import (
 )
 from otpd.core.nas import NasClient, RadiusChallenge
 
-__all__ = ["BulkCredentialStore", "Clock", "CredentialStore", "NasStore", "Sealer"]
+__all__ = ["AuditStore", "BulkCredentialStore", "Clock", "CredentialStore", "NasStore", "Sealer"]
 
 
 class Clock(Protocol):
@@ -275,3 +276,23 @@ class NasStore(Protocol):
         ...
 
     def get_radius_group(self, tenant_id: str, credential: str) -> str | None: ...
+
+
+class AuditStore(Protocol):
+    """The audit trail (issue #13): appended one row at a time, each linked to the last by
+    hash (otpd.core.audit). Every store implements it; the database holds the trail so every
+    instance writes to one chain."""
+
+    def append_audit(self, entry: AuditEntry) -> AuditEntry:
+        """Link `entry` to the chain head and store it, in one transaction; returns it linked."""
+        ...
+
+    def list_audit(self, query: AuditQuery) -> list[AuditEntry]: ...
+
+    def audit_head(self) -> tuple[int, str] | None:
+        """The newest link (seq, hash) as recorded at append time; None before the first."""
+        ...
+
+    def prune_audit(self, before_us: int) -> int:
+        """Remove entries older than `before_us` but never the newest; the count removed."""
+        ...

@@ -15,6 +15,7 @@ from otpd.core.enrolment import EnrolmentTicket
 from otpd.core.errors import AlreadyExists, NotFound
 from otpd.core.model import ApiClient, CredentialRecord, Tenant, ThrottleState, TokenRecord
 from otpd.core.policy import is_throttled, rescale_step
+from otpd.store.audit_rows import MemoryAuditRows
 from otpd.store.radius_rows import MemoryRadiusRows
 
 __all__ = ["MemoryStore"]
@@ -22,7 +23,7 @@ __all__ = ["MemoryStore"]
 _Row = TypeVar("_Row")
 
 
-class MemoryStore(MemoryRadiusRows):  # + the RADIUS tables (issue #15)
+class MemoryStore(MemoryRadiusRows, MemoryAuditRows):  # + RADIUS (#15), audit (#13)
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._tenants: dict[str, Tenant] = {}

@@ -35,6 +35,7 @@ from otpd.core.errors import AlreadyExists, ConfigError, NotFound, StoreUnavaila
 from otpd.core.model import ApiClient, CredentialRecord, Tenant, ThrottleState, TokenRecord
 from otpd.settings import mask_url
 from otpd.store import migrate, pg_bulk, sqlite
+from otpd.store.audit_rows import SqlAuditRows
 from otpd.store.radius_rows import SqlRadiusRows
 from otpd.store.sqlite import _client, _credential, _credential_config, _tenant, _tenant_settings
 
@@ -61,8 +62,10 @@ _REFUSE = _pg(sqlite._REFUSE)
 _NO_THROTTLE_CHECK = 2**63 - 1
 
 
-class PostgresStore(SqlRadiusRows):  # + the RADIUS tables (issue #15)
+class PostgresStore(SqlRadiusRows, SqlAuditRows):  # + RADIUS (#15) and audit (#13) tables
     _radius_sql = staticmethod(_pg)  # their statements in psycopg's placeholder style
+    _audit_sql = staticmethod(_pg)
+    _head_lock = " FOR UPDATE"  # appends from every instance queue on the chain head
 
     def __init__(self, url: str, *, pool_size: int = 10, statement_timeout: int = 5) -> None:
         self._shown = mask_url(url)  # the only form of the URL that may reach a message

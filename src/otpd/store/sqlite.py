@@ -33,6 +33,7 @@ from otpd.core.model import (
     TokenRecord,
 )
 from otpd.store import migrate
+from otpd.store.audit_rows import SqlAuditRows
 from otpd.store.radius_rows import SqlRadiusRows
 
 __all__ = ["SqliteStore"]
@@ -93,7 +94,7 @@ class _Connection(sqlite3.Connection):
     """Only so the store can hold weak references to its connections (for close())."""
 
 
-class SqliteStore(SqlRadiusRows):  # + the RADIUS tables (issue #15)
+class SqliteStore(SqlRadiusRows, SqlAuditRows):  # + RADIUS (#15) and audit (#13) tables
     def __init__(
         self, path: Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 10000
     ) -> None:
@@ -568,6 +569,8 @@ def _tenant_settings(tenant: Tenant) -> str:
         "allowed_operations": list(tenant.allowed_operations),
         "client_cert_subjects": list(tenant.client_cert_subjects),
     }
+    if tenant.issuer is not None:  # absent in rows written before issue #13
+        settings["issuer"] = tenant.issuer
     return json.dumps(settings, sort_keys=True)
 
 
@@ -578,6 +581,7 @@ def _tenant(row: Any) -> Tenant:
         phenixid_auth=PhenixAuth(settings["phenixid_auth"]),
         allowed_operations=tuple(settings["allowed_operations"]),
         client_cert_subjects=tuple(settings["client_cert_subjects"]),
+        issuer=settings.get("issuer"),
         created_at=row[2],
     )
 
