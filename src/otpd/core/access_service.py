@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 from otpd.core import access, tenants
-from otpd.core.audit import AuditEvent, Events, current_context
+from otpd.core.audit import AuditEvent, Events, current_context, note_caller
 from otpd.core.errors import (
     AlreadyExists,
     Forbidden,
@@ -112,6 +112,8 @@ class AccessService:
         offset: int | None = None,
     ) -> None:
         who = caller if caller is not None else current_context().caller
+        if tenant != "-":
+            note_caller(tenant, who)
         self.events.emit(AuditEvent(action, outcome, tenant, who, target, offset))
 
     @contextmanager

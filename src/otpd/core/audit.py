@@ -26,26 +26,41 @@ __all__ = [
     "chain_hash",
     "current_context",
     "find_break",
+    "note_caller",
     "request_context",
 ]
 
 GENESIS = "0" * 64  # the previous hash of the first entry ever written
 
 
-@dataclass(frozen=True)
+@dataclass
 class RequestContext:
-    """Who is asking, beyond the principal: set by the web middleware (or the CLI) per request."""
+    """Who is asking, beyond the principal: set by the web middleware (or the CLI) per request.
+    `tenant` and `client` are filled in by the services once the caller is known, for the
+    access log (the worker thread shares this object with the event loop's request)."""
 
     request_id: str = "-"
     source: str = "-"  # the client address (a forwarded one only from a trusted proxy)
-    caller: str = "-"  # a certificate subject or client name when no principal names one
+    caller: str = "-"  # who acts when no principal names one (the CLI's user)
+    api: str = "-"  # strongbox, token2, phenixid, system, radius: the metrics' api label
+    tenant: str = "-"
+    client: str = "-"
 
 
-_CONTEXT: ContextVar[RequestContext] = ContextVar("otpd_request", default=RequestContext())
+_NO_REQUEST = RequestContext()
+_CONTEXT: ContextVar[RequestContext] = ContextVar("otpd_request", default=_NO_REQUEST)
 
 
 def current_context() -> RequestContext:
     return _CONTEXT.get()
+
+
+def note_caller(tenant: str, client: str) -> None:
+    """Record who the current request turned out to be (nothing outside a request)."""
+    context = _CONTEXT.get()
+    if context is not _NO_REQUEST:
+        context.tenant = tenant
+        context.client = client
 
 
 @contextmanager
