@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from otpd.core.audit import GENESIS
 from otpd.core.model import (
     ApiClient,
     CredentialRecord,
@@ -17,7 +18,6 @@ from otpd.core.model import (
     ThrottleState,
     TokenRecord,
 )
-from otpd.core.audit import GENESIS
 from otpd.core.ports import CredentialStore
 from otpd.store.memory import MemoryStore
 from otpd.store.postgres import PostgresStore

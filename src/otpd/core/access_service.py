@@ -117,7 +117,9 @@ class AccessService:
         self.events.emit(AuditEvent(action, outcome, tenant, who, target, offset))
 
     @contextmanager
-    def audited(self, principal: Principal | None, action: str, target: str = "-") -> Iterator[None]:
+    def audited(
+        self, principal: Principal | None, action: str, target: str = "-"
+    ) -> Iterator[None]:
         """Report the block as `action`: "ok", or the kind of the domain error it raised."""
         tenant = principal.tenant if principal else "-"
         caller = principal.client if principal else None

@@ -20,6 +20,11 @@ __all__ = ["MemoryAuditRows", "SqlAuditRows"]
 _COLUMNS = (
     "seq, time_us, tenant, caller, source, request_id, action, target, outcome, prev_hash, hash"
 )
+_HEAD = "SELECT seq, hash FROM audit_head WHERE id = 1"
+_INSERT = (
+    "INSERT INTO audit (seq, time_us, tenant, caller, source, request_id, action, target, "
+    "outcome, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 def _entry(row: Sequence[Any]) -> AuditEntry:
@@ -72,12 +77,10 @@ class SqlAuditRows:
     def append_audit(self, entry: AuditEntry) -> AuditEntry:
         sql = self._audit_sql
         with self._transaction("audit") as tx:
-            head = tx.execute(
-                sql("SELECT seq, hash FROM audit_head WHERE id = 1" + self._head_lock)
-            ).fetchone()
+            head = tx.execute(sql(_HEAD + self._head_lock)).fetchone()
             linked = _linked(entry, int(head[0]), head[1])
             tx.execute(
-                sql(f"INSERT INTO audit ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                sql(_INSERT),
                 (
                     linked.seq,
                     linked.time_us,
@@ -100,12 +103,16 @@ class SqlAuditRows:
 
     def list_audit(self, query: AuditQuery) -> list[AuditEntry]:
         where, params = _where(query)
-        limit = f" LIMIT {int(query.limit)}" if query.limit is not None else ""
-        sql = f"SELECT {_COLUMNS} FROM audit{where} ORDER BY seq{limit}"
+        limit = ""
+        if query.limit is not None:
+            limit = " LIMIT ?"
+            params.append(query.limit)
+        # Only fixed column names are put together here; every value is a parameter.
+        sql = f"SELECT {_COLUMNS} FROM audit{where} ORDER BY seq{limit}"  # noqa: S608
         return [_entry(row) for row in self._query(self._audit_sql(sql), params)]
 
     def audit_head(self) -> tuple[int, str] | None:
-        row = self._query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        row = self._query(_HEAD)
         return None if not row or int(row[0][0]) == 0 else (int(row[0][0]), row[0][1])
 
     def prune_audit(self, before_us: int) -> int:

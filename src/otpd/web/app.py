@@ -173,6 +173,8 @@ def create_app(
         listeners = [metrics] if metrics is not None else []
         app.state.metrics = metrics
         app.state.runtime = runtime or build_runtime(settings, node, listeners)
+        if metrics is not None:
+            metrics.sealed.set(1 if app.state.runtime.sealer.is_sealed() else 0)
         if not owned and metrics is not None:  # a runtime shared by tests: count its events too
             service = app.state.runtime.service
             service.events = Fanout([service.events, metrics])

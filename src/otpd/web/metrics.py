@@ -22,9 +22,17 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from otpd.core.audit import AuditEvent, current_context
+from otpd.core.errors import ConfigError
 from otpd.web.middleware import route_of
 
-__all__ = ["Metrics", "RouteLatency", "metrics_endpoint", "prepare_multiprocess"]
+__all__ = [
+    "Metrics",
+    "RouteLatency",
+    "cleanup_multiprocess",
+    "metrics_endpoint",
+    "prepare_multiprocess",
+    "serve_metrics_on",
+]
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Matched step offsets: a code from the step before now is -1 (RFC 6238 §5.2 window).
@@ -104,6 +112,8 @@ class Metrics:
                 self.offsets.labels(event.tenant).observe(event.offset)
         else:
             self.actions.labels(event.action, event.outcome).inc()
+            if event.outcome == "ok" and event.action in ("seal", "unseal"):
+                self.sealed.set(1 if event.action == "seal" else 0)
 
     def render(self, sealed: bool) -> tuple[bytes, str]:
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -147,3 +157,17 @@ async def metrics_endpoint(request: Request) -> Response:
     sealed = request.app.state.runtime.sealer.is_sealed()
     body, content_type = metrics.render(sealed)
     return Response(body, media_type=content_type)
+
+
+def serve_metrics_on(host: str, port: int) -> None:
+    """/metrics on its own address (--metrics-listen), in a daemon thread of the process that
+    supervises the workers: every worker's values, summed from the multiprocess directory."""
+    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+    registry = CollectorRegistry()
+    collector: Any = multiprocess.MultiProcessCollector  # untyped in the library
+    collector(registry)
+    try:
+        start_http_server(port, addr=host, registry=registry)
+    except OSError as error:
+        raise ConfigError(f"cannot serve metrics on {host}:{port}: {error.strerror}") from None

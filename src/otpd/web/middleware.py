@@ -244,9 +244,7 @@ class BodyCap:
             await self.app(scope, self._capped(receive), _track_status(scope, send))
         except BodyTooLarge:
             if _STATUS not in scope:
-                await self.render_error(413, "request body too large", scope)(
-                    scope, receive, send
-                )
+                await self.render_error(413, "request body too large", scope)(scope, receive, send)
 
     def _refuse_early(self, scope: Scope) -> Response | None:
         header_bytes = sum(len(name) + len(value) for name, value in scope["headers"])
