@@ -118,10 +118,10 @@ class AccessService:
 
     @contextmanager
     def audited(
-        self, principal: Principal | None, action: str, target: str = "-"
+        self, principal: Principal | None, action: str, target: str = "-", tenant: str = "-"
     ) -> Iterator[None]:
         """Report the block as `action`: "ok", or the kind of the domain error it raised."""
-        tenant = principal.tenant if principal else "-"
+        tenant = principal.tenant if principal else tenant
         caller = principal.client if principal else None
         try:
             yield
@@ -136,7 +136,7 @@ class AccessService:
 
     # --- administration (CLI; no principal: whoever can read the data directory is root) --
     def create_tenant(self, tenant_id: str, phenixid_auth: PhenixAuth = PhenixAuth.BASIC) -> Tenant:
-        with self.audited(None, "tenant.create", tenant_id):
+        with self.audited(None, "tenant.create", tenant_id, tenant_id):
             tenant = Tenant(id=tenant_id, phenixid_auth=phenixid_auth, created_at=self.now())
             self.store.create_tenant(tenant)
         return tenant
@@ -159,7 +159,7 @@ class AccessService:
         return tenant
 
     def update_tenant(self, tenant: Tenant) -> None:
-        with self.audited(None, "tenant.update", tenant.id):
+        with self.audited(None, "tenant.update", tenant.id, tenant.id):
             self.store.update_tenant(tenant)
 
     def create_client(
@@ -180,7 +180,7 @@ class AccessService:
             created_at=self.now(),
         )
         self.ensure_tenant(tenant_id)
-        with self.audited(None, "client.create", f"{tenant_id}/{name}"):
+        with self.audited(None, "client.create", name, tenant_id):
             self.store.create_client(client)
         return client, key
 

@@ -89,6 +89,14 @@ class Outcome(StrEnum):
     )
 
 
+def validate_issuer(value: str) -> str:
+    """A tenant's issuer (issue #13): shown as the authenticator app's account heading, so
+    printable, at most 64 characters, and no ':' (the otpauth label's separator)."""
+    if not value or len(value) > 64 or not value.isprintable() or ":" in value:
+        raise InvalidInput("issuer", "must be 1-64 printable characters without ':'")
+    return value
+
+
 def validate_tenant_id(value: str, field_name: str = "tenant") -> str:
     if not isinstance(value, str) or not TENANT_ID.fullmatch(value):
         raise InvalidInput(field_name, "must match [a-z0-9][a-z0-9-]{0,62}")

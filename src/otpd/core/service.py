@@ -218,12 +218,16 @@ class CredentialService(AccessService):
             return self.uri_for(record, self._open(record))
 
     def uri_for(self, record: CredentialRecord, secret: SecretBytes) -> str:
+        """The otpauth URI. A tenant with an issuer (a Token2 or PhenixID company, issue #13)
+        names its credentials in the app; else the Strongbox label prefix setting decides."""
+        tenant = self.store.get_tenant(record.tenant)
+        issuer = tenant.issuer if tenant is not None and tenant.issuer else None
         prefix = record.issuer if self.label_prefix == "issuer" else self.label_prefix
         return build_uri(
             secret=secret,
-            label_prefix=prefix,
+            label_prefix=issuer or prefix,
             account_name=record.account_name,
-            issuer=record.issuer,
+            issuer=issuer or record.issuer,
             params=record.params,
         )
 
@@ -257,7 +261,7 @@ class CredentialService(AccessService):
     def reset_credential(self, tenant_id: str, name: str) -> None:
         """Clear a credential's failures, backoff and spent guess budget (administration, CLI:
         `otpd credential reset`). The replay state stays: a used code stays used."""
-        with self.audited(None, "credential.reset", f"{tenant_id}/{name}"):
+        with self.audited(None, "credential.reset", name, tenant_id):
             if not self.store.reset_failures(validate_tenant_id(tenant_id), name):
                 raise NotFound("no such credential")
 
