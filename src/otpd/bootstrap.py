@@ -34,6 +34,7 @@ class Runtime:
     clock_watch: ClockWatch
 
     def close(self) -> None:
+        self.trail.close()  # what is queued for the audit trail goes in first
         self.store.close()
 
 

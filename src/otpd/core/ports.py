@@ -287,6 +287,10 @@ class AuditStore(Protocol):
         """Link `entry` to the chain head and store it, in one transaction; returns it linked."""
         ...
 
+    def append_audit_batch(self, entries: Sequence[AuditEntry]) -> list[AuditEntry]:
+        """Several entries, linked in order, in one transaction (the trail's group commit)."""
+        ...
+
     def list_audit(self, query: AuditQuery) -> list[AuditEntry]: ...
 
     def audit_head(self) -> tuple[int, str] | None:

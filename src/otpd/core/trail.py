@@ -3,20 +3,24 @@ fan-out to several listeners, and the clock watch readiness asks (docs/operation
 
 from __future__ import annotations
 
+import logging
+import os
 from collections import deque
 from collections.abc import Callable, Sequence
-from threading import Lock
+from threading import Event, Lock, Thread
 
 from otpd.core.audit import AuditEntry, AuditEvent, Events, current_context
+from otpd.core.errors import OtpdError
 from otpd.core.ports import AuditStore, Clock
 
 __all__ = ["ClockWatch", "Fanout", "Trail"]
 
+log = logging.getLogger("otpd.audit")
+
 
 class Fanout:
-    """Every listener in order. The database trail comes first after the log line: when it
-    cannot write, the request fails (a verification the trail does not hold must not pass
-    unnoticed), and the later listeners do not count it."""
+    """Every listener in order: the log line, the database trail's queue, the clock watch,
+    the metrics."""
 
     def __init__(self, listeners: Sequence[Events]) -> None:
         self.listeners = tuple(listeners)
@@ -27,27 +31,89 @@ class Fanout:
 
 
 class Trail:
-    """Appends each event to the database trail with the request's context."""
+    """Appends each event to the database trail with the request's context.
 
-    def __init__(self, store: AuditStore, clock: Clock, retention_days: int | None) -> None:
+    Group commit: entries are queued and a writer thread appends them in batches, one
+    transaction per batch (`append_audit_batch`), at most `flush_s` after the action. A
+    verification so waits for no second commit (bench/ops_overhead.py measured a synchronous
+    append at 0.36x the throughput with SQLite synchronous=FULL). The `otpd.audit` log line
+    is written at once; a crash can lose the entries of the last `flush_s` from the trail
+    (docs/operations.md#audit-trail). `close()` writes what is queued.
+    """
+
+    def __init__(
+        self,
+        store: AuditStore,
+        clock: Clock,
+        retention_days: int | None,
+        *,
+        flush_s: float = 0.05,
+        max_queue: int = 100_000,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.retention_days = retention_days
+        self._flush_s = flush_s
+        self._max_queue = max_queue
+        self._queue: list[AuditEntry] = []
+        self._lock = Lock()
+        self._wake = Event()
+        self._writer: Thread | None = None
+        self._writer_pid = 0
+        self._closed = False
 
     def emit(self, event: AuditEvent) -> None:
         context = current_context()
-        self.store.append_audit(
-            AuditEntry(
-                time_us=self.clock.now_us(),
-                tenant=event.tenant,
-                caller=event.caller,
-                source=context.source,
-                request_id=context.request_id,
-                action=event.action,
-                target=event.target,
-                outcome=event.outcome,
-            )
+        entry = AuditEntry(
+            time_us=self.clock.now_us(),
+            tenant=event.tenant,
+            caller=event.caller,
+            source=context.source,
+            request_id=context.request_id,
+            action=event.action,
+            target=event.target,
+            outcome=event.outcome,
         )
+        with self._lock:
+            if len(self._queue) >= self._max_queue:  # the database is gone for long: say so
+                log.error("audit trail queue full; dropping the oldest entry")
+                del self._queue[0]
+            self._queue.append(entry)
+            self._ensure_writer()
+
+    def _ensure_writer(self) -> None:
+        # Started on first use in each process: a forked worker has no copy of the thread.
+        if self._writer is None or self._writer_pid != os.getpid():
+            self._writer_pid = os.getpid()
+            self._writer = Thread(target=self._run, name="otpd-audit", daemon=True)
+            self._writer.start()
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(self._flush_s)
+            self.flush()
+
+    def flush(self) -> int:
+        """Append everything queued now; on a database error keep it for the next try."""
+        with self._lock:
+            batch, self._queue = self._queue, []
+        if not batch:
+            return 0
+        try:
+            self.store.append_audit_batch(batch)
+        except OtpdError as error:
+            log.warning("audit trail write failed (%s); will retry", type(error).__name__)
+            with self._lock:
+                self._queue[:0] = batch
+            return 0
+        return len(batch)
+
+    def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        if self._writer is not None and self._writer_pid == os.getpid():
+            self._writer.join(timeout=5)
+        self.flush()
 
     def prune(self) -> int:
         """Apply the retention setting; 0 when the trail is kept forever."""

@@ -43,6 +43,22 @@ def _entry(row: Sequence[Any]) -> AuditEntry:
     )
 
 
+def _row(e: AuditEntry) -> tuple[object, ...]:
+    return (
+        e.seq,
+        e.time_us,
+        e.tenant,
+        e.caller,
+        e.source,
+        e.request_id,
+        e.action,
+        e.target,
+        e.outcome,
+        e.prev_hash,
+        e.hash,
+    )
+
+
 def _linked(entry: AuditEntry, head_seq: int, head_hash: str) -> AuditEntry:
     seq = head_seq + 1
     return replace(entry, seq=seq, prev_hash=head_hash, hash=chain_hash(head_hash, seq, entry))
@@ -75,31 +91,22 @@ class SqlAuditRows:
     _transaction: Callable[[str], Any]
 
     def append_audit(self, entry: AuditEntry) -> AuditEntry:
+        return self.append_audit_batch([entry])[0]
+
+    def append_audit_batch(self, entries: Sequence[AuditEntry]) -> list[AuditEntry]:
+        """Link and store `entries` in order, in one transaction (one commit for many)."""
         sql = self._audit_sql
         with self._transaction("audit") as tx:
-            head = tx.execute(sql(_HEAD + self._head_lock)).fetchone()
-            linked = _linked(entry, int(head[0]), head[1])
-            tx.execute(
-                sql(_INSERT),
-                (
-                    linked.seq,
-                    linked.time_us,
-                    linked.tenant,
-                    linked.caller,
-                    linked.source,
-                    linked.request_id,
-                    linked.action,
-                    linked.target,
-                    linked.outcome,
-                    linked.prev_hash,
-                    linked.hash,
-                ),
-            )
-            tx.execute(
-                sql("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"),
-                (linked.seq, linked.hash),
-            )
-        return linked
+            head = tx.execute(sql(_HEAD + self._head_lock)).fetchone()  # noqa: S608
+            seq, last = int(head[0]), head[1]
+            linked_all = []
+            for entry in entries:
+                linked = _linked(entry, seq, last)
+                seq, last = linked.seq, linked.hash
+                linked_all.append(linked)
+            tx.executemany(sql(_INSERT), [_row(linked) for linked in linked_all])
+            tx.execute(sql("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"), (seq, last))
+        return linked_all
 
     def list_audit(self, query: AuditQuery) -> list[AuditEntry]:
         where, params = _where(query)
@@ -133,12 +140,18 @@ class MemoryAuditRows:
         return rows
 
     def append_audit(self, entry: AuditEntry) -> AuditEntry:
+        return self.append_audit_batch([entry])[0]
+
+    def append_audit_batch(self, entries: Sequence[AuditEntry]) -> list[AuditEntry]:
         with self._lock:
             rows = self._audit()
-            linked = _linked(entry, *self.__dict__["_audit_head"])
-            rows.append(linked)
-            self.__dict__["_audit_head"] = (linked.seq, linked.hash)
-            return linked
+            linked_all = []
+            for entry in entries:
+                linked = _linked(entry, *self.__dict__["_audit_head"])
+                rows.append(linked)
+                linked_all.append(linked)
+                self.__dict__["_audit_head"] = (linked.seq, linked.hash)
+            return linked_all
 
     def list_audit(self, query: AuditQuery) -> list[AuditEntry]:
         with self._lock:
