@@ -97,7 +97,7 @@ class SqlAuditRows:
         """Link and store `entries` in order, in one transaction (one commit for many)."""
         sql = self._audit_sql
         with self._transaction("audit") as tx:
-            head = tx.execute(sql(_HEAD + self._head_lock)).fetchone()  # noqa: S608
+            head = tx.execute(sql(_HEAD + self._head_lock)).fetchone()
             seq, last = int(head[0]), head[1]
             linked_all = []
             for entry in entries:
