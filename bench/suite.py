@@ -282,6 +282,7 @@ def run_mode(args: argparse.Namespace, sync: str, root: Path) -> tuple[list[Row]
     work = root / sync.lower()
     work.mkdir()
     data_dir = work / "data"
+    data_dir.mkdir(mode=0o700)  # only `otpd init` and `otpd serve` create a missing one
     cli(data_dir, sync, "tenant", "create", TENANT)
     scopes = "read,write,verify,reveal"
     made = cli(data_dir, sync, "client", "create", "--tenant", TENANT, "--name", CLIENT,

@@ -2,9 +2,10 @@
 counts the services' events, the latency middleware and the /metrics endpoint.
 
 With `--workers N` every worker writes its values to files in a per-instance directory
-(prometheus-client's multiprocess mode, PROMETHEUS_MULTIPROC_DIR) and a scrape of any worker
-sums them. prometheus_client reads that variable when it is first imported, so this module
-imports it only inside functions: `otpd serve` sets the directory before any worker starts.
+(prometheus-client's multiprocess mode, PROMETHEUS_MULTIPROC_DIR; see prepare_multiprocess)
+and a scrape of any worker sums them. prometheus_client reads that variable when it is first
+imported, so this module imports it only inside functions: `otpd serve` sets the directory
+before any worker starts.
 Labels are bounded: api, tenant, outcome, route template; never a credential name.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,15 +41,16 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _OFFSET_BUCKETS = (-5.0, -4.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0)
 
 
-def prepare_multiprocess(instances_dir: Path, session_id: str) -> Path:
-    """A fresh metrics directory for this instance (removed by `cleanup_multiprocess`), and
-    the stale ones of instances that are gone (their `.alive` file removed by their sweep)."""
-    for stale in instances_dir.glob("*.metrics"):
-        if not (instances_dir / (stale.name.removesuffix(".metrics") + ".alive")).exists():
-            shutil.rmtree(stale, ignore_errors=True)
-    folder = instances_dir / f"{session_id}.metrics"
+def prepare_multiprocess(session_id: str) -> Path:
+    """A fresh metrics directory for this instance, removed by `cleanup_multiprocess`.
+
+    In the system's temporary directory, not the data directory: prometheus-client maps its
+    value files into memory, and a page of a mapped file that cannot be allocated on a full
+    disk kills the process (SIGBUS). A full data disk must give 503s, never a dead worker
+    (tests/e2e/test_full_disk.py)."""
+    folder = Path(tempfile.gettempdir()) / f"otpd-metrics-{session_id}"
     shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(mode=0o700, parents=True)
+    folder.mkdir(mode=0o700)
     os.environ[MULTIPROC_ENV] = str(folder)
     return folder
 

@@ -26,7 +26,6 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from otpd.bootstrap import build_runtime
 from otpd.core.errors import ConfigError
 from otpd.crypto import NodeSession
-from otpd.crypto.node import INSTANCES_DIR
 from otpd.logs import configure_logging
 from otpd.settings import Settings
 from otpd.web.app import create_app, render_error
@@ -170,7 +169,7 @@ def serve(settings: Settings) -> int:
     sock = _bind(settings.host, settings.port)
     node = NodeSession.start(settings.data_dir)
     # Per instance: workers of this serve share it; another instance has its own.
-    metrics_dir = prepare_multiprocess(settings.data_dir / INSTANCES_DIR, node.session_id)
+    metrics_dir = prepare_multiprocess(node.session_id)
     try:
         return _serve_bound(settings, node, sock)
     finally:
