@@ -27,7 +27,7 @@ EXPOSE 8080 1812/udp
 
 # Readiness, not liveness: a sealed Shamir node is alive but must not receive traffic.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2).status != 200)"]
+  CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/readyz', timeout=2).status != 200)"]
 
 ENTRYPOINT ["otpd"]
 CMD ["serve"]

@@ -33,9 +33,9 @@ from starlette.concurrency import run_in_threadpool
 
 import otpd.api
 from bench.common import CALL_MODE_ENV
+from otpd.logs import configure_logging
 from otpd.settings import load_settings
 from otpd.web.app import create_app
-from otpd.web.server import configure_logging
 
 __all__ = ["direct_call", "hop_references", "make_app", "one_thread_call", "replace_hop"]
 

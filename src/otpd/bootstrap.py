@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from otpd.clock import SystemClock
+from otpd.core.access_service import LogEvents
+from otpd.core.audit import Events
 from otpd.core.errors import ConfigError
 from otpd.core.policy import ThrottlePolicy
 from otpd.core.ports import CredentialStore
 from otpd.core.service import CredentialService
+from otpd.core.trail import ClockWatch, Fanout, Trail
 from otpd.crypto import NodeSession, SealManager, open_seal
 from otpd.settings import Settings
 from otpd.store.sqlite import SqliteStore
@@ -25,8 +30,11 @@ class Runtime:
     store: CredentialStore
     sealer: SealManager
     service: CredentialService
+    trail: Trail
+    clock_watch: ClockWatch
 
     def close(self) -> None:
+        self.trail.close()  # what is queued for the audit trail goes in first
         self.store.close()
 
 
@@ -65,8 +73,12 @@ def _postgres(settings: Settings, url: str) -> CredentialStore:
     )
 
 
-def build_runtime(settings: Settings, node: NodeSession | None = None) -> Runtime:
-    """Open (and on first use initialise) the data directory, database and seal."""
+def build_runtime(
+    settings: Settings, node: NodeSession | None = None, listeners: Sequence[Events] = ()
+) -> Runtime:
+    """Open (and on first use initialise) the data directory, database and seal. The services'
+    events go to the `otpd.audit` log, the database trail, the clock watch and `listeners`
+    (the web app's metrics)."""
     ensure_data_dir(settings.data_dir)
     throttle = ThrottlePolicy(
         free_failures=settings.throttle_free_failures,
@@ -82,11 +94,15 @@ def build_runtime(settings: Settings, node: NodeSession | None = None) -> Runtim
     except BaseException:
         store.close()
         raise
+    clock = SystemClock()
+    trail = Trail(store, clock, settings.audit_retention_days)  # type: ignore[arg-type]
+    clock_watch = ClockWatch(time.time, time.monotonic)
     service = CredentialService(
         store,
         sealer,
-        SystemClock(),
+        clock,
         throttle=throttle,
         label_prefix=settings.strongbox_label_prefix,
+        events=Fanout([LogEvents(), trail, clock_watch, *listeners]),
     )
-    return Runtime(settings=settings, store=store, sealer=sealer, service=service)
+    return Runtime(settings, store, sealer, service, trail, clock_watch)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import secrets
 import sys
 import urllib.error
 import urllib.request
@@ -16,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from otpd import cli_client, cli_keys, cli_tenant
+from otpd import cli_audit, cli_client, cli_keys, cli_tenant
 from otpd.bootstrap import build_runtime, open_store
 from otpd.cli_options import (
     EPILOG,
@@ -28,6 +29,7 @@ from otpd.cli_options import (
     version,
 )
 from otpd.console import cli as console_cli
+from otpd.core.audit import RequestContext, request_context
 from otpd.core.errors import OtpdError
 from otpd.crypto import init_shamir
 from otpd.settings import Settings
@@ -48,7 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the server (creates the data directory)")
     _common(serve, "data_dir", "database", "host", "port", "workers", "public_url", "config")
     _common(serve, "tls_cert", "tls_key", "tls_client_ca", "radius_listen")
+    _common(serve, "log_format", "syslog", "metrics_listen")
     cli_tenant.add_parser(commands, _common, Parser)
+    cli_audit.add_parser(commands, _common, Parser)
     _add_client_parsers(commands)
     init = commands.add_parser("init", help="new data directory with a Shamir-split seal key")
     init.add_argument("--shares", type=int, required=True, help="how many shares to print")
@@ -266,6 +270,7 @@ def _cmd_admin(args: argparse.Namespace) -> int:
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "serve": _cmd_serve,
     "tenant": lambda args: cli_tenant.run(args, _settings(args)),
+    "audit": lambda args: cli_audit.run(args, _settings(args)),
     "client": _cmd_client,
     "credential": _cmd_credential,
     "init": _cmd_init,
@@ -282,7 +287,18 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Errors are one line on stderr and a non-zero exit: 2 for usage, 1 for the rest."""
     args = _parser().parse_args(argv)
-    return run_reporting(lambda: _COMMANDS[args.command](args))
+    # The audit trail names who acted: for an administration command, the local user.
+    context = RequestContext(request_id="cli-" + secrets.token_hex(4), source="local")
+    context.caller = "cli:" + _user()
+    with request_context(context):
+        return run_reporting(lambda: _COMMANDS[args.command](args))
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name (a container with an unknown uid)
+        return "unknown"
 
 
 if __name__ == "__main__":

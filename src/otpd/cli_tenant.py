@@ -11,7 +11,7 @@ from typing import Any
 
 from otpd.bootstrap import build_runtime, open_store
 from otpd.core.errors import InvalidInput, NotFound, OtpdError
-from otpd.core.model import SYSTEM_TENANT, PhenixAuth, Scope, Tenant
+from otpd.core.model import SYSTEM_TENANT, PhenixAuth, Scope, Tenant, validate_issuer
 from otpd.core.tenants import validate_operations, validate_subjects
 from otpd.settings import Settings
 from otpd.subjects import canonical_subject
@@ -75,6 +75,7 @@ def _tenant_json(tenant: Tenant) -> dict[str, Any]:
         "phenixid-auth": tenant.phenixid_auth.value,
         "allowed-operations": list(tenant.allowed_operations),
         "client-cert-subjects": list(tenant.client_cert_subjects),
+        "issuer": tenant.issuer,
     }
 
 
@@ -93,6 +94,12 @@ def _tenant_options(parser: argparse.ArgumentParser) -> None:
         help="allowed client certificate subject, RFC 4514 as CN=x,O=y,C=SE (repeatable)",
     )
     parser.add_argument(
+        "--issuer",
+        default=None,
+        help="QR label prefix and issuer of the tenant's credentials, e.g. the company "
+        "(docs/operations.md#tenants; '' restores the default)",
+    )
+    parser.add_argument(
         "--clear-client-cert-subjects",
         action="store_true",
         help="allow no client certificate subject (before any --client-cert-subject)",
@@ -107,6 +114,8 @@ def _tenant_changes(args: argparse.Namespace) -> dict[str, Any]:
     if args.allowed_operation is not None:
         names = [n.strip() for value in args.allowed_operation for n in value.split(",")]
         changes["allowed_operations"] = validate_operations(n for n in names if n)
+    if args.issuer is not None:
+        changes["issuer"] = validate_issuer(args.issuer) if args.issuer else None
     if args.clear_client_cert_subjects:
         changes["client_cert_subjects"] = ()
     if args.client_cert_subject:

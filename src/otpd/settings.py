@@ -103,6 +103,29 @@ def _udp_listen(text: str) -> tuple[str, int]:
     return host, _port(port)
 
 
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        raise ValueError("must be true or false")
+    return lowered in ("true", "1", "yes", "on")
+
+
+def _syslog_target(text: str) -> str:
+    if text.startswith("udp://") or text.startswith("/"):
+        return text
+    raise ValueError("must be a socket path such as /dev/log or udp://HOST[:PORT]")
+
+
+def _tcp_listen(text: str) -> tuple[str, int]:
+    """`ADDR:PORT` or `[V6ADDR]:PORT`."""
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        raise ValueError("must be ADDR:PORT")
+    host = host.removeprefix("[").removesuffix("]")
+    ipaddress.ip_address(host)  # ValueError: must be an IP address
+    return host, _port(port)
+
+
 def _optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return lambda text: parse(text) if text else None
 
@@ -195,6 +218,25 @@ class Settings:
         "seconds after which a spent guess budget allows one more try; default: never",
     )
     log_level: str = _setting("info", _choice("debug", "info", "warning", "error"), "log level")
+    log_format: str = _setting(
+        "text", _choice("text", "json"), "log line format: text, or json (one object per line)"
+    )
+    syslog: str | None = _setting(
+        None,
+        _optional(_syslog_target),
+        "also log to syslog: a socket path (/dev/log) or udp://HOST[:PORT]",
+    )
+    metrics: bool = _setting(True, _bool, "serve Prometheus metrics at /metrics")
+    metrics_listen: tuple[str, int] | None = _setting(
+        None,
+        _optional(_tcp_listen),
+        "serve /metrics on this ADDR:PORT instead of the main port",
+    )
+    audit_retention_days: int | None = _setting(
+        None,
+        _optional(_positive),
+        "days the audit trail keeps entries (pruned every few minutes); default: forever",
+    )
     tls_cert: Path | None = _setting(
         None, _optional(Path), "TLS certificate chain (PEM); serve HTTPS"
     )

@@ -24,6 +24,7 @@ def test_tenant_list_shows_every_tenant_with_its_credential_count(data_dir: Path
         "phenixid-auth": "basic",
         "allowed-operations": rows["globex"]["allowed-operations"],
         "client-cert-subjects": [],
+        "issuer": None,
         "credentials": 0,
     }
 

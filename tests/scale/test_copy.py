@@ -94,8 +94,11 @@ def test_copy_sqlite_to_postgres_and_back(pg_server: PgServer, tmp_path: Path) -
 
     back_url = f"sqlite:///{back_dir / 'otpd.sqlite3'}"
     back_dir.mkdir()
-    # The same rows, plus the bearer token the PostgreSQL instance issued at login.
-    assert _copy(pg_url, back_url) == {**counts, "token": counts["token"] + 1}
+    # The same rows, plus the bearer token the PostgreSQL instance issued at login and the
+    # audit trail's rows of what it did.
+    back = _copy(pg_url, back_url)
+    assert back["audit"] > counts["audit"] > 0
+    assert back == {**counts, "token": counts["token"] + 1, "audit": back["audit"]}
     after = _throttle_state(back_dir / "otpd.sqlite3")
     assert after[0][0] == before[0][0]  # the replay step came back unchanged
     # Still throttled and locked, with the refusals PostgreSQL counted (one each).

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from otpd.core.audit import GENESIS
 from otpd.core.model import (
     ApiClient,
     CredentialRecord,
@@ -26,7 +27,7 @@ BACKENDS = ["memory", "sqlite", "postgres"]
 # Every table of the schema, emptied between tests that share one PostgreSQL database.
 _TABLES = (
     "tenant, api_client, credential, meta, token, enrolment_ticket, radius_challenge,"
-    " console_admin, console_session, tenant_key"
+    " console_admin, console_session, tenant_key, audit"
 )
 
 
@@ -39,6 +40,7 @@ def open_store(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Cre
         with pg._pool.connection() as conn:  # a fresh database is slower than emptying one
             conn.execute(f"TRUNCATE {_TABLES} CASCADE")
             conn.execute("UPDATE credential_id_seq SET value = 0")
+            conn.execute(f"UPDATE audit_head SET seq = 0, hash = '{GENESIS}'")
         return pg
     return SqliteStore(tmp_path / "otpd.db")
 

@@ -14,7 +14,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Scope
 
-from otpd.web.middleware import OtpdMiddleware, redact_path
+from otpd.web.middleware import (
+    AccessLog,
+    BodyCap,
+    LastResort,
+    RequestId,
+    SealedGate,
+    redact_path,
+)
 
 SECRET_TEXT = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 
@@ -40,14 +47,17 @@ def app(sealed: bool = False) -> Starlette:
     """Built the way otpd.web.app builds the real one: our middleware inside Starlette's."""
     return Starlette(
         routes=[Route("/v1/boom", boom), Route("/v1/echo", echo, methods=["POST"])],
-        middleware=[
+        middleware=[  # the order of otpd.web.app.create_app
+            Middleware(RequestId, trusted_proxies=(), api_of=lambda path: "test"),
+            Middleware(AccessLog),
+            Middleware(LastResort, render_error=render),
+            Middleware(BodyCap, render_error=render, max_body_bytes=100),
             Middleware(
-                OtpdMiddleware,
+                SealedGate,
                 render_error=render,
-                max_body_bytes=100,
                 is_sealed=lambda: sealed,
                 sealed_gate=lambda path: path.startswith("/v1/"),
-            )
+            ),
         ],
     )
 

@@ -10,16 +10,19 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 from otpd.core import access, tenants
+from otpd.core.audit import AuditEvent, Events, current_context, note_caller
 from otpd.core.client_cache import ClientCache
 from otpd.core.clients import ClientAdmin, checked_scopes
 from otpd.core.errors import (
     AlreadyExists,
     Forbidden,
     NotFound,
+    OtpdError,
     Sealed,
     Unauthenticated,
 )
@@ -45,13 +48,35 @@ from otpd.core.tokens import (
     resolve_token,
 )
 
-__all__ = ["AccessService", "audit_log"]
+__all__ = ["AccessService", "LogEvents", "audit_log"]
 
 # docs/requirements.md#audit: every attempt with its true outcome (the APIs answer without an
 # oracle, docs/requirements.md#no-oracle). Never the
 # submitted code or any secret (docs/requirements.md#no-secret-leaves); names are validated to a
 # safe alphabet before storage.
 audit_log = logging.getLogger("otpd.audit")
+
+
+class LogEvents:
+    """The default listener: one `otpd.audit` log line per event (the database trail and the
+    metrics are added in otpd.bootstrap)."""
+
+    def emit(self, event: AuditEvent) -> None:
+        context = current_context()
+        audit_log.info(
+            "%s tenant=%s caller=%s target=%s outcome=%s request_id=%s",
+            event.action,
+            event.tenant,
+            event.caller,
+            event.target,
+            event.outcome,
+            context.request_id,
+        )
+
+
+def outcome_of(error: BaseException) -> str:
+    """An audit outcome for a refused action: the error's kind, never its text."""
+    return type(error).__name__.lower()
 
 
 class AccessService(ClientAdmin):  # + list, revoke, rotate, scopes (core.clients)
@@ -66,6 +91,7 @@ class AccessService(ClientAdmin):  # + list, revoke, rotate, scopes (core.client
         tokens: TokenPolicy | None = None,
         random_bytes: Callable[[int], bytes] = secrets.token_bytes,
         client_cache: ClientCache | None = None,
+        events: Events | None = None,
     ) -> None:
         self.store = store
         self.sealer = sealer
@@ -78,6 +104,37 @@ class AccessService(ClientAdmin):  # + list, revoke, rotate, scopes (core.client
         self._in_flight = InFlight()  # verifications of this process, which seal() waits for
         self._touched: dict[tuple[str, str], int] = {}  # coarse last-used (core.clients)
         self._client_cache = client_cache or ClientCache()  # key hash -> client, for 0.5 s at most
+        self.events: Events = events or LogEvents()
+
+    # --- audit (issue #13): every action with its true outcome, never a code or secret ----
+    def emit(
+        self,
+        action: str,
+        outcome: str,
+        *,
+        tenant: str = "-",
+        caller: str | None = None,
+        target: str = "-",
+        offset: int | None = None,
+    ) -> None:
+        who = caller if caller is not None else current_context().caller
+        if tenant != "-":
+            note_caller(tenant, who)
+        self.events.emit(AuditEvent(action, outcome, tenant, who, target, offset))
+
+    @contextmanager
+    def audited(
+        self, principal: Principal | None, action: str, target: str = "-", tenant: str = "-"
+    ) -> Iterator[None]:
+        """Report the block as `action`: "ok", or the kind of the domain error it raised."""
+        tenant = principal.tenant if principal else tenant
+        caller = principal.client if principal else None
+        try:
+            yield
+        except OtpdError as error:
+            self.emit(action, outcome_of(error), tenant=tenant, caller=caller, target=target)
+            raise
+        self.emit(action, "ok", tenant=tenant, caller=caller, target=target)
 
     # --- time ----------------------------------------------------------------------------
     def now(self) -> int:
@@ -85,8 +142,9 @@ class AccessService(ClientAdmin):  # + list, revoke, rotate, scopes (core.client
 
     # --- administration (CLI; no principal: whoever can read the data directory is root) --
     def create_tenant(self, tenant_id: str, phenixid_auth: PhenixAuth = PhenixAuth.BASIC) -> Tenant:
-        tenant = Tenant(id=tenant_id, phenixid_auth=phenixid_auth, created_at=self.now())
-        self.store.create_tenant(tenant)
+        with self.audited(None, "tenant.create", tenant_id, tenant_id):
+            tenant = Tenant(id=tenant_id, phenixid_auth=phenixid_auth, created_at=self.now())
+            self.store.create_tenant(tenant)
         return tenant
 
     def ensure_tenant(self, tenant_id: str) -> Tenant:
@@ -107,7 +165,8 @@ class AccessService(ClientAdmin):  # + list, revoke, rotate, scopes (core.client
         return tenant
 
     def update_tenant(self, tenant: Tenant) -> None:
-        self.store.update_tenant(tenant)
+        with self.audited(None, "tenant.update", tenant.id, tenant.id):
+            self.store.update_tenant(tenant)
 
     def create_client(
         self, tenant_id: str, name: str, scopes: Iterable[Scope]
@@ -123,7 +182,8 @@ class AccessService(ClientAdmin):  # + list, revoke, rotate, scopes (core.client
             created_at=self.now(),
         )
         self.ensure_tenant(tenant_id)
-        self.store.create_client(client)
+        with self.audited(None, "client.create", name, tenant_id):
+            self.store.create_client(client)
         return client, key
 
     # --- authentication ------------------------------------------------------------------
@@ -163,15 +223,29 @@ class AccessService(ClientAdmin):  # + list, revoke, rotate, scopes (core.client
         tenant = self.store.get_tenant(tenant_id) if known else None
         try:
             return tenants.admit(tenant, caller, operation, self.authenticate_basic)
-        # docs/requirements.md#audit: the true reason, not the answer
-        except (Forbidden, Unauthenticated) as error:
-            audit_log.info("admit tenant=%s refused=%s", tenant.id if tenant else "-", error)
+        except (
+            Forbidden,
+            Unauthenticated,
+        ) as error:  # the true reason, not the answer (docs/requirements.md#audit)
+            self.emit("admit", outcome_of(error), tenant=tenant.id if tenant else "-")
             raise
 
     # --- bearer tokens (Strongbox) -------------------------------------------------------
     def login(self, name: object, key: object, tenant: object = None) -> IssuedToken:
         """Client name + key (+ optional tenant) -> a bearer token. Wrong name, key or tenant
         all give the same Unauthenticated (docs/api-strongbox.md)."""
+        try:
+            principal, key_hash = self._login_principal(name, key, tenant)
+        except Unauthenticated:
+            self.emit("login", "failed", caller="-")
+            raise
+        with self.audited(principal, "login"):
+            # The token records the key that logged in: it dies with that key (core.tokens).
+            issued = new_token_record(principal, self.clock.now_us(), self.tokens, key_hash)
+            self.store.insert_token(issued.record)
+        return issued
+
+    def _login_principal(self, name: object, key: object, tenant: object) -> tuple[Principal, str]:
         if not isinstance(name, str) or not isinstance(key, str):
             raise Unauthenticated("bad login")
         client, key_hash = self._client_for_key(key)
@@ -179,10 +253,7 @@ class AccessService(ClientAdmin):  # + list, revoke, rotate, scopes (core.client
         same_name = hmac.compare_digest(principal.client.encode(), name.encode("utf-8", "replace"))
         if not same_name or tenant not in (None, principal.tenant):
             raise Unauthenticated("bad login")
-        # The token records the key that logged in: it dies with that key (core.tokens).
-        issued = new_token_record(principal, self.clock.now_us(), self.tokens, key_hash)
-        self.store.insert_token(issued.record)
-        return issued
+        return principal, key_hash
 
     def authenticate_token(self, token: str | None, scope: Scope | None = None) -> Principal:
         """A Strongbox bearer token (None: none was sent) -> principal with `scope`."""
@@ -214,15 +285,20 @@ class AccessService(ClientAdmin):  # + list, revoke, rotate, scopes (core.client
         return self.sealer.status()
 
     def submit_unseal_share(self, share: str) -> SealStatus:
-        return self.sealer.submit_share(share)
+        with self.audited(None, "unseal.share"):
+            status = self.sealer.submit_share(share)
+        if not status.sealed:
+            self.emit("unseal", "ok")
+        return status
 
     def reset_unseal(self, nonce: str) -> SealStatus:
         return self.sealer.reset_progress(nonce)
 
     def seal(self, principal: Principal) -> SealStatus:
-        access.require(principal, Scope.SEAL)
-        with self._in_flight.exclusive():  # a verification under way commits wholly first
-            self.sealer.seal()
+        with self.audited(principal, "seal"):
+            access.require(principal, Scope.SEAL)
+            with self._in_flight.exclusive():  # a verification under way commits wholly first
+                self.sealer.seal()
         return self.sealer.status()
 
     # --- housekeeping ----------------------------------------------------------------------

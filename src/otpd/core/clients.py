@@ -9,8 +9,8 @@ injected clock; a second rotation replaces it. docs/operations.md#api-clients-li
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from otpd.core import access
 from otpd.core.client_cache import ClientCache
@@ -21,7 +21,6 @@ from otpd.core.ports import Clock, CredentialStore
 __all__ = ["ClientAdmin", "checked_scopes"]
 
 # Administration is audited by name, never with a key or its hash.
-audit_log = logging.getLogger("otpd.audit")
 
 
 def checked_scopes(tenant_id: str, scopes: Iterable[Scope]) -> frozenset[Scope]:
@@ -45,6 +44,19 @@ class ClientAdmin:
     _touched: dict[tuple[str, str], int]
     _client_cache: ClientCache
 
+    if TYPE_CHECKING:  # AccessService's: the audit trail (core.audit)
+
+        def emit(
+            self,
+            action: str,
+            outcome: str,
+            *,
+            tenant: str = "-",
+            caller: str | None = None,
+            target: str = "-",
+            offset: int | None = None,
+        ) -> None: ...
+
     def list_clients(self, tenant_id: str | None = None) -> list[ApiClient]:
         """One tenant's clients (NotFound if no such tenant), or every client, by tenant."""
         if tenant_id is not None:
@@ -58,7 +70,7 @@ class ClientAdmin:
         self._client_cache.forget()
         if not self.store.delete_client(tenant_id, name):
             raise NotFound("no such client")
-        audit_log.info("client revoked tenant=%s name=%s", tenant_id, name)
+        self.emit("client revoke", "ok", tenant=tenant_id, target=name)
 
     def rotate_client(self, tenant_id: str, name: str, grace_s: int) -> tuple[ApiClient, str]:
         """A new key, returned once. The old key (and the bearer tokens it logged in) keeps
@@ -71,7 +83,7 @@ class ClientAdmin:
         self._client_cache.forget()
         if not self.store.rotate_client_key(tenant_id, name, access.hash_key(key), until):
             raise NotFound("no such client")
-        audit_log.info("client key rotated tenant=%s name=%s grace=%ds", tenant_id, name, grace_s)
+        self.emit("client rotate", f"ok grace={grace_s}s", tenant=tenant_id, target=name)
         return self._client(tenant_id, name), key
 
     def update_client_scopes(self, tenant_id: str, name: str, scopes: Iterable[Scope]) -> ApiClient:
@@ -81,7 +93,7 @@ class ClientAdmin:
         if not self.store.set_client_scopes(tenant_id, name, scope_set):
             raise NotFound("no such client")
         shown = ",".join(sorted(scope_set))
-        audit_log.info("client scopes set tenant=%s name=%s scopes=%s", tenant_id, name, shown)
+        self.emit("client update", f"ok scopes={shown}", tenant=tenant_id, target=name)
         return self._client(tenant_id, name)
 
     def _client(self, tenant_id: str, name: str) -> ApiClient:

@@ -97,6 +97,14 @@ class Outcome(StrEnum):
     )
 
 
+def validate_issuer(value: str) -> str:
+    """A tenant's issuer (issue #13): shown as the authenticator app's account heading, so
+    printable, at most 64 characters, and no ':' (the otpauth label's separator)."""
+    if not value or len(value) > 64 or not value.isprintable() or ":" in value:
+        raise InvalidInput("issuer", "must be 1-64 printable characters without ':'")
+    return value
+
+
 def validate_tenant_id(value: str, field_name: str = "tenant") -> str:
     if not isinstance(value, str) or not TENANT_ID.fullmatch(value):
         raise InvalidInput(field_name, "must match [a-z0-9][a-z0-9-]{0,62}")
@@ -182,6 +190,9 @@ class Tenant:
     allowed_operations: tuple[str, ...] = ("otp_token_auth",)
     client_cert_subjects: tuple[str, ...] = ()
     created_at: int = 0
+    # The QR label prefix and issuer of this tenant's credentials (issue #13): a Token2 or
+    # PhenixID user's app shows the company, not the Strongbox default "Sbox".
+    issuer: str | None = None
 
     def __post_init__(self) -> None:
         validate_tenant_id(self.id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
+from otpd.core.audit import AuditEntry, AuditQuery
 from otpd.core.console import AdminAccount, ConsoleSession, CredentialPage
 from otpd.core.enrolment import EnrolmentTicket
 from otpd.core.model import (
@@ -24,6 +25,7 @@ from otpd.core.model import (
 from otpd.core.nas import NasClient, RadiusChallenge
 
 __all__ = [
+    "AuditStore",
     "BulkCredentialStore",
     "Clock",
     "ConsoleStore",
@@ -350,4 +352,28 @@ class ConsoleStore(Protocol):
     ) -> CredentialPage:
         """Credentials whose name starts with `prefix`, in name order, after the name `after`:
         a range on the (tenant, name) index, never an OFFSET."""
+        ...
+
+
+class AuditStore(Protocol):
+    """The audit trail (issue #13): appended one row at a time, each linked to the last by
+    hash (otpd.core.audit). Every store implements it; the database holds the trail so every
+    instance writes to one chain."""
+
+    def append_audit(self, entry: AuditEntry) -> AuditEntry:
+        """Link `entry` to the chain head and store it, in one transaction; returns it linked."""
+        ...
+
+    def append_audit_batch(self, entries: Sequence[AuditEntry]) -> list[AuditEntry]:
+        """Several entries, linked in order, in one transaction (the trail's group commit)."""
+        ...
+
+    def list_audit(self, query: AuditQuery) -> list[AuditEntry]: ...
+
+    def audit_head(self) -> tuple[int, str] | None:
+        """The newest link (seq, hash) as recorded at append time; None before the first."""
+        ...
+
+    def prune_audit(self, before_us: int) -> int:
+        """Remove entries older than `before_us` but never the newest; the count removed."""
         ...

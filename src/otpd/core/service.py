@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from otpd.core import access
-from otpd.core.access_service import AccessService, audit_log
+from otpd.core.access_service import AccessService
 from otpd.core.codes import code_text
 from otpd.core.enrolment import Enrolment, credential_for_ticket, enrol
 from otpd.core.errors import (
@@ -31,7 +31,7 @@ from otpd.core.model import (
     validate_secret,
     validate_tenant_id,
 )
-from otpd.core.otp import totp
+from otpd.core.otp import totp, totp_step
 from otpd.core.policy import evaluate_code, is_throttled, usable
 from otpd.core.provisioning import build_uri
 
@@ -49,6 +49,12 @@ class CredentialService(AccessService):
         self, principal: Principal, spec: CredentialSpec, secret: SecretBytes | None = None
     ) -> tuple[CredentialRecord, SecretBytes]:
         """Enrol a credential; returns it and its secret (the only time the secret leaves)."""
+        with self.audited(principal, "credential.create", spec.name):
+            return self._create_credential(principal, spec, secret)
+
+    def _create_credential(
+        self, principal: Principal, spec: CredentialSpec, secret: SecretBytes | None
+    ) -> tuple[CredentialRecord, SecretBytes]:
         self._require_new_name(principal, spec)
         secret, key_size = self._secret_for(spec, secret)
         credential_id = self.store.allocate_credential_id()
@@ -93,6 +99,16 @@ class CredentialService(AccessService):
         secret: SecretBytes | None = None,
         *,
         expect_version: int | None = None,
+    ) -> CredentialRecord:
+        with self.audited(principal, "credential.replace", spec.name):
+            return self._replace_credential(principal, spec, secret, expect_version)
+
+    def _replace_credential(
+        self,
+        principal: Principal,
+        spec: CredentialSpec,
+        secret: SecretBytes | None,
+        expect_version: int | None,
     ) -> CredentialRecord:
         """Replace an existing credential's settings (and its secret when one is given or the
         key size changes). The id and creation time stay. Replay and failure state reset only
@@ -169,49 +185,60 @@ class CredentialService(AccessService):
     def delete_credential(
         self, principal: Principal, name: str, *, expect_version: int | None = None
     ) -> None:
-        access.require(principal, Scope.WRITE)
-        self._require_unsealed()
-        if not self.store.delete_credential(principal.tenant, name, expect_version=expect_version):
-            _explain_missed_write(conditional=expect_version is not None)
+        with self.audited(principal, "credential.delete", name):
+            access.require(principal, Scope.WRITE)
+            self._require_unsealed()
+            deleted = self.store.delete_credential(
+                principal.tenant, name, expect_version=expect_version
+            )
+            if not deleted:
+                _explain_missed_write(conditional=expect_version is not None)
 
     def reveal_secret(self, principal: Principal, name: str) -> SecretBytes:
-        access.require(principal, Scope.REVEAL)
-        record = self._get_unsealed(principal.tenant, name)
-        return self._open(record)
+        with self.audited(principal, "credential.reveal", name):
+            access.require(principal, Scope.REVEAL)
+            record = self._get_unsealed(principal.tenant, name)
+            return self._open(record)
 
     def secret_of(self, principal: Principal, record: CredentialRecord) -> SecretBytes:
         """The secret of a record the caller has just read (scope reveal), without reading it
         again: a Strongbox list shows each entry's secret at the version it listed."""
-        access.require(principal, Scope.REVEAL)
-        self._require_unsealed()
-        if record.tenant != principal.tenant:
-            raise NotFound("no such credential")
-        return self._open(record)
+        with self.audited(principal, "credential.reveal", record.name):
+            access.require(principal, Scope.REVEAL)
+            self._require_unsealed()
+            if record.tenant != principal.tenant:
+                raise NotFound("no such credential")
+            return self._open(record)
 
     def key_uri(self, principal: Principal, name: str) -> str:
         """The otpauth:// URI (it carries the secret, so it needs scope reveal)."""
-        access.require(principal, Scope.REVEAL)
-        record = self._get_unsealed(principal.tenant, name)
-        return self.uri_for(record, self._open(record))
+        with self.audited(principal, "credential.get-qr-code", name):
+            access.require(principal, Scope.REVEAL)
+            record = self._get_unsealed(principal.tenant, name)
+            return self.uri_for(record, self._open(record))
 
     def uri_for(self, record: CredentialRecord, secret: SecretBytes) -> str:
+        """The otpauth URI. A tenant with an issuer (a Token2 or PhenixID company, issue #13)
+        names its credentials in the app; else the Strongbox label prefix setting decides."""
+        tenant = self.store.get_tenant(record.tenant)
+        issuer = tenant.issuer if tenant is not None and tenant.issuer else None
         prefix = record.issuer if self.label_prefix == "issuer" else self.label_prefix
         return build_uri(
             secret=secret,
-            label_prefix=prefix,
+            label_prefix=issuer or prefix,
             account_name=record.account_name,
-            issuer=record.issuer,
+            issuer=issuer or record.issuer,
             params=record.params,
         )
 
     def current_code(self, principal: Principal, name: str) -> str:
         """A valid code for now (scope code: it makes valid codes)."""
-        access.require(principal, Scope.CODE)
-        record = self._get_unsealed(principal.tenant, name)
-        params = record.params
-        return totp(
-            self._open(record).reveal(), self.now(), params.period, params.digits, params.algorithm
-        )
+        with self.audited(principal, "credential.get-code", name):
+            access.require(principal, Scope.CODE)
+            record = self._get_unsealed(principal.tenant, name)
+            params = record.params
+            secret = self._open(record).reveal()
+            return totp(secret, self.now(), params.period, params.digits, params.algorithm)
 
     # --- verification --------------------------------------------------------------------
     def verify(self, principal: Principal, name: str, code: object) -> VerifyResult:
@@ -222,31 +249,39 @@ class CredentialService(AccessService):
         with self._in_flight.shared():  # seal() waits for this verification (see _evaluate)
             self._require_unsealed()
             record = self.store.get_credential(principal.tenant, name)
-            return self._verify_record(principal.tenant, record, code)
+            return self._verify_record(principal, record, code)
 
     def verify_by_id(self, principal: Principal, credential_id: int, code: object) -> VerifyResult:
         access.require(principal, Scope.VERIFY)
         with self._in_flight.shared():
             self._require_unsealed()
             record = self.store.get_credential_by_id(principal.tenant, credential_id)
-            return self._verify_record(principal.tenant, record, code)
+            return self._verify_record(principal, record, code)
 
     def reset_credential(self, tenant_id: str, name: str) -> None:
         """Clear a credential's failures, backoff and spent guess budget (administration, CLI:
         `otpd credential reset`). The replay state stays: a used code stays used."""
-        if not self.store.reset_failures(validate_tenant_id(tenant_id), name):
-            raise NotFound("no such credential")
-        audit_log.info("reset tenant=%s credential=%s", tenant_id, name)
+        with self.audited(None, "credential.reset", name, tenant_id):
+            if not self.store.reset_failures(validate_tenant_id(tenant_id), name):
+                raise NotFound("no such credential")
 
     def _verify_record(
-        self, tenant: str, record: CredentialRecord | None, code: object
+        self, principal: Principal, record: CredentialRecord | None, code: object
     ) -> VerifyResult:
-        result = self._evaluate(tenant, record, code)
-        audit_log.info(
-            "verify tenant=%s credential=%s outcome=%s",
-            tenant,
-            record.id if record else "unknown",
+        result = self._evaluate(principal.tenant, record, code)
+        offset = None
+        if record is not None and result.matched_step is not None:
+            offset = result.matched_step - totp_step(self.now(), record.params.period)
+        # The credential's stored name; an unknown name is not recorded: it is the caller's
+        # raw input, and a user who types a code or password into the name field must not
+        # find it in the trail.
+        self.emit(
+            "verify",
             result.outcome.value,
+            tenant=principal.tenant,
+            caller=principal.client,
+            target=record.name if record else "-",
+            offset=offset,
         )
         return result
 
@@ -257,11 +292,8 @@ class CredentialService(AccessService):
         with self._in_flight.shared():
             self._require_unsealed()
             result = self._evaluate(record.tenant, record, code, pending_ok=True)
-        audit_log.info(
-            "confirm tenant=%s credential=%s outcome=%s",
-            record.tenant,
-            record.id,
-            result.outcome.value,
+        self.emit(
+            "enrolment confirm", result.outcome.value, tenant=record.tenant, target=record.name
         )
         return result
 
@@ -339,7 +371,12 @@ class CredentialService(AccessService):
         """The otpauth URI behind a live enrolment ticket. No principal: the ticket is the
         authority (an <img> tag fetches it). Anything but a live ticket is NotFound."""
         self._require_unsealed()
-        record = credential_for_ticket(self.store, ticket, self.clock.now_us())
+        try:
+            record = credential_for_ticket(self.store, ticket, self.clock.now_us())
+        except NotFound:
+            self.emit("enrolment.ticket", "notfound")
+            raise
+        self.emit("enrolment.ticket", "ok", tenant=record.tenant, target=record.name)
         return self.uri_for(record, self._open(record))
 
     # --- helpers -------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from otpd.core.enrolment import EnrolmentTicket
 from otpd.core.errors import AlreadyExists, NotFound
 from otpd.core.model import ApiClient, CredentialRecord, Tenant, ThrottleState, TokenRecord
 from otpd.core.policy import is_throttled, rescale_step
+from otpd.store.audit_rows import MemoryAuditRows
 from otpd.store.client_rows import MemoryClientRows
 from otpd.store.console_rows import MemoryConsoleRows
 from otpd.store.key_rows import MemoryKeyRows
@@ -25,8 +26,8 @@ __all__ = ["MemoryStore"]
 _Row = TypeVar("_Row")
 
 
-class MemoryStore(  # + RADIUS (#15), console (#16), keys and client lifecycle (#14)
-    MemoryRadiusRows, MemoryConsoleRows, MemoryKeyRows, MemoryClientRows
+class MemoryStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audit (#13)
+    MemoryRadiusRows, MemoryConsoleRows, MemoryKeyRows, MemoryClientRows, MemoryAuditRows
 ):
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -35,6 +35,7 @@ from otpd.core.errors import AlreadyExists, ConfigError, NotFound, StoreUnavaila
 from otpd.core.model import ApiClient, CredentialRecord, Tenant, ThrottleState, TokenRecord
 from otpd.settings import mask_url
 from otpd.store import migrate, pg_bulk, sqlite
+from otpd.store.audit_rows import SqlAuditRows
 from otpd.store.client_rows import SqlClientRows
 from otpd.store.console_rows import SqlConsoleRows
 from otpd.store.key_rows import SqlKeyRows
@@ -65,12 +66,14 @@ _REFUSE = _pg(sqlite._REFUSE)
 _NO_THROTTLE_CHECK = 2**63 - 1
 
 
-class PostgresStore(  # + RADIUS (#15), console (#16), keys and client lifecycle (#14)
-    SqlRadiusRows, SqlConsoleRows, SqlKeyRows, SqlClientRows
+class PostgresStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audit (#13)
+    SqlRadiusRows, SqlConsoleRows, SqlKeyRows, SqlClientRows, SqlAuditRows
 ):
     _radius_sql = staticmethod(_pg)  # their statements in psycopg's placeholder style
     _key_sql = staticmethod(_pg)
     _client_sql = staticmethod(_pg)
+    _audit_sql = staticmethod(_pg)
+    _head_lock = " FOR UPDATE"  # appends from every instance queue on the chain head
 
     def __init__(self, url: str, *, pool_size: int = 10, statement_timeout: int = 5) -> None:
         self._shown = mask_url(url)  # the only form of the URL that may reach a message

@@ -32,6 +32,7 @@ from otpd.core.model import (
     TokenRecord,
 )
 from otpd.store import migrate
+from otpd.store.audit_rows import SqlAuditRows
 from otpd.store.client_rows import SqlClientRows, client_from_row
 from otpd.store.console_rows import SqlConsoleRows
 from otpd.store.group_commit import GroupCommit
@@ -111,8 +112,8 @@ class _Connection(sqlite3.Connection):
     """Only so the store can hold weak references to its connections (for close())."""
 
 
-class SqliteStore(  # + RADIUS (#15), console (#16), keys and client lifecycle (#14)
-    SqlRadiusRows, SqlConsoleRows, SqlKeyRows, SqlClientRows
+class SqliteStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audit (#13)
+    SqlRadiusRows, SqlConsoleRows, SqlKeyRows, SqlClientRows, SqlAuditRows
 ):
     def __init__(
         self, path: Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 10000
@@ -602,6 +603,8 @@ def _tenant_settings(tenant: Tenant) -> str:
         "allowed_operations": list(tenant.allowed_operations),
         "client_cert_subjects": list(tenant.client_cert_subjects),
     }
+    if tenant.issuer is not None:  # absent in rows written before issue #13
+        settings["issuer"] = tenant.issuer
     return json.dumps(settings, sort_keys=True)
 
 
@@ -612,6 +615,7 @@ def _tenant(row: Any) -> Tenant:
         phenixid_auth=PhenixAuth(settings["phenixid_auth"]),
         allowed_operations=tuple(settings["allowed_operations"]),
         client_cert_subjects=tuple(settings["client_cert_subjects"]),
+        issuer=settings.get("issuer"),
         created_at=row[2],
     )
 

@@ -20,11 +20,20 @@ from starlette.types import Scope
 from otpd import console
 from otpd.api import phenixid, strongbox, system, token2
 from otpd.bootstrap import Runtime, build_runtime
-from otpd.core.errors import OtpdError
+from otpd.core.errors import OtpdError, StoreUnavailable
+from otpd.core.trail import Fanout
 from otpd.crypto import NodeSession
 from otpd.settings import Settings
 from otpd.web.keys_task import reencrypt_forever
-from otpd.web.middleware import ErrorRenderer, OtpdMiddleware
+from otpd.web.metrics import Metrics, RouteLatency, metrics_endpoint
+from otpd.web.middleware import (
+    AccessLog,
+    BodyCap,
+    ErrorRenderer,
+    LastResort,
+    RequestId,
+    SealedGate,
+)
 
 __all__ = ["create_app"]
 
@@ -52,6 +61,22 @@ def sealed_gate(path: str) -> bool:
     return any(path.startswith(prefixes) for prefixes, _, _ in _APIS)
 
 
+_API_NAMES = (
+    (phenixid.PREFIXES, "phenixid"),
+    (token2.PREFIXES, "token2"),
+    (system.PREFIXES, "system"),
+    (strongbox.PREFIXES, "strongbox"),
+)
+
+
+def api_of(path: str) -> str:
+    """The API that owns a path: the metrics' `api` label (a fixed, small set)."""
+    for prefixes, name in _API_NAMES:
+        if path.startswith(prefixes):
+            return name
+    return "-"
+
+
 def render_error(status: int, message: str, scope: Scope) -> Response:
     path: str = scope["path"]
     for prefixes, render, _ in _APIS:
@@ -64,6 +89,9 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     """Every domain error an endpoint raises, rendered by the owning API's one table. An
     error outside every API re-raises to the last-resort handler (a fixed 500)."""
     assert isinstance(exc, OtpdError)
+    metrics: Metrics | None = getattr(request.app.state, "metrics", None)
+    if metrics is not None and isinstance(exc, StoreUnavailable):
+        metrics.store_errors.inc()
     path = request.scope["path"]
     for prefixes, _, render in _APIS:
         if path.startswith(prefixes):
@@ -82,6 +110,7 @@ async def _sweep_forever(runtime: Runtime) -> None:
             continue  # sealed means nothing changes (docs/requirements.md#sealed)
         try:
             await run_in_threadpool(runtime.service.sweep_expired)
+            await run_in_threadpool(runtime.trail.prune)  # the audit_retention_days setting
         except OtpdError as error:  # a busy or full disk: try again next time
             log.warning("sweep of expired tokens and tickets failed: %s", type(error).__name__)
 
@@ -95,6 +124,36 @@ async def healthz(request: Request) -> Response:
     except OtpdError:
         return JSONResponse({"status": "database unavailable"}, status_code=503)
     return JSONResponse({"status": "ok"})
+
+
+async def livez(request: Request) -> Response:
+    """The process answers: 200 even while sealed (a sealed instance must not be restarted,
+    or its unseal progress is lost). No worker hop, no database."""
+    return JSONResponse({"status": "alive"})
+
+
+READY_TIMEOUT_SECONDS = 2.0
+
+
+async def readyz(request: Request) -> Response:
+    """Should this instance get traffic? Unsealed, the database answering within a timeout,
+    and a sane clock (otpd.core.trail.ClockWatch); else 503 with every reason."""
+    runtime: Runtime = request.app.state.runtime
+    reasons = []
+    if runtime.sealer.is_sealed():
+        reasons.append("sealed")
+    try:
+        await asyncio.wait_for(
+            run_in_threadpool(runtime.store.get_meta, "seal_config"), READY_TIMEOUT_SECONDS
+        )
+    except (OtpdError, TimeoutError):
+        reasons.append("database unavailable")
+    clock = runtime.clock_watch.problem()
+    if clock is not None:
+        reasons.append(clock)
+    if reasons:
+        return JSONResponse({"status": "not ready", "reasons": reasons}, status_code=503)
+    return JSONResponse({"status": "ready"})
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:
@@ -113,7 +172,15 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned = runtime is None
-        app.state.runtime = runtime or build_runtime(settings, node)
+        metrics = Metrics() if settings.metrics else None
+        listeners = [metrics] if metrics is not None else []
+        app.state.metrics = metrics
+        app.state.runtime = runtime or build_runtime(settings, node, listeners)
+        if metrics is not None:
+            metrics.sealed.set(1 if app.state.runtime.sealer.is_sealed() else 0)
+        if not owned and metrics is not None:  # a runtime shared by tests: count its events too
+            service = app.state.runtime.service
+            service.events = Fanout([service.events, metrics])
         sweeper = asyncio.create_task(_sweep_forever(app.state.runtime))
         reencrypter = asyncio.create_task(reencrypt_forever(app.state.runtime))  # issue #14
         try:
@@ -128,9 +195,18 @@ def create_app(
         state_runtime: Runtime | None = getattr(app.state, "runtime", None)
         return state_runtime is None or state_runtime.sealer.is_sealed()
 
+    def current_metrics() -> Metrics | None:
+        found: Metrics | None = getattr(app.state, "metrics", None)
+        return found
+
+    serve_metrics = settings.metrics and settings.metrics_listen is None
     # Each adapter is given its configuration here, once (it never reads settings itself).
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/livez", livez, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        # On the main port unless --metrics-listen moves it (web/server.py); 404 when off.
+        *([Route("/metrics", metrics_endpoint, methods=["GET"])] if serve_metrics else []),
         *system.ROUTES,
         *strongbox.routes(site=settings.site),
         *token2.routes(public_url=settings.public_url),
@@ -144,16 +220,25 @@ def create_app(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_exception, OtpdError: _domain_error},
+        # Outermost first. The id and context wrap everything, so every log line and event
+        # of the request carries them; the access log and latency see every answer, the
+        # refusals below included; the last resort turns anything unhandled into a 500; the
+        # caps and the seal gate answer before routing or parsing.
         middleware=[
+            Middleware(RequestId, trusted_proxies=settings.trusted_proxies, api_of=api_of),
+            Middleware(AccessLog),
+            Middleware(RouteLatency, metrics=current_metrics),
+            Middleware(LastResort, render_error=render_error),
             Middleware(
-                OtpdMiddleware,
+                BodyCap,
                 render_error=render_error,
                 max_body_bytes=settings.max_body_bytes,
-                is_sealed=is_sealed,
-                sealed_gate=sealed_gate,
                 max_header_bytes=settings.max_header_bytes,
                 max_headers=settings.max_headers,
-            )
+            ),
+            Middleware(
+                SealedGate, render_error=render_error, is_sealed=is_sealed, sealed_gate=sealed_gate
+            ),
         ],
     )
     # No slash redirects: Starlette's would answer `GET /validate/?api_key=...` with a 307 whose

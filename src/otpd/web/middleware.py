@@ -1,9 +1,12 @@
-"""Pure-ASGI middleware: request ids, the body cap, the seal gate, the access log and the
-last-resort handler. Pure ASGI rather than BaseHTTPMiddleware: no extra task per request.
+"""Pure-ASGI middleware, one per concern, in the order otpd.web.app.create_app lists them
+(outermost first): the request id and context, the access log, the metrics
+(otpd.web.metrics), the last-resort 500, the head and body caps, the seal gate. Pure ASGI
+rather than BaseHTTPMiddleware: no extra task per request.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import secrets
 import time
@@ -14,7 +17,19 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["ErrorRenderer", "OtpdMiddleware", "redact_path"]
+from otpd.core.audit import RequestContext, current_context, request_context
+
+__all__ = [
+    "AccessLog",
+    "BodyCap",
+    "ErrorRenderer",
+    "LastResort",
+    "RequestId",
+    "SealedGate",
+    "redact_path",
+    "route_of",
+    "source_address",
+]
 
 access_log = logging.getLogger("otpd.access")
 error_log = logging.getLogger("otpd.error")
@@ -25,12 +40,13 @@ ErrorRenderer = Callable[[int, str, Scope], Response]
 # Paths whose later segments are bearer capabilities (Token2 enrolment tickets, issue #5).
 _CAPABILITY_PREFIXES = ("/qr/", "/ui/enrol/")  # + console enrolment links (issue #16)
 
-
 # Defaults of the max_header_bytes and max_headers settings. nginx's default
 # large_client_header_buffers (4 x 8k) is the usual front of an otpd; stay within it so a
 # request that passes the proxy passes here.
 MAX_HEADER_BYTES = 32 * 1024
 MAX_HEADERS = 100
+
+_STATUS = "otpd.status"  # ASGI scope key: the response status, once started
 
 
 class BodyTooLarge(Exception):
@@ -55,25 +71,59 @@ def redact_path(path: str) -> str:
     )
 
 
-class OtpdMiddleware:
+def route_of(scope: Scope) -> str:
+    """The matched route's template (`/api/v1/.../{name}`), never the raw path: a bounded
+    label set for metrics, and no credential name in it."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
+def source_address(scope: Scope, trusted: tuple[str, ...]) -> str:
+    """The client address: the TCP peer, or, when the peer is a trusted proxy, the nearest
+    X-Forwarded-For address that is not one (a client can prepend anything it likes)."""
+    client = scope.get("client")
+    peer = client[0] if client else "-"
+    networks = [ipaddress.ip_network(n) for n in trusted]
+
+    def is_trusted(text: str) -> bool:
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            return False
+        return any(address in network for network in networks)
+
+    if not networks or not is_trusted(peer):
+        return peer
+    forwarded = ",".join(Headers(scope=scope).getlist("x-forwarded-for"))
+    for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+        if not is_trusted(hop):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer  # a malformed entry: not believed
+    return peer
+
+
+def _track_status(scope: Scope, send: Send) -> Send:
+    async def tracking(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            scope[_STATUS] = message["status"]
+        await send(message)
+
+    return tracking
+
+
+class RequestId:
+    """Gives the request an id (the `x-request-id` header) and the context the services'
+    events and the log lines carry (otpd.core.audit.RequestContext)."""
+
     def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        render_error: ErrorRenderer,
-        max_body_bytes: int,
-        is_sealed: Callable[[], bool],
-        sealed_gate: Callable[[str], bool],
-        max_header_bytes: int = MAX_HEADER_BYTES,
-        max_headers: int = MAX_HEADERS,
+        self, app: ASGIApp, *, trusted_proxies: tuple[str, ...], api_of: Callable[[str], str]
     ) -> None:
         self.app = app
-        self.render_error = render_error
-        self.max_body_bytes = max_body_bytes
-        self.is_sealed = is_sealed
-        self.sealed_gate = sealed_gate
-        self.max_header_bytes = max_header_bytes
-        self.max_headers = max_headers
+        self.trusted_proxies = trusted_proxies
+        self.api_of = api_of
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,59 +131,122 @@ class OtpdMiddleware:
             return
         request_id = secrets.token_hex(8)
         scope.setdefault("state", {})["request_id"] = request_id
-        path: str = scope["path"]
-        started = time.perf_counter()
-        status = 0
-        response_started = False
+        context = RequestContext(
+            request_id=request_id,
+            source=source_address(scope, self.trusted_proxies),
+            api=self.api_of(scope["path"]),
+        )
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status, response_started
             if message["type"] == "http.response.start":
-                status = message["status"]
-                response_started = True
                 message["headers"] = [
                     *message.get("headers", []),
                     (b"x-request-id", request_id.encode()),
                 ]
             await send(message)
 
+        with request_context(context):
+            await self.app(scope, receive, send_with_id)
+
+
+class AccessLog:
+    """One line per request: no query string, `/qr/` paths cut (docs/operations.md#logs)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
         try:
-            early = self._refuse_early(scope, path)
-            if early is not None:
-                await early(scope, receive, send_with_id)
-            else:
-                await self.app(scope, self._capped(receive), send_with_id)
+            await self.app(scope, receive, _track_status(scope, send))
+        finally:
+            duration_ms = (time.perf_counter() - started) * 1000
+            context = current_context()
+            status = scope.get(_STATUS, 0)
+            path = redact_path(scope["path"])
+            access_log.info(
+                "%s %s %s %d %.1fms request_id=%s",
+                context.source,
+                scope["method"],
+                path,
+                status,
+                duration_ms,
+                context.request_id,
+                extra={
+                    "route": route_of(scope),
+                    "path": path,
+                    "method": scope["method"],
+                    "status": status,
+                    "duration_ms": round(duration_ms, 2),
+                },
+            )
+
+
+class LastResort:
+    """An exception nothing else handled becomes a fixed 500 in the API's format with the
+    request id; the traceback goes to the log, never the exception's text to the client."""
+
+    def __init__(self, app: ASGIApp, *, render_error: ErrorRenderer) -> None:
+        self.app = app
+        self.render_error = render_error
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            await self.app(scope, receive, _track_status(scope, send))
         except ClientDisconnect:
             # The client went away mid-request (a load generator stopping, a closed tab):
             # nothing to answer and nothing wrong on our side.
-            access_log.info("client disconnected request_id=%s", request_id)
-        except BodyTooLarge:
-            if not response_started:
-                await self.render_error(413, "request body too large", scope)(
-                    scope, receive, send_with_id
-                )
+            access_log.info("client disconnected request_id=%s", current_context().request_id)
         except Exception:
-            # Last resort (DESIGN habit 4): a fixed body, never the exception's text.
+            request_id = current_context().request_id
             error_log.exception(
-                "unhandled error request_id=%s path=%s", request_id, redact_path(path)
+                "unhandled error request_id=%s path=%s", request_id, redact_path(scope["path"])
             )
-            if not response_started:
-                await self.render_error(500, f"internal error (request id {request_id})", scope)(
-                    scope, receive, send_with_id
-                )
-        finally:
-            client = scope.get("client")
-            access_log.info(
-                "%s %s %s %d %.1fms request_id=%s",
-                client[0] if client else "-",
-                scope["method"],
-                redact_path(path),
-                status,
-                (time.perf_counter() - started) * 1000,
-                request_id,
-            )
+            if _STATUS not in scope:
+                message = f"internal error (request id {request_id})"
+                await self.render_error(500, message, scope)(scope, receive, send)
 
-    def _refuse_early(self, scope: Scope, path: str) -> Response | None:
+
+class BodyCap:
+    """Refuses a head over the header caps (431) or a declared body over the cap (413), and
+    caps a streamed body while it arrives (413)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        render_error: ErrorRenderer,
+        max_body_bytes: int,
+        max_header_bytes: int = MAX_HEADER_BYTES,
+        max_headers: int = MAX_HEADERS,
+    ) -> None:
+        self.app = app
+        self.render_error = render_error
+        self.max_body_bytes = max_body_bytes
+        self.max_header_bytes = max_header_bytes
+        self.max_headers = max_headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        early = self._refuse_early(scope)
+        if early is not None:
+            await early(scope, receive, send)
+            return
+        try:
+            await self.app(scope, self._capped(receive), _track_status(scope, send))
+        except BodyTooLarge:
+            if _STATUS not in scope:
+                await self.render_error(413, "request body too large", scope)(scope, receive, send)
+
+    def _refuse_early(self, scope: Scope) -> Response | None:
         header_bytes = sum(len(name) + len(value) for name, value in scope["headers"])
         if header_bytes > self.max_header_bytes or len(scope["headers"]) > self.max_headers:
             # Exact here; web/protocol.py already cut a head far over the cap while it arrived.
@@ -142,8 +255,6 @@ class OtpdMiddleware:
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
             status = 413 if length.isdigit() else 400
             return self.render_error(status, "request body too large or bad length", scope)
-        if self.sealed_gate(path) and self.is_sealed():
-            return self.render_error(503, "strongbox sealed", scope)
         return None
 
     def _capped(self, receive: Receive) -> Receive:
@@ -160,3 +271,27 @@ class OtpdMiddleware:
             return message
 
         return capped_receive
+
+
+class SealedGate:
+    """Every vendor path answers its API's 503 while this process is sealed, before any
+    routing or parsing (docs/requirements.md#sealed)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        render_error: ErrorRenderer,
+        is_sealed: Callable[[], bool],
+        sealed_gate: Callable[[str], bool],
+    ) -> None:
+        self.app = app
+        self.render_error = render_error
+        self.is_sealed = is_sealed
+        self.sealed_gate = sealed_gate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.sealed_gate(scope["path"]) and self.is_sealed():
+            await self.render_error(503, "strongbox sealed", scope)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

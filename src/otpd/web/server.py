@@ -12,7 +12,6 @@ import logging
 import os
 import signal
 import socket
-import sys
 import threading
 import time
 import urllib.error
@@ -27,23 +26,16 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from otpd.bootstrap import build_runtime
 from otpd.core.errors import ConfigError
 from otpd.crypto import NodeSession
+from otpd.logs import configure_logging
 from otpd.settings import Settings
 from otpd.web.app import create_app, render_error
+from otpd.web.metrics import cleanup_multiprocess, prepare_multiprocess, serve_metrics_on
 from otpd.web.protocol import HttpLimits, limited_protocol
 from otpd.web.tls import check_tls, tls_answers, tls_enabled, uvicorn_tls_options
 
 __all__ = ["configure_logging", "serve"]
 
 log = logging.getLogger("otpd.server")
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -170,16 +162,19 @@ def _supervise(
 
 
 def serve(settings: Settings) -> int:
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format, settings.syslog)
     build_runtime(settings).close()  # fail fast, in the parent, with one clear message
     check_tls(settings)
     # Bind before the instance state exists: a start that fails (port taken) leaves nothing
     # behind, and never touches another instance's state (docs/scale-out.md).
     sock = _bind(settings.host, settings.port)
     node = NodeSession.start(settings.data_dir)
+    # Per instance: workers of this serve share it; another instance has its own.
+    metrics_dir = prepare_multiprocess(node.session_id)
     try:
         return _serve_bound(settings, node, sock)
     finally:
+        cleanup_multiprocess(metrics_dir)
         node.close()
 
 
@@ -194,6 +189,9 @@ def _serve_bound(settings: Settings, node: NodeSession, sock: socket.socket) -> 
     url = _base_url(settings.host, port, "https" if tls_enabled(settings) else "http")
     settings = replace(settings, port=port, public_url=settings.public_url or url)
     probe = partial(tls_answers, settings.host, port) if tls_enabled(settings) else None
+    if settings.metrics and settings.metrics_listen is not None:
+        # In the parent: it serves no requests, and outlives any worker it restarts.
+        serve_metrics_on(*settings.metrics_listen)
     if settings.workers > 1:
         return _supervise(settings, node, sock, url, probe)
     threading.Thread(target=_announce_when_ready, args=(url, probe), daemon=True).start()

@@ -32,6 +32,7 @@ def test_create_show_update(data_dir: Path) -> None:
         "phenixid-auth": "basic",
         "allowed-operations": ["otp_token_auth"],
         "client-cert-subjects": [],
+        "issuer": None,
     }
     code, shown, err = _cli(
         data_dir, "tenant", "update", "ot", "--phenixid-auth", "client-cert",

@@ -1,0 +1,181 @@
+"""The audit trail's table (issue #13) for the SQL and memory stores: otpd.core.ports.AuditStore.
+
+Mixins like radius_rows.py, using the host store's `_query`, `_change` and `_transaction`.
+An append reads the chain head and moves it in one write transaction (SQLite: BEGIN
+IMMEDIATE holds the write lock; PostgreSQL: the head row is locked FOR UPDATE), so appends
+from several instances on one database stay one linear chain.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from otpd.core.audit import GENESIS, AuditEntry, AuditQuery, chain_hash
+
+__all__ = ["MemoryAuditRows", "SqlAuditRows"]
+
+_COLUMNS = (
+    "seq, time_us, tenant, caller, source, request_id, action, target, outcome, prev_hash, hash"
+)
+_HEAD = "SELECT seq, hash FROM audit_head WHERE id = 1"
+_INSERT = (
+    "INSERT INTO audit (seq, time_us, tenant, caller, source, request_id, action, target, "
+    "outcome, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _entry(row: Sequence[Any]) -> AuditEntry:
+    return AuditEntry(
+        seq=int(row[0]),
+        time_us=int(row[1]),
+        tenant=row[2],
+        caller=row[3],
+        source=row[4],
+        request_id=row[5],
+        action=row[6],
+        target=row[7],
+        outcome=row[8],
+        prev_hash=row[9],
+        hash=row[10],
+    )
+
+
+def _row(e: AuditEntry) -> tuple[object, ...]:
+    return (
+        e.seq,
+        e.time_us,
+        e.tenant,
+        e.caller,
+        e.source,
+        e.request_id,
+        e.action,
+        e.target,
+        e.outcome,
+        e.prev_hash,
+        e.hash,
+    )
+
+
+def _linked(entry: AuditEntry, head_seq: int, head_hash: str) -> AuditEntry:
+    seq = head_seq + 1
+    return replace(entry, seq=seq, prev_hash=head_hash, hash=chain_hash(head_hash, seq, entry))
+
+
+def _where(query: AuditQuery) -> tuple[str, list[object]]:
+    clauses: list[str] = []
+    params: list[object] = []
+    for column, value in (
+        ("tenant", query.tenant),
+        ("action", query.action),
+        ("outcome", query.outcome),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if query.since_us is not None:
+        clauses.append("time_us >= ?")
+        params.append(query.since_us)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+class SqlAuditRows:
+    """For a SQL store; statements in SQLite's `?` style, converted by `_audit_sql`."""
+
+    _audit_sql: Callable[[str], str] = staticmethod(lambda sql: sql)
+    _head_lock = ""  # PostgreSQL: " FOR UPDATE"
+    _query: Callable[..., list[Any]]
+    _change: Callable[..., int]
+    _transaction: Callable[[str], Any]
+
+    def append_audit(self, entry: AuditEntry) -> AuditEntry:
+        return self.append_audit_batch([entry])[0]
+
+    def append_audit_batch(self, entries: Sequence[AuditEntry]) -> list[AuditEntry]:
+        """Link and store `entries` in order, in one transaction (one commit for many)."""
+        sql = self._audit_sql
+        with self._transaction("audit") as tx:
+            head = tx.execute(sql(_HEAD + self._head_lock)).fetchone()
+            seq, last = int(head[0]), head[1]
+            linked_all = []
+            for entry in entries:
+                linked = _linked(entry, seq, last)
+                seq, last = linked.seq, linked.hash
+                linked_all.append(linked)
+            tx.executemany(sql(_INSERT), [_row(linked) for linked in linked_all])
+            tx.execute(sql("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1"), (seq, last))
+        return linked_all
+
+    def list_audit(self, query: AuditQuery) -> list[AuditEntry]:
+        where, params = _where(query)
+        limit = ""
+        if query.limit is not None:
+            limit = " LIMIT ?"
+            params.append(query.limit)
+        # Only fixed column names are put together here; every value is a parameter.
+        sql = f"SELECT {_COLUMNS} FROM audit{where} ORDER BY seq{limit}"  # noqa: S608
+        return [_entry(row) for row in self._query(self._audit_sql(sql), params)]
+
+    def audit_head(self) -> tuple[int, str] | None:
+        row = self._query(_HEAD)
+        return None if not row or int(row[0][0]) == 0 else (int(row[0][0]), row[0][1])
+
+    def prune_audit(self, before_us: int) -> int:
+        """Delete entries older than `before_us` (retention), always keeping the newest, so
+        the trail still ends at its head and `otpd audit verify` stays meaningful."""
+        sql = "DELETE FROM audit WHERE time_us < ? AND seq < (SELECT seq FROM audit_head)"
+        return self._change(self._audit_sql(sql), (before_us,), "audit")
+
+
+class MemoryAuditRows:
+    _lock: threading.Lock
+
+    def _audit(self) -> list[AuditEntry]:
+        rows: list[AuditEntry] | None = self.__dict__.get("_audit_rows")
+        if rows is None:
+            rows = self.__dict__["_audit_rows"] = []
+            self.__dict__["_audit_head"] = (0, GENESIS)
+        return rows
+
+    def append_audit(self, entry: AuditEntry) -> AuditEntry:
+        return self.append_audit_batch([entry])[0]
+
+    def append_audit_batch(self, entries: Sequence[AuditEntry]) -> list[AuditEntry]:
+        with self._lock:
+            rows = self._audit()
+            linked_all = []
+            for entry in entries:
+                linked = _linked(entry, *self.__dict__["_audit_head"])
+                rows.append(linked)
+                linked_all.append(linked)
+                self.__dict__["_audit_head"] = (linked.seq, linked.hash)
+            return linked_all
+
+    def list_audit(self, query: AuditQuery) -> list[AuditEntry]:
+        with self._lock:
+            found = [
+                e
+                for e in self._audit()
+                if query.tenant in (None, e.tenant)
+                and query.action in (None, e.action)
+                and query.outcome in (None, e.outcome)
+                and (query.since_us is None or e.time_us >= query.since_us)
+            ]
+        return found[: query.limit] if query.limit is not None else found
+
+    def audit_head(self) -> tuple[int, str] | None:
+        with self._lock:
+            self._audit()
+            head: tuple[int, str] = self.__dict__["_audit_head"]
+            return None if head[0] == 0 else head
+
+    def prune_audit(self, before_us: int) -> int:
+        with self._lock:
+            rows = self._audit()
+            newest = rows[-1].seq if rows else 0
+            kept = [e for e in rows if e.time_us >= before_us or e.seq == newest]
+            removed = len(rows) - len(kept)
+            rows[:] = kept
+            return removed

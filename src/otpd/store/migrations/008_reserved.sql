@@ -1,2 +1,0 @@
--- 008: reserved on the keys branch (issue #14) for another branch's migration; the merge
--- replaces this file with that branch's 008. It changes nothing.

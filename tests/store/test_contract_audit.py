@@ -1,0 +1,110 @@
+"""The audit part of the store contract (issue #13), over memory, SQLite and PostgreSQL:
+appends form one hash chain, a removed, edited or truncated entry is found, concurrent
+appends stay linear, retention keeps the newest entry, and a tenant keeps its issuer."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from typing import Any
+
+from otpd.core.audit import GENESIS, AuditEntry, AuditQuery, find_break
+from otpd.core.model import Tenant
+from otpd.core.ports import AuditStore, CredentialStore
+from otpd.store.memory import MemoryStore
+
+
+def _entry(i: int, tenant: str = "acme", outcome: str = "accepted") -> AuditEntry:
+    return AuditEntry(
+        time_us=1_000 + i,
+        tenant=tenant,
+        caller="app",
+        source="192.0.2.1",
+        request_id=f"r{i}",
+        action="verify",
+        target=f"user{i}",
+        outcome=outcome,
+    )
+
+
+def _audit(store: CredentialStore) -> AuditStore:
+    audit: Any = store  # every backend implements both protocols
+    return audit
+
+
+def _check(audit: AuditStore) -> str | None:
+    return find_break(audit.list_audit(AuditQuery()), audit.audit_head())
+
+
+def test_appends_link_into_one_chain(store: CredentialStore) -> None:
+    audit = _audit(store)
+    assert audit.audit_head() is None
+    first = audit.append_audit(_entry(1))
+    second = audit.append_audit(_entry(2))
+    assert (first.seq, first.prev_hash) == (1, GENESIS)
+    assert (second.seq, second.prev_hash) == (2, first.hash)
+    assert audit.audit_head() == (2, second.hash)
+    assert audit.list_audit(AuditQuery()) == [first, second]
+    assert _check(audit) is None
+
+
+def test_filters(store: CredentialStore) -> None:
+    audit = _audit(store)
+    audit.append_audit(_entry(1, tenant="acme", outcome="wrong"))
+    audit.append_audit(_entry(2, tenant="other"))
+    audit.append_audit(_entry(3, tenant="acme"))
+    assert [e.seq for e in audit.list_audit(AuditQuery(tenant="acme"))] == [1, 3]
+    assert [e.seq for e in audit.list_audit(AuditQuery(outcome="wrong"))] == [1]
+    assert [e.seq for e in audit.list_audit(AuditQuery(since_us=1_002))] == [2, 3]
+    assert [e.seq for e in audit.list_audit(AuditQuery(action="seal"))] == []
+    assert [e.seq for e in audit.list_audit(AuditQuery(limit=2))] == [1, 2]
+
+
+def test_a_removed_edited_or_truncated_entry_is_found() -> None:
+    store = MemoryStore()
+    entries = [store.append_audit(_entry(i)) for i in range(1, 5)]
+    head = (4, entries[-1].hash)
+    assert find_break(entries, head) is None
+    assert find_break([*entries[:1], *entries[2:]], head) == "entry 2 is missing"
+    edited = [*entries[:2], replace(entries[2], outcome="accepted!"), entries[3]]
+    assert find_break(edited, head) == "entry 3 was altered"
+    assert find_break(entries[:3], head) is not None  # the newest removed
+    assert find_break(entries[1:], head) is None  # the oldest pruned (retention)
+
+
+def test_concurrent_appends_stay_linear(store: CredentialStore) -> None:
+    audit = _audit(store)
+
+    def write(base: int) -> None:
+        for i in range(15):
+            audit.append_audit(_entry(base + i))
+
+    threads = [threading.Thread(target=write, args=(n * 100,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    entries = audit.list_audit(AuditQuery())
+    assert [e.seq for e in entries] == list(range(1, 61))
+    assert _check(audit) is None
+
+
+def test_retention_keeps_the_newest(store: CredentialStore) -> None:
+    audit = _audit(store)
+    for i in range(1, 4):
+        audit.append_audit(_entry(i))
+    assert audit.prune_audit(1_003) == 2
+    assert [e.seq for e in audit.list_audit(AuditQuery())] == [3]
+    assert audit.prune_audit(10_000) == 0  # never the newest: the chain keeps its end
+    assert _check(audit) is None
+
+
+def test_tenant_issuer_round_trip(store: CredentialStore) -> None:
+    store.create_tenant(Tenant(id="acme", issuer="Acme Corp"))
+    store.create_tenant(Tenant(id="plain"))
+    acme, plain = store.get_tenant("acme"), store.get_tenant("plain")
+    assert acme is not None and acme.issuer == "Acme Corp"
+    assert plain is not None and plain.issuer is None
+    store.update_tenant(replace(acme, issuer=None))
+    updated = store.get_tenant("acme")
+    assert updated is not None and updated.issuer is None
