@@ -222,8 +222,15 @@ def test_lifecycle_audit_lines_name_the_client_never_the_key(
     service.update_client_scopes("acme", "app", [Scope.VERIFY])
     service.revoke_client("acme", "app")
     text = caplog.text
-    assert "rotated tenant=acme name=app grace=60s" in text
-    assert "revoked tenant=acme name=app" in text
+    lines = text.splitlines()
+    assert any(
+        "client rotate tenant=acme" in x and "target=app outcome=ok grace=60s" in x for x in lines
+    )
+    assert any(
+        "client update tenant=acme" in x and "target=app outcome=ok scopes=verify" in x
+        for x in lines
+    )
+    assert any("client revoke tenant=acme" in x and "target=app outcome=ok" in x for x in lines)
     for secret in (first, second, client.key_hash, rotated.key_hash):
         assert secret not in text
 
