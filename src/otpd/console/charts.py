@@ -25,6 +25,8 @@ def bars(items: Sequence[tuple[str, int]], title: str) -> Markup:
         f' aria-label="{escape(title)}: {escape(summary)}" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
     ]
+    if not rows:
+        parts.append('<text x="6" y="19" font-size="13" fill="currentColor">none</text>')
     for i, (label, value) in enumerate(rows):
         y = 4 + i * _ROW
         width = round((_WIDTH - _LABEL - 60) * value / top)
