@@ -60,6 +60,24 @@ def test_filters(store: CredentialStore) -> None:
     assert [e.seq for e in audit.list_audit(AuditQuery(limit=2))] == [1, 2]
 
 
+def test_console_filters_and_keyset_paging_newest_first(store: CredentialStore) -> None:
+    audit = _audit(store)
+    for i in range(1, 7):
+        audit.append_audit(_entry(i, tenant="acme"))
+    audit.append_audit(replace(_entry(7), target="user2"))
+
+    def seqs(**kw: Any) -> list[int]:
+        return [e.seq for e in audit.list_audit(AuditQuery(**kw))]
+
+    assert seqs(target="user2") == [2, 7]
+    assert seqs(until_us=1_003) == [1, 2]
+    assert seqs(since_us=1_002, until_us=1_005) == [2, 3, 4]
+    assert seqs(newest_first=True, limit=3) == [7, 6, 5]
+    assert seqs(newest_first=True, limit=3, before_seq=5) == [4, 3, 2]
+    assert seqs(newest_first=True, limit=3, before_seq=2) == [1]
+    assert seqs(newest_first=True, target="user2", before_seq=7) == [2]
+
+
 def test_a_removed_edited_or_truncated_entry_is_found() -> None:
     store = MemoryStore()
     entries = [store.append_audit(_entry(i)) for i in range(1, 5)]

@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from otpd.console import auth, charts, gate
+from otpd.console import auth, charts, gate, gate_audit
 from otpd.console.render import ConsoleEndpoint, cookie_of, form, hop, page, redirect
 from otpd.core.model import Scope
 
@@ -53,12 +53,26 @@ class Logout(ConsoleEndpoint):
 class Overview(ConsoleEndpoint):
     async def get(self, request: Request) -> Response:
         runtime = gate.runtime_of(request)
-        admin, status, rows = await hop(
+        admin, status, rows, data = await hop(
             request,
-            lambda admin: (admin, gate.seal_status(runtime), gate.tenants(runtime, admin)),
+            lambda admin: (
+                admin,
+                gate.seal_status(runtime),
+                gate.tenants(runtime, admin),
+                gate_audit.overview_charts(runtime, admin),
+            ),
         )
-        chart = charts.bars([(t.id, n) for t, n in rows], "Credentials per tenant")
-        return page("overview.html", admin=admin, status=status, rows=rows, chart=chart)
+        shown: dict[str, object] = {
+            "chart": charts.bars([(t.id, n) for t, n in rows], "Credentials per tenant"),
+            "per_minute": charts.stacked_columns(
+                data.per_minute, "Verifications per minute by outcome", "minutes"
+            ),
+            "throttled": charts.bars(data.throttled, "Users throttled in the last 15 minutes"),
+            "drift": charts.columns(data.drift, "Matched step offsets of accepted codes")
+            if data.drift is not None
+            else None,
+        }
+        return page("overview.html", 200, admin=admin, status=status, rows=rows, **shown)
 
 
 class Credentials(ConsoleEndpoint):
@@ -168,7 +182,13 @@ class Seal(ConsoleEndpoint):
                 request, lambda admin: (admin, gate.seal(runtime, admin)), fields
             )
             return page("seal.html", admin=admin, status=status, message="Sealed.")
+        if fields.get("action") == "reset":
+            nonce = fields.get("nonce", "").strip()[:128]
+            status = await run_in_threadpool(gate_audit.reset_unseal, runtime, nonce)
+            return page("seal.html", admin=None, status=status, message="Unseal progress reset.")
         share = fields.get("share", "").strip()[:512]
         status = await run_in_threadpool(gate.unseal, runtime, share)
         message = "Unsealed." if not status.sealed else "Share accepted."
-        return page("seal.html", admin=None, status=status, message=message)
+        # The ceremony's nonce goes only to whoever gave a share (as the API's unseal answer),
+        # prefilled in the reset form; the status page never shows it.
+        return page("seal.html", admin=None, status=status, message=message, nonce=status.nonce)

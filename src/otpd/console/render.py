@@ -4,6 +4,7 @@ form parsing, and the one worker hop each request makes (issue #16, docs/console
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
@@ -59,6 +60,13 @@ _ENV = Environment(
     lstrip_blocks=True,
 )
 _MAX_FORM_BYTES = 16 * 1024
+
+
+def _utc(seconds: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds))
+
+
+_ENV.filters["utc"] = _utc
 
 
 class Refused(Exception):

@@ -17,6 +17,7 @@ from otpd.console.pages import (
     Overview,
     Seal,
 )
+from otpd.console.pages_audit import Audit, Tenants
 
 __all__ = ["ROUTES"]
 
@@ -30,6 +31,8 @@ ROUTES: list[BaseRoute] = [
             Route("/login", Login),
             Route("/logout", Logout),
             Route("/seal", Seal),
+            Route("/audit", Audit),
+            Route("/tenants", Tenants),
             Route("/t/{tenant}/credentials", Credentials),
             Route("/t/{tenant}/credentials/{name}", CredentialDetail),
             Route("/t/{tenant}/clients", Clients),

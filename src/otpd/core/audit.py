@@ -150,3 +150,9 @@ class AuditQuery:
     action: str | None = None
     outcome: str | None = None
     limit: int | None = None
+    # The console's audit page (issue #16): a user, an end time, and keyset paging newest
+    # first (`before_seq`: the page after the oldest entry shown; never an OFFSET).
+    target: str | None = None
+    until_us: int | None = None
+    before_seq: int | None = None
+    newest_first: bool = False

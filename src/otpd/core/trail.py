@@ -155,6 +155,11 @@ class ClockWatch:
             with self._lock:
                 self._offsets.append(event.offset)
 
+    def recent_offsets(self) -> list[int]:
+        """The last `window` matched offsets of this process (the console's drift chart)."""
+        with self._lock:
+            return list(self._offsets)
+
     def problem(self) -> str | None:
         moved = (self._wall() - self._monotonic()) - self._origin
         if moved < -self._max_step_s:

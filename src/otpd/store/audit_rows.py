@@ -71,6 +71,7 @@ def _where(query: AuditQuery) -> tuple[str, list[object]]:
         ("tenant", query.tenant),
         ("action", query.action),
         ("outcome", query.outcome),
+        ("target", query.target),
     ):
         if value is not None:
             clauses.append(f"{column} = ?")
@@ -78,6 +79,12 @@ def _where(query: AuditQuery) -> tuple[str, list[object]]:
     if query.since_us is not None:
         clauses.append("time_us >= ?")
         params.append(query.since_us)
+    if query.until_us is not None:
+        clauses.append("time_us < ?")
+        params.append(query.until_us)
+    if query.before_seq is not None:
+        clauses.append("seq < ?")
+        params.append(query.before_seq)
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
@@ -115,7 +122,8 @@ class SqlAuditRows:
             limit = " LIMIT ?"
             params.append(query.limit)
         # Only fixed column names are put together here; every value is a parameter.
-        sql = f"SELECT {_COLUMNS} FROM audit{where} ORDER BY seq{limit}"  # noqa: S608
+        order = " DESC" if query.newest_first else ""
+        sql = f"SELECT {_COLUMNS} FROM audit{where} ORDER BY seq{order}{limit}"  # noqa: S608
         return [_entry(row) for row in self._query(self._audit_sql(sql), params)]
 
     def audit_head(self) -> tuple[int, str] | None:
@@ -161,8 +169,13 @@ class MemoryAuditRows:
                 if query.tenant in (None, e.tenant)
                 and query.action in (None, e.action)
                 and query.outcome in (None, e.outcome)
+                and query.target in (None, e.target)
                 and (query.since_us is None or e.time_us >= query.since_us)
+                and (query.until_us is None or e.time_us < query.until_us)
+                and (query.before_seq is None or e.seq < query.before_seq)
             ]
+        if query.newest_first:
+            found.reverse()
         return found[: query.limit] if query.limit is not None else found
 
     def audit_head(self) -> tuple[int, str] | None:
