@@ -43,7 +43,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Credential
 
 @pytest.fixture
 def service(store: CredentialStore, clock: FakeClock) -> CredentialService:
-    return CredentialService(store, FakeSealer(), clock)
+    return CredentialService(store, FakeSealer(), clock, label_prefix="Sbox")
 
 
 def test_old_key_works_during_grace_and_not_a_microsecond_after(
@@ -222,8 +222,9 @@ def test_lifecycle_audit_lines_name_the_client_never_the_key(
     service.update_client_scopes("acme", "app", [Scope.VERIFY])
     service.revoke_client("acme", "app")
     text = caplog.text
-    assert "rotated tenant=acme name=app grace=60s" in text
-    assert "revoked tenant=acme name=app" in text
+    # The audit lines as the audit trail (issue #13) writes them.
+    assert "client rotate tenant=acme caller=- target=app outcome=ok grace=60s" in text
+    assert "client revoke tenant=acme caller=- target=app outcome=ok" in text
     for secret in (first, second, client.key_hash, rotated.key_hash):
         assert secret not in text
 
