@@ -79,7 +79,7 @@ COUNTER = Counter()
 @contextmanager
 def instrumented() -> Iterator[None]:
     original_run_sync = anyio.to_thread.run_sync
-    original_connect = sqlite_store._connect
+    original_connect = sqlite_store.connect
 
     async def run_sync(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         COUNTER.hops += 1
@@ -92,12 +92,12 @@ def instrumented() -> Iterator[None]:
         return conn
 
     anyio.to_thread.run_sync = run_sync  # type: ignore[assignment]
-    sqlite_store._connect = connect  # type: ignore[assignment]
+    sqlite_store.connect = connect  # type: ignore[assignment]
     try:
         yield
     finally:
         anyio.to_thread.run_sync = original_run_sync
-        sqlite_store._connect = original_connect
+        sqlite_store.connect = original_connect
 
 
 def code(index: int, offset: int = 0) -> str:

@@ -31,6 +31,9 @@ class SqlConsoleRows:
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         raise NotImplementedError  # the host store's
 
+    def _named(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        raise NotImplementedError  # the host store's: rows read by column name
+
     def _change(self, sql: str, params: Sequence[object], what: str) -> int:
         raise NotImplementedError  # the host store's
 
@@ -108,7 +111,7 @@ class SqlConsoleRows:
             + f"WHERE tenant = ? AND {lower} AND name < ? ORDER BY name LIMIT ?"
         )
         params = (tenant_id, start, prefix + _PREFIX_END, limit + 1)
-        rows = [credential_from_row(row) for row in self._rows(sql, params)]
+        rows = [credential_from_row(row) for row in self._named(self._radius_sql(sql), params)]
         return _page(rows, limit)
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from otpd.core.enrolment import EnrolmentTicket
@@ -137,11 +138,11 @@ class PostgresStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audi
             raise NotFound("no such tenant")
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
-        rows = self._query(_TENANT + "WHERE id = %s", (tenant_id,))
+        rows = self._named(_TENANT + "WHERE id = %s", (tenant_id,))
         return tenant_from_row(rows[0]) if rows else None
 
     def list_tenants(self) -> list[Tenant]:
-        return [tenant_from_row(row) for row in self._query(_TENANT + 'ORDER BY id COLLATE "C"')]
+        return [tenant_from_row(row) for row in self._named(_TENANT + 'ORDER BY id COLLATE "C"')]
 
     def create_client(self, client: ApiClient) -> None:
         scopes = ",".join(sorted(client.scopes))
@@ -202,17 +203,17 @@ class PostgresStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audi
         return bool(self._change(sql, params, "credential"))
 
     def get_credential(self, tenant_id: str, name: str) -> CredentialRecord | None:
-        rows = self._query(_CREDENTIAL + "WHERE tenant = %s AND name = %s", (tenant_id, name))
+        rows = self._named(_CREDENTIAL + "WHERE tenant = %s AND name = %s", (tenant_id, name))
         return credential_from_row(rows[0]) if rows else None
 
     def get_credential_by_id(self, tenant_id: str, credential_id: int) -> CredentialRecord | None:
         sql = _CREDENTIAL + "WHERE id = %s AND tenant = %s"
-        rows = self._query(sql, (credential_id, tenant_id))
+        rows = self._named(sql, (credential_id, tenant_id))
         return credential_from_row(rows[0]) if rows else None
 
     def list_credentials(self, tenant_id: str) -> list[CredentialRecord]:
         sql = _CREDENTIAL + 'WHERE tenant = %s ORDER BY name COLLATE "C"'
-        return [credential_from_row(row) for row in self._query(sql, (tenant_id,))]
+        return [credential_from_row(row) for row in self._named(sql, (tenant_id,))]
 
     def count_credentials(self, tenant_id: str) -> int:
         rows = self._query("SELECT COUNT(*) FROM credential WHERE tenant = %s", (tenant_id,))
@@ -333,7 +334,7 @@ class PostgresStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audi
     def get_credentials_by_name(
         self, tenant_id: str, names: Sequence[str]
     ) -> dict[str, CredentialRecord]:
-        return pg_bulk.by_names(self._query(pg_bulk.BY_NAMES, (tenant_id, list(names))))
+        return pg_bulk.by_names(self._named(pg_bulk.BY_NAMES, (tenant_id, list(names))))
 
     def write_credentials(
         self, inserts: Sequence[CredentialRecord], replaces: Sequence[CredentialRecord]
@@ -390,6 +391,18 @@ class PostgresStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audi
 
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         with self._cursor("row") as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+
+    def _named(self, sql: str, params: Sequence[object] = ()) -> list[dict[str, Any]]:
+        """Rows read by column name (sql_rows.py's mapping functions)."""
+        if self._pool.closed:
+            raise StoreUnavailable("the store is closed")
+        with (
+            _translate("row"),
+            self._pool.connection() as conn,
+            conn.cursor(row_factory=dict_row) as cur,
+        ):
             cur.execute(sql, params)
             return cur.fetchall()
 

@@ -1,10 +1,11 @@
 """Rows <-> model for the SQL stores: one mapping function per record type, used by sqlite.py,
-postgres.py and pg_bulk.py alike. Rows are read in the column order of sql_statements.py."""
+postgres.py and pg_bulk.py alike. Rows are read by column NAME (sqlite3.Row for SQLite,
+psycopg's dict_row for PostgreSQL), so a column added to a SELECT cannot shift the others."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
 from otpd.core.model import (
     Algorithm,
@@ -15,7 +16,19 @@ from otpd.core.model import (
     ThrottleState,
 )
 
-__all__ = ["credential_config", "credential_from_row", "tenant_from_row", "tenant_settings"]
+__all__ = [
+    "NamedRow",
+    "credential_config",
+    "credential_from_row",
+    "tenant_from_row",
+    "tenant_settings",
+]
+
+
+class NamedRow(Protocol):
+    """A row read by column name: sqlite3.Row or a psycopg dict_row."""
+
+    def __getitem__(self, column: str, /) -> Any: ...
 
 
 def tenant_settings(tenant: Tenant) -> str:
@@ -29,15 +42,15 @@ def tenant_settings(tenant: Tenant) -> str:
     return json.dumps(settings, sort_keys=True)
 
 
-def tenant_from_row(row: Any) -> Tenant:
-    settings = json.loads(row[1])
+def tenant_from_row(row: NamedRow) -> Tenant:
+    settings = json.loads(row["settings"])
     return Tenant(
-        id=row[0],
+        id=row["id"],
         phenixid_auth=PhenixAuth(settings["phenixid_auth"]),
         allowed_operations=tuple(settings["allowed_operations"]),
         client_cert_subjects=tuple(settings["client_cert_subjects"]),
         issuer=settings.get("issuer"),
-        created_at=row[2],
+        created_at=row["created_at"],
     )
 
 
@@ -48,22 +61,24 @@ def credential_config(record: CredentialRecord) -> tuple[object, ...]:
     return (*config, record.issuer, record.account_name, record.email, record.phone)
 
 
-def credential_from_row(row: Any) -> CredentialRecord:
+def credential_from_row(row: NamedRow) -> CredentialRecord:
     return CredentialRecord(
-        id=row[0],
-        tenant=row[1],
-        name=row[2],
-        params=OtpParams(Algorithm(row[3]), row[4], row[5], row[6]),
-        key_size=row[7],
-        issuer=row[8],
-        account_name=row[9],
-        email=row[10],
-        phone=row[11],
-        created_at_us=row[12],
-        sealed_secret=bytes(row[13]),
-        last_step=row[14],
-        throttle=ThrottleState(failures=row[15], not_before=row[16], since=row[18]),
-        version=row[17],
-        refused=row[19],
-        state=row[20],
+        id=row["id"],
+        tenant=row["tenant"],
+        name=row["name"],
+        params=OtpParams(Algorithm(row["algorithm"]), row["digits"], row["period"], row["skew"]),
+        key_size=row["key_size"],
+        issuer=row["issuer"],
+        account_name=row["account_name"],
+        email=row["email"],
+        phone=row["phone"],
+        created_at_us=row["created_at_us"],
+        sealed_secret=bytes(row["secret"]),
+        last_step=row["last_step"],
+        throttle=ThrottleState(
+            failures=row["failures"], not_before=row["not_before"], since=row["throttled_at"]
+        ),
+        version=row["version"],
+        refused=row["refused"],
+        state=row["state"],
     )

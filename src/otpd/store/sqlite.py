@@ -112,11 +112,11 @@ class SqliteStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audit 
             raise NotFound("no such tenant")
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
-        rows = self._query(_TENANT + "WHERE id = ?", (tenant_id,))
+        rows = self._named(_TENANT + "WHERE id = ?", (tenant_id,))
         return tenant_from_row(rows[0]) if rows else None
 
     def list_tenants(self) -> list[Tenant]:
-        return [tenant_from_row(row) for row in self._query(_TENANT + "ORDER BY id")]
+        return [tenant_from_row(row) for row in self._named(_TENANT + "ORDER BY id")]
 
     def create_client(self, client: ApiClient) -> None:
         # INSERT ... SELECT so a missing tenant reads as NotFound even when the key hash
@@ -184,17 +184,17 @@ class SqliteStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audit 
         return bool(self._change(sql, params, "credential"))
 
     def get_credential(self, tenant_id: str, name: str) -> CredentialRecord | None:
-        rows = self._query(_CREDENTIAL + "WHERE tenant = ? AND name = ?", (tenant_id, name))
+        rows = self._named(_CREDENTIAL + "WHERE tenant = ? AND name = ?", (tenant_id, name))
         return credential_from_row(rows[0]) if rows else None
 
     def get_credential_by_id(self, tenant_id: str, credential_id: int) -> CredentialRecord | None:
         # The tenant is part of the key: another tenant's id reads as missing
         # (docs/requirements.md#tenancy).
-        rows = self._query(_CREDENTIAL + "WHERE id = ? AND tenant = ?", (credential_id, tenant_id))
+        rows = self._named(_CREDENTIAL + "WHERE id = ? AND tenant = ?", (credential_id, tenant_id))
         return credential_from_row(rows[0]) if rows else None
 
     def list_credentials(self, tenant_id: str) -> list[CredentialRecord]:
-        rows = self._query(_CREDENTIAL + "WHERE tenant = ? ORDER BY name", (tenant_id,))
+        rows = self._named(_CREDENTIAL + "WHERE tenant = ? ORDER BY name", (tenant_id,))
         return [credential_from_row(row) for row in rows]
 
     def count_credentials(self, tenant_id: str) -> int:
@@ -322,6 +322,13 @@ class SqliteStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audit 
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         with translate("row"):
             return self._connection().execute(sql, params).fetchall()
+
+    def _named(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        """Rows read by column name (sql_rows.py's mapping functions)."""
+        with translate("row"):
+            cursor = self._connection().cursor()
+            cursor.row_factory = sqlite3.Row
+            return cursor.execute(sql, params).fetchall()
 
     def _change(self, sql: str, params: Sequence[object], what: str) -> int:
         with self._write_lock, translate(what):

@@ -30,6 +30,9 @@ class SqliteBulkRows:
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         raise NotImplementedError  # the host store's
 
+    def _named(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        raise NotImplementedError  # the host store's
+
     def _change(self, sql: str, params: Sequence[object], what: str) -> int:
         raise NotImplementedError  # the host store's
 
@@ -56,7 +59,7 @@ class SqliteBulkRows:
             chunk = list(names[start : start + 500])
             marks = ",".join("?" * len(chunk))
             sql = _CREDENTIAL + f"WHERE tenant = ? AND name IN ({marks})"
-            for row in self._query(sql, (tenant_id, *chunk)):
+            for row in self._named(sql, (tenant_id, *chunk)):
                 record = credential_from_row(row)
                 found[record.name] = record
         return found
