@@ -79,13 +79,9 @@ class Sealer(Protocol):
 class TenantStore(Protocol):
     """Tenants (docs/requirements.md#tenancy)."""
 
-    def create_tenant(self, tenant: Tenant) -> None:
-        """Raises AlreadyExists."""
-        ...
+    def create_tenant(self, tenant: Tenant) -> None: ...  # AlreadyExists if taken
 
-    def update_tenant(self, tenant: Tenant) -> None:
-        """Raises NotFound."""
-        ...
+    def update_tenant(self, tenant: Tenant) -> None: ...  # NotFound if missing
 
     def get_tenant(self, tenant_id: str) -> Tenant | None: ...
 
@@ -148,10 +144,8 @@ class ClientStore(Protocol):
 
 
 class CredentialStateStore(Protocol):
-    """Credentials, their verification state (the invariants) and Token2 enrolment
-    tickets."""
+    """Credentials, their verification state (the invariants) and Token2 enrolment tickets."""
 
-    # --- credentials ---------------------------------------------------------------------
     def allocate_credential_id(self) -> int:
         """The next id of the server-wide sequence (gaps allowed). Needed before encrypting,
         because the ciphertext is bound to the id."""
@@ -257,7 +251,6 @@ class CredentialStateStore(Protocol):
 class MetaStore(Protocol):
     """Small named values (keyring, seal configuration) and closing the store."""
 
-    # --- small named values (keyring, seal configuration) --------------------------------
     def get_meta(self, key: str) -> str | None: ...
 
     def put_meta_if_absent(self, key: str, value: str) -> bool:
