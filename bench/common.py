@@ -147,7 +147,7 @@ def populate(data_dir: Path, count: int) -> float:
     store = SqliteStore(data_dir / SQLITE_FILE, synchronous="NORMAL")
     try:
         sealer = open_seal(data_dir, store)
-        CredentialService(store, sealer, SystemClock()).create_tenant(TENANT)
+        CredentialService(store, sealer, SystemClock(), label_prefix="Sbox").create_tenant(TENANT)
         # The tenant's first seal creates its data key (a write): before the bulk transaction.
         sealer.seal_secret(SecretBytes(secret_for(0)), tenant=TENANT, credential_id=0)
         _bulk_insert(data_dir / SQLITE_FILE, sealer, count)
@@ -160,7 +160,9 @@ def add_client(data_dir: Path, name: str, scopes: Sequence[Scope]) -> str:
     """Create an API client of TENANT in a populated data directory; returns its key."""
     store = SqliteStore(data_dir / SQLITE_FILE, synchronous="NORMAL")
     try:
-        service = CredentialService(store, open_seal(data_dir, store), SystemClock())
+        service = CredentialService(
+            store, open_seal(data_dir, store), SystemClock(), label_prefix="Sbox"
+        )
         return service.create_client(TENANT, name, scopes)[1]
     finally:
         store.close()

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from tests.support.stores import add_credential
 
-from otpd.store import sqlite
+from otpd.store import sql_statements
 from otpd.store.sqlite import SqliteStore
 
 Write = Callable[[int, int], object]
@@ -57,7 +57,7 @@ def measure(sync: str, threads: int, seconds: float, folder: Path) -> tuple[floa
 
     def one_per_write(credential_id: int, step: int) -> object:
         params = (step, credential_id, step, 0, 0)
-        return store._change(sqlite._ADVANCE, params, "credential")
+        return store._change(sql_statements._ADVANCE, params, "credential")
 
     def group(credential_id: int, step: int) -> object:
         return store.advance(credential_id, step, now=0)

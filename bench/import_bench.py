@@ -51,7 +51,9 @@ def bench_otpd(data: bytes, batch: int, workdir: Path, database: str | None = No
     store: CredentialStore = (
         PostgresStore(database) if database else SqliteStore(workdir / "otpd.sqlite3")
     )
-    service = CredentialService(store, open_seal(workdir, store), SystemClock())
+    service = CredentialService(
+        store, open_seal(workdir, store), SystemClock(), label_prefix="Sbox"
+    )
     service.create_tenant("bench")
     options = ImportOptions(
         format="otpauth",

@@ -62,7 +62,7 @@ def main() -> None:
         sealer = open_seal(Path(folder), store)
         clock = SystemClock()
         throttle = ThrottlePolicy(free_failures=100, guess_limit=10**9)
-        service = CredentialService(store, sealer, clock, throttle=throttle)
+        service = CredentialService(store, sealer, clock, throttle=throttle, label_prefix="Sbox")
         service.create_tenant("acme")
         admin = Principal("acme", "bench", frozenset(Scope))
         for i in range(CREDENTIALS):

@@ -197,6 +197,7 @@ def measure_group(
             open_seal(data_dir, store),
             clock,
             throttle=ThrottlePolicy(free_failures=args.free_failures),
+            label_prefix="Sbox",
         )
         rng = random.Random(args.seed)
         group = Group(n, synchronous, data_dir, service, clock, rng, args.chunk)

@@ -108,3 +108,26 @@ def test_no_citation_points_outside_the_repository() -> None:
             if outside.search(line):
                 found.append(f"{source.relative_to(ROOT)}:{number}: {line.strip()[:80]}")
     assert not found, found
+
+
+def _readme_layout() -> str:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+    return section.split("```", 2)[1]
+
+
+def test_readme_layout_lists_every_package_and_core_module() -> None:
+    """The README's Layout names every package under src/otpd and every core module, so the
+    map a newcomer reads first cannot fall behind the tree (issue #10)."""
+    layout = _readme_layout()
+    src = ROOT / "src" / "otpd"
+    packages = sorted(p.name for p in src.iterdir() if (p / "__init__.py").is_file())
+    assert packages, "no packages found under src/otpd"
+    missing = [p for p in packages if f"src/otpd/{p}/" not in layout]
+    assert not missing, f"README Layout lacks the packages {missing}"
+    core_text = layout.split("src/otpd/core/", 1)[1].split("src/otpd/", 1)[0]
+    listed = set(re.findall(r"\w+", core_text))
+    modules = sorted(m.stem for m in (src / "core").glob("*.py") if m.stem != "__init__")
+    assert len(modules) > 10
+    missing = [m for m in modules if m not in listed]
+    assert not missing, f"README Layout lacks the core modules {missing}"

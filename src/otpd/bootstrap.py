@@ -12,7 +12,7 @@ from otpd.core.access_service import LogEvents
 from otpd.core.audit import Events
 from otpd.core.errors import ConfigError
 from otpd.core.policy import ThrottlePolicy
-from otpd.core.ports import CredentialStore
+from otpd.core.ports import Store
 from otpd.core.service import CredentialService
 from otpd.core.trail import ClockWatch, Fanout, Trail
 from otpd.crypto import NodeSession, SealManager, open_seal
@@ -27,7 +27,7 @@ SQLITE_FILE = "otpd.sqlite3"
 @dataclass
 class Runtime:
     settings: Settings
-    store: CredentialStore
+    store: Store
     sealer: SealManager
     service: CredentialService
     trail: Trail
@@ -46,7 +46,7 @@ def ensure_data_dir(data_dir: Path) -> Path:
     return data_dir
 
 
-def open_store(settings: Settings) -> CredentialStore:
+def open_store(settings: Settings) -> Store:
     database = settings.database
     if database is None:
         path = ensure_data_dir(settings.data_dir) / SQLITE_FILE
@@ -59,7 +59,7 @@ def open_store(settings: Settings) -> CredentialStore:
     return SqliteStore(path, synchronous=settings.sqlite_synchronous)
 
 
-def _postgres(settings: Settings, url: str) -> CredentialStore:
+def _postgres(settings: Settings, url: str) -> Store:
     try:  # the optional extra: otpd[postgres]
         from otpd.store.postgres import PostgresStore
     except ImportError:
@@ -95,7 +95,7 @@ def build_runtime(
         store.close()
         raise
     clock = SystemClock()
-    trail = Trail(store, clock, settings.audit_retention_days)  # type: ignore[arg-type]
+    trail = Trail(store, clock, settings.audit_retention_days)
     clock_watch = ClockWatch(time.time, time.monotonic)
     service = CredentialService(
         store,

@@ -51,7 +51,7 @@ def store() -> MemoryStore:
 
 @pytest.fixture
 def service(store: MemoryStore, sealer: FakeSealer, clock: FakeClock) -> CredentialService:
-    return CredentialService(store, sealer, clock)
+    return CredentialService(store, sealer, clock, label_prefix="Sbox")
 
 
 @pytest.fixture

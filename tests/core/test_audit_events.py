@@ -28,7 +28,9 @@ class Recorder:
 
 def _service() -> tuple[CredentialService, Recorder, FakeClock]:
     recorder, clock = Recorder(), FakeClock()
-    service = CredentialService(MemoryStore(), FakeSealer(), clock, events=recorder)
+    service = CredentialService(
+        MemoryStore(), FakeSealer(), clock, events=recorder, label_prefix="Sbox"
+    )
     service.create_tenant("acme")
     return service, recorder, clock
 

@@ -194,7 +194,7 @@ def test_random_source_is_injected(
 ) -> None:
     counter = iter(range(1, 1000))
     service = CredentialService(
-        store, sealer, clock, random_bytes=lambda n: bytes([next(counter)]) * n
+        store, sealer, clock, random_bytes=lambda n: bytes([next(counter)]) * n, label_prefix="Sbox"
     )
     admin = principal(service, "acme")
     enrolled = service.enrol_user(admin, email=None, phone="123456")
@@ -208,7 +208,7 @@ def test_enrolment_ticket_dies_when_the_secret_is_replaced(kind: str, tmp_path: 
     ticket served the QR code of the credential as it is now, so for the rest of its 15
     minutes it handed out the new secret too."""
     store = MemoryStore() if kind == "memory" else SqliteStore(tmp_path / "otpd.db")
-    service = CredentialService(store, FakeSealer(), FakeClock())
+    service = CredentialService(store, FakeSealer(), FakeClock(), label_prefix="Sbox")
     _, key = service.create_client("acme", "c1", ALL_SCOPES)
     admin = service.authenticate(key)
     enrolled = service.enrol_user(admin, email="ann@example.com", phone="+46701234567")

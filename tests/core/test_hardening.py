@@ -59,7 +59,7 @@ def _service(
 ) -> tuple[CredentialService, Principal, MemoryStore]:
     store = store if store is not None else MemoryStore()
     throttle = ThrottlePolicy(**budget)  # type: ignore[arg-type]
-    service = CredentialService(store, sealer, clock, throttle=throttle)
+    service = CredentialService(store, sealer, clock, throttle=throttle, label_prefix="Sbox")
     return service, principal(service, "acme"), store
 
 

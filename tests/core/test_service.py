@@ -343,7 +343,11 @@ def test_throttle_is_per_credential(
 
 def test_custom_throttle_policy(store: MemoryStore, sealer: FakeSealer, clock: FakeClock) -> None:
     service = CredentialService(
-        store, sealer, clock, throttle=ThrottlePolicy(free_failures=2, base_delay=60)
+        store,
+        sealer,
+        clock,
+        throttle=ThrottlePolicy(free_failures=2, base_delay=60),
+        label_prefix="Sbox",
     )
     admin = principal(service, "acme")
     enrol(service, admin)
@@ -734,7 +738,11 @@ def test_a_step_is_accepted_at_most_once(
 ) -> None:
     store, clock = MemoryStore(), FakeClock()
     service = CredentialService(
-        store, FakeSealer(), clock, throttle=ThrottlePolicy(free_failures=free_failures)
+        store,
+        FakeSealer(),
+        clock,
+        throttle=ThrottlePolicy(free_failures=free_failures),
+        label_prefix="Sbox",
     )
     admin = principal(service, "acme")
     enrol(service, admin, params=OtpParams(skew=skew))

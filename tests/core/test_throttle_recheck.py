@@ -54,7 +54,7 @@ def test_right_code_read_before_throttle_is_not_accepted_after_it(
         _RacingMemoryStore() if kind == "memory" else _RacingSqliteStore(tmp_path / "otpd.db")
     )
     clock = FakeClock()
-    service = CredentialService(store, FakeSealer(), clock)
+    service = CredentialService(store, FakeSealer(), clock, label_prefix="Sbox")
     _, key = service.create_client("acme", "c1", ALL_SCOPES)
     admin: Principal = service.authenticate(key)
     service.create_credential(admin, CredentialSpec(name="bob"), SecretBytes(SECRET))

@@ -14,7 +14,8 @@ from otpd.core.errors import AlreadyExists
 from otpd.core.model import Scope
 from otpd.core.ports import CredentialStore
 from otpd.store import migrate
-from otpd.store.sqlite import SqliteStore, _split
+from otpd.store.sqlite import SqliteStore
+from otpd.store.sqlite_connect import split as _split
 from tests.support.stores import key_hash, make_client, make_tenant, make_token
 
 

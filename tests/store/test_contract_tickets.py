@@ -13,7 +13,8 @@ from otpd.core.enrolment import EnrolmentTicket
 from otpd.core.errors import AlreadyExists, NotFound
 from otpd.core.ports import CredentialStore
 from otpd.store import migrate
-from otpd.store.sqlite import SqliteStore, _split
+from otpd.store.sqlite import SqliteStore
+from otpd.store.sqlite_connect import split as _split
 from tests.support.stores import add_credential
 
 

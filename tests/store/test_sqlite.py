@@ -19,7 +19,8 @@ import pytest
 from otpd.core.errors import ConfigError, StoreUnavailable
 from otpd.core.model import ThrottleState
 from otpd.store import migrate
-from otpd.store.sqlite import SqliteStore, _split
+from otpd.store.sqlite import SqliteStore
+from otpd.store.sqlite_connect import split as _split
 from tests.support.stores import add_credential, make_record, make_tenant, never_throttle
 
 SPAWN = multiprocessing.get_context("spawn")  # a fresh interpreter, as a second otpd would be

@@ -10,7 +10,8 @@ from pathlib import Path
 from otpd.core.model import ThrottleState
 from otpd.core.policy import LOCKED_FOREVER
 from otpd.store import migrate
-from otpd.store.sqlite import SqliteStore, _split
+from otpd.store.sqlite import SqliteStore
+from otpd.store.sqlite_connect import split as _split
 
 NOW = 1_700_000_000
 

@@ -34,7 +34,7 @@ def open_deployment(data_dir: Path, now: int, tenants: tuple[str, ...] = ("acme"
     data_dir.mkdir(parents=True, exist_ok=True)
     store = SqliteStore(data_dir / "otpd.sqlite3")
     clock = FakeClock(now)
-    service = CredentialService(store, open_seal(data_dir, store), clock)
+    service = CredentialService(store, open_seal(data_dir, store), clock, label_prefix="Sbox")
     for tenant in tenants:
         if store.get_tenant(tenant) is None:
             service.create_tenant(tenant)

@@ -86,8 +86,8 @@ class AccessService(ClientAdmin):  # + list, revoke, rotate, scopes (core.client
         sealer: Sealer,
         clock: Clock,
         *,
+        label_prefix: str,  # the otpauth label prefix: configuration (settings), no default here
         throttle: ThrottlePolicy | None = None,
-        label_prefix: str = "Sbox",
         tokens: TokenPolicy | None = None,
         random_bytes: Callable[[int], bytes] = secrets.token_bytes,
         client_cache: ClientCache | None = None,

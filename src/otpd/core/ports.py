@@ -27,11 +27,16 @@ from otpd.core.nas import NasClient, RadiusChallenge
 __all__ = [
     "AuditStore",
     "BulkCredentialStore",
+    "ClientStore",
     "Clock",
     "ConsoleStore",
+    "CredentialStateStore",
     "CredentialStore",
+    "MetaStore",
     "NasStore",
     "Sealer",
+    "Store",
+    "TenantStore",
 ]
 
 
@@ -71,24 +76,20 @@ class Sealer(Protocol):
         ...
 
 
-class CredentialStore(Protocol):
-    """Tenants, API clients, credentials and their verification state.
+class TenantStore(Protocol):
+    """Tenants (docs/requirements.md#tenancy)."""
 
-    Every method is atomic on its own. Names are scoped by tenant (docs/requirements.md#tenancy).
-    """
+    def create_tenant(self, tenant: Tenant) -> None: ...  # AlreadyExists if taken
 
-    # --- tenants and API clients ---------------------------------------------------------
-    def create_tenant(self, tenant: Tenant) -> None:
-        """Raises AlreadyExists."""
-        ...
-
-    def update_tenant(self, tenant: Tenant) -> None:
-        """Raises NotFound."""
-        ...
+    def update_tenant(self, tenant: Tenant) -> None: ...  # NotFound if missing
 
     def get_tenant(self, tenant_id: str) -> Tenant | None: ...
 
     def list_tenants(self) -> list[Tenant]: ...
+
+
+class ClientStore(Protocol):
+    """API clients and the Strongbox bearer tokens issued to them."""
 
     def create_client(self, client: ApiClient) -> None:
         """Raises AlreadyExists (same name in the tenant, or the same key hash anywhere)."""
@@ -125,7 +126,26 @@ class CredentialStore(Protocol):
         (coarse last-used: one conditional write per client a minute, not one a request)."""
         ...
 
-    # --- credentials ---------------------------------------------------------------------
+    # --- bearer tokens (Strongbox login) -------------------------------------------------
+    def insert_token(self, token: TokenRecord) -> None: ...
+
+    def get_token(self, token_hash: str) -> TokenRecord | None: ...
+
+    def get_token_with_client(self, token_hash: str) -> tuple[TokenRecord, ApiClient] | None:
+        """The token and its client in one lookup (every bearer-token request); None if the
+        token or its client is gone."""
+        ...
+
+    def renew_token(self, token_hash: str, renewed_at_us: int, expires_at_us: int) -> bool:
+        """Set a new expiry on a token that has not expired at `renewed_at_us`."""
+        ...
+
+    def delete_expired_tokens(self, now_us: int) -> int: ...
+
+
+class CredentialStateStore(Protocol):
+    """Credentials, their verification state (the invariants) and Token2 enrolment tickets."""
+
     def allocate_credential_id(self) -> int:
         """The next id of the server-wide sequence (gaps allowed). Needed before encrypting,
         because the ciphertext is bound to the id."""
@@ -208,32 +228,6 @@ class CredentialStore(Protocol):
 
     def unknown_attempts(self, tenant_id: str) -> int: ...
 
-    # --- bearer tokens (Strongbox login) -------------------------------------------------
-    def insert_token(self, token: TokenRecord) -> None: ...
-
-    def get_token(self, token_hash: str) -> TokenRecord | None: ...
-
-    def get_token_with_client(self, token_hash: str) -> tuple[TokenRecord, ApiClient] | None:
-        """The token and its client in one lookup (every bearer-token request); None if the
-        token or its client is gone."""
-        ...
-
-    def renew_token(self, token_hash: str, renewed_at_us: int, expires_at_us: int) -> bool:
-        """Set a new expiry on a token that has not expired at `renewed_at_us`."""
-        ...
-
-    def delete_expired_tokens(self, now_us: int) -> int: ...
-
-    # --- small named values (keyring, seal configuration) --------------------------------
-    def get_meta(self, key: str) -> str | None: ...
-
-    def put_meta_if_absent(self, key: str, value: str) -> bool:
-        """Insert unless present; True if inserted. Used so two nodes starting at once agree
-        on one keyring."""
-        ...
-
-    def close(self) -> None: ...
-
     # --- Token2 enrolment tickets (issue #5): only the SHA-256 of a ticket is stored -----
     def insert_enrolment_ticket(self, ticket: EnrolmentTicket) -> None:
         """Raises NotFound when the credential (in ticket.tenant) does not exist, and
@@ -252,6 +246,26 @@ class CredentialStore(Protocol):
         """Delete every ticket of that credential (its secret is about to change); returns
         how many."""
         ...
+
+
+class MetaStore(Protocol):
+    """Small named values (keyring, seal configuration) and closing the store."""
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def put_meta_if_absent(self, key: str, value: str) -> bool:
+        """Insert unless present; True if inserted. Used so two nodes starting at once agree
+        on one keyring."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class CredentialStore(TenantStore, ClientStore, CredentialStateStore, MetaStore, Protocol):
+    """Tenants, API clients, credentials and their verification state.
+
+    Every method is atomic on its own. Names are scoped by tenant (docs/requirements.md#tenancy).
+    """
 
 
 @runtime_checkable
@@ -377,3 +391,8 @@ class AuditStore(Protocol):
     def prune_audit(self, before_us: int) -> int:
         """Remove entries older than `before_us` but never the newest; the count removed."""
         ...
+
+
+class Store(CredentialStore, BulkCredentialStore, NasStore, ConsoleStore, AuditStore, Protocol):
+    """Every port of a full store (SQLite, PostgreSQL), for bootstrap: the services are
+    typed against the narrower ports above."""

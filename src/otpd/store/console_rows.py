@@ -15,6 +15,8 @@ from typing import Any
 from otpd.core.console import AdminAccount, ConsoleSession, CredentialPage
 from otpd.core.errors import AlreadyExists, NotFound
 from otpd.core.model import CredentialRecord, Tenant, TokenRecord
+from otpd.store import sql_statements
+from otpd.store.sql_rows import credential_from_row
 
 __all__ = ["MemoryConsoleRows", "SqlConsoleRows"]
 
@@ -28,6 +30,9 @@ _PREFIX_END = "\x7f"
 class SqlConsoleRows:
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         raise NotImplementedError  # the host store's
+
+    def _named(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        raise NotImplementedError  # the host store's: rows read by column name
 
     def _change(self, sql: str, params: Sequence[object], what: str) -> int:
         raise NotImplementedError  # the host store's
@@ -95,17 +100,18 @@ class SqlConsoleRows:
     def search_credentials(
         self, tenant_id: str, prefix: str, after: str, limit: int
     ) -> CredentialPage:
-        from otpd.store import sqlite as _sql  # here: sqlite.py imports this module
-
         # One lower bound, so the planner seeks straight to it on the index (two lower bounds
         # made SQLite scan from the first: a deep page cost 1,000 point lookups).
         if after >= prefix:
             lower, start = "name > ?", after
         else:
             lower, start = "name >= ?", prefix
-        sql = _sql._CREDENTIAL + f"WHERE tenant = ? AND {lower} AND name < ? ORDER BY name LIMIT ?"
+        sql = (
+            sql_statements._CREDENTIAL
+            + f"WHERE tenant = ? AND {lower} AND name < ? ORDER BY name LIMIT ?"
+        )
         params = (tenant_id, start, prefix + _PREFIX_END, limit + 1)
-        rows = [_sql._credential(row) for row in self._rows(sql, params)]
+        rows = [credential_from_row(row) for row in self._named(self._radius_sql(sql), params)]
         return _page(rows, limit)
 
 

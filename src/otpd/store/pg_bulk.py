@@ -16,8 +16,8 @@ import psycopg
 
 from otpd.core.errors import NotFound
 from otpd.core.model import CredentialRecord
-from otpd.store import sqlite
-from otpd.store.sqlite import _credential, _credential_config
+from otpd.store import sql_statements
+from otpd.store.sql_rows import credential_config, credential_from_row
 
 __all__ = ["BY_NAMES", "RAISE_FLOOR", "write_batch"]
 
@@ -26,11 +26,11 @@ def _pg(sql: str) -> str:
     return sql.replace("?", "%s")
 
 
-BY_NAMES = _pg(sqlite._CREDENTIAL) + "WHERE tenant = %s AND name = ANY(%s)"
-_INSERT = _pg(sqlite._INSERT_CREDENTIAL)
+BY_NAMES = _pg(sql_statements._CREDENTIAL) + "WHERE tenant = %s AND name = ANY(%s)"
+_INSERT = _pg(sql_statements._INSERT_CREDENTIAL)
 # An imported replacement never lowers the replay state: a spent code stays spent.
 _REPLACE = _pg(
-    sqlite._IMPORT_REPLACE.replace("MAX(last_step, ?)", "GREATEST(last_step, ?::bigint)")
+    sql_statements._IMPORT_REPLACE.replace("MAX(last_step, ?)", "GREATEST(last_step, ?::bigint)")
 )
 _DELETE_TICKETS = "DELETE FROM enrolment_ticket WHERE tenant = %s AND credential_id = %s"
 # The time step of `now` in each credential's period plus its forward window: every code it
@@ -39,7 +39,7 @@ RAISE_FLOOR = "UPDATE credential SET last_step = GREATEST(last_step, %s::bigint 
 
 
 def by_names(rows: Sequence[Any]) -> dict[str, CredentialRecord]:
-    records = (_credential(row) for row in rows)
+    records = (credential_from_row(row) for row in rows)
     return {record.name: record for record in records}
 
 
@@ -53,7 +53,7 @@ def write_batch(
         cur.executemany(_INSERT, [_insert_row(r) for r in inserts])
     if replaces:
         rows = [
-            (*_credential_config(r), r.sealed_secret, r.last_step, r.id, r.tenant) for r in replaces
+            (*credential_config(r), r.sealed_secret, r.last_step, r.id, r.tenant) for r in replaces
         ]
         cur.executemany(_REPLACE, rows)
         if cur.rowcount != len(replaces):  # psycopg sums executemany's rowcounts
@@ -62,5 +62,5 @@ def write_batch(
 
 
 def _insert_row(r: CredentialRecord) -> tuple[object, ...]:
-    head = (r.id, r.tenant, *_credential_config(r), r.created_at_us, r.sealed_secret)
+    head = (r.id, r.tenant, *credential_config(r), r.created_at_us, r.sealed_secret)
     return (*head, r.last_step, *astuple(r.throttle), r.refused)

@@ -1,8 +1,8 @@
 """The PostgreSQL CredentialStore (issue #11): one database shared by several otpd instances.
 
 It keeps the SQLite store's contract statement for statement: the SQL and the row mapping are
-sqlite.py's own (placeholders rewritten), so the two cannot drift apart. Every method is one
-autocommit statement or one short transaction on a pooled connection:
+sql_statements.py's and sql_rows.py's (placeholders rewritten), so the two cannot drift apart.
+Every method is one autocommit statement or one short transaction on a pooled connection:
 
 - advance() is one conditional UPDATE (step forward and not throttled), so under READ
   COMMITTED two instances racing on one code serialise on the row lock and the second
@@ -28,19 +28,25 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from otpd.core.enrolment import EnrolmentTicket
 from otpd.core.errors import AlreadyExists, ConfigError, NotFound, StoreUnavailable
 from otpd.core.model import ApiClient, CredentialRecord, Tenant, ThrottleState, TokenRecord
 from otpd.settings import mask_url
-from otpd.store import migrate, pg_bulk, sqlite
+from otpd.store import migrate, pg_bulk, sql_statements
 from otpd.store.audit_rows import SqlAuditRows
-from otpd.store.client_rows import SqlClientRows
+from otpd.store.client_rows import SqlClientRows, client_from_row
 from otpd.store.console_rows import SqlConsoleRows
 from otpd.store.key_rows import SqlKeyRows
 from otpd.store.radius_rows import SqlRadiusRows
-from otpd.store.sqlite import _client, _credential, _credential_config, _tenant, _tenant_settings
+from otpd.store.sql_rows import (
+    credential_config,
+    credential_from_row,
+    tenant_from_row,
+    tenant_settings,
+)
 
 __all__ = ["PostgresStore"]
 
@@ -49,20 +55,21 @@ _MIGRATION_LOCK = 0x6F747064  # "otpd"
 
 
 def _pg(sql: str) -> str:
-    """sqlite.py's SQL in psycopg's placeholder style. `? IS NULL` needs a type in PostgreSQL."""
+    """The shared SQL (sql_statements.py) in psycopg's placeholder style. `? IS NULL` needs a
+    type in PostgreSQL."""
     return re.sub(r"\?", "%s", sql.replace("? IS NULL", "?::bigint IS NULL"))
 
 
-_TENANT = _pg(sqlite._TENANT)
-_CLIENT = _pg(sqlite._CLIENT)
-_BY_KEY = _pg(sqlite._BY_KEY)
-_CREDENTIAL = _pg(sqlite._CREDENTIAL)
+_TENANT = _pg(sql_statements._TENANT)
+_CLIENT = _pg(sql_statements._CLIENT)
+_BY_KEY = _pg(sql_statements._BY_KEY)
+_CREDENTIAL = _pg(sql_statements._CREDENTIAL)
 # The rescale divides by the new period: typed bigint, so `/` is integer division whatever
 # type psycopg would give the parameter (core.policy.rescale_step).
-_REPLACE = _pg(sqlite._REPLACE.replace("/ ?", "/ ?::bigint"))
-_REPLACE_AND_RESET = _pg(sqlite._REPLACE_AND_RESET)
-_BEARER = _pg(sqlite._BEARER)
-_REFUSE = _pg(sqlite._REFUSE)
+_REPLACE = _pg(sql_statements._REPLACE.replace("/ ?", "/ ?::bigint"))
+_REPLACE_AND_RESET = _pg(sql_statements._REPLACE_AND_RESET)
+_BEARER = _pg(sql_statements._BEARER)
+_REFUSE = _pg(sql_statements._REFUSE)
 _NO_THROTTLE_CHECK = 2**63 - 1
 
 
@@ -117,25 +124,25 @@ class PostgresStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audi
     def create_tenant(self, tenant: Tenant) -> None:
         self._change(
             "INSERT INTO tenant (id, settings, created_at) VALUES (%s, %s, %s)",
-            (tenant.id, _tenant_settings(tenant), tenant.created_at),
+            (tenant.id, tenant_settings(tenant), tenant.created_at),
             "tenant",
         )
 
     def update_tenant(self, tenant: Tenant) -> None:
         changed = self._change(
             "UPDATE tenant SET settings = %s, created_at = %s WHERE id = %s",
-            (_tenant_settings(tenant), tenant.created_at, tenant.id),
+            (tenant_settings(tenant), tenant.created_at, tenant.id),
             "tenant",
         )
         if not changed:
             raise NotFound("no such tenant")
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
-        rows = self._query(_TENANT + "WHERE id = %s", (tenant_id,))
-        return _tenant(rows[0]) if rows else None
+        rows = self._named(_TENANT + "WHERE id = %s", (tenant_id,))
+        return tenant_from_row(rows[0]) if rows else None
 
     def list_tenants(self) -> list[Tenant]:
-        return [_tenant(row) for row in self._query(_TENANT + 'ORDER BY id COLLATE "C"')]
+        return [tenant_from_row(row) for row in self._named(_TENANT + 'ORDER BY id COLLATE "C"')]
 
     def create_client(self, client: ApiClient) -> None:
         scopes = ",".join(sorted(client.scopes))
@@ -150,15 +157,15 @@ class PostgresStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audi
 
     def find_client_by_key_hash(self, key_hash: str) -> ApiClient | None:
         rows = self._query(_CLIENT + _BY_KEY, (key_hash, key_hash))
-        return _client(rows[0]) if rows else None
+        return client_from_row(rows[0]) if rows else None
 
     def list_clients(self, tenant_id: str) -> list[ApiClient]:
         rows = self._query(_CLIENT + 'WHERE tenant = %s ORDER BY name COLLATE "C"', (tenant_id,))
-        return [_client(row) for row in rows]
+        return [client_from_row(row) for row in rows]
 
     def get_client(self, tenant_id: str, name: str) -> ApiClient | None:
         rows = self._query(_CLIENT + "WHERE tenant = %s AND name = %s", (tenant_id, name))
-        return _client(rows[0]) if rows else None
+        return client_from_row(rows[0]) if rows else None
 
     # --- credentials ---------------------------------------------------------------------
     def allocate_credential_id(self) -> int:
@@ -166,7 +173,7 @@ class PostgresStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audi
         return int(rows[0][0])
 
     def insert_credential(self, record: CredentialRecord) -> None:
-        head = (record.id, record.tenant, *_credential_config(record), record.created_at_us)
+        head = (record.id, record.tenant, *credential_config(record), record.created_at_us)
         state = (record.last_step, *astuple(record.throttle), record.refused)
         inserted = self._change(
             "INSERT INTO credential (id, tenant, name, algorithm, digits, period, skew,"
@@ -192,21 +199,21 @@ class PostgresStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audi
             sql = _REPLACE_AND_RESET
         else:
             sql, rescale = _REPLACE, (record.params.period,)
-        params = (*_credential_config(record), record.sealed_secret, *rescale, *row)
+        params = (*credential_config(record), record.sealed_secret, *rescale, *row)
         return bool(self._change(sql, params, "credential"))
 
     def get_credential(self, tenant_id: str, name: str) -> CredentialRecord | None:
-        rows = self._query(_CREDENTIAL + "WHERE tenant = %s AND name = %s", (tenant_id, name))
-        return _credential(rows[0]) if rows else None
+        rows = self._named(_CREDENTIAL + "WHERE tenant = %s AND name = %s", (tenant_id, name))
+        return credential_from_row(rows[0]) if rows else None
 
     def get_credential_by_id(self, tenant_id: str, credential_id: int) -> CredentialRecord | None:
         sql = _CREDENTIAL + "WHERE id = %s AND tenant = %s"
-        rows = self._query(sql, (credential_id, tenant_id))
-        return _credential(rows[0]) if rows else None
+        rows = self._named(sql, (credential_id, tenant_id))
+        return credential_from_row(rows[0]) if rows else None
 
     def list_credentials(self, tenant_id: str) -> list[CredentialRecord]:
         sql = _CREDENTIAL + 'WHERE tenant = %s ORDER BY name COLLATE "C"'
-        return [_credential(row) for row in self._query(sql, (tenant_id,))]
+        return [credential_from_row(row) for row in self._named(sql, (tenant_id,))]
 
     def count_credentials(self, tenant_id: str) -> int:
         rows = self._query("SELECT COUNT(*) FROM credential WHERE tenant = %s", (tenant_id,))
@@ -327,7 +334,7 @@ class PostgresStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audi
     def get_credentials_by_name(
         self, tenant_id: str, names: Sequence[str]
     ) -> dict[str, CredentialRecord]:
-        return pg_bulk.by_names(self._query(pg_bulk.BY_NAMES, (tenant_id, list(names))))
+        return pg_bulk.by_names(self._named(pg_bulk.BY_NAMES, (tenant_id, list(names))))
 
     def write_credentials(
         self, inserts: Sequence[CredentialRecord], replaces: Sequence[CredentialRecord]
@@ -384,6 +391,18 @@ class PostgresStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audi
 
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         with self._cursor("row") as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+
+    def _named(self, sql: str, params: Sequence[object] = ()) -> list[dict[str, Any]]:
+        """Rows read by column name (sql_rows.py's mapping functions)."""
+        if self._pool.closed:
+            raise StoreUnavailable("the store is closed")
+        with (
+            _translate("row"),
+            self._pool.connection() as conn,
+            conn.cursor(row_factory=dict_row) as cur,
+        ):
             cur.execute(sql, params)
             return cur.fetchall()
 

@@ -275,7 +275,7 @@ def test_caller_of_picks_exactly_one_source() -> None:
 # --- the service's PhenixID methods over the memory store -------------------------------------
 def test_service_basic_and_numeric_codes() -> None:
     clock = FakeClock()
-    service = CredentialService(MemoryStore(), FakeSealer(), clock)
+    service = CredentialService(MemoryStore(), FakeSealer(), clock, label_prefix="Sbox")
     _, key = service.create_client("ot", "app", [Scope.VERIFY, Scope.WRITE])
     assert service.authenticate_basic("app", key).tenant == "ot"
     for name, wrong in (

@@ -1,0 +1,140 @@
+"""The SQLite store's bulk import, backup and Token2 enrolment tickets, as a mixin (like
+client_rows.py) so sqlite.py stays short; it uses the host store's own plumbing."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import astuple
+from pathlib import Path
+from typing import Any
+
+from otpd.core.enrolment import EnrolmentTicket
+from otpd.core.errors import NotFound
+from otpd.core.model import CredentialRecord
+from otpd.store.sql_rows import credential_config, credential_from_row
+from otpd.store.sql_statements import _CREDENTIAL, _IMPORT_REPLACE, _INSERT_CREDENTIAL
+from otpd.store.sqlite_connect import translate
+
+__all__ = ["SqliteBulkRows"]
+
+
+class SqliteBulkRows:
+    """For sqlite.SqliteStore: `_query`, `_change`, `_transaction`, `_connection` and
+    `_write_lock` are the host store's."""
+
+    _write_lock: threading.Lock
+
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        raise NotImplementedError  # the host store's
+
+    def _named(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        raise NotImplementedError  # the host store's
+
+    def _change(self, sql: str, params: Sequence[object], what: str) -> int:
+        raise NotImplementedError  # the host store's
+
+    def _transaction(self, what: str) -> AbstractContextManager[sqlite3.Connection]:
+        raise NotImplementedError  # the host store's
+
+    def _connection(self) -> sqlite3.Connection:
+        raise NotImplementedError  # the host store's
+
+    # --- bulk import, backup and restore (issue #17, otpd.core.ports.BulkCredentialStore) --
+    def allocate_credential_ids(self, count: int) -> list[int]:
+        with self._write_lock:
+            rows = self._query(
+                "UPDATE credential_id_seq SET value = value + ? RETURNING value", (count,)
+            )
+        last = int(rows[0][0])
+        return list(range(last - count + 1, last + 1))
+
+    def get_credentials_by_name(
+        self, tenant_id: str, names: Sequence[str]
+    ) -> dict[str, CredentialRecord]:
+        found: dict[str, CredentialRecord] = {}
+        for start in range(0, len(names), 500):  # SQLite allows 32766 parameters; stay small
+            chunk = list(names[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            sql = _CREDENTIAL + f"WHERE tenant = ? AND name IN ({marks})"
+            for row in self._named(sql, (tenant_id, *chunk)):
+                record = credential_from_row(row)
+                found[record.name] = record
+        return found
+
+    def write_credentials(
+        self, inserts: Sequence[CredentialRecord], replaces: Sequence[CredentialRecord]
+    ) -> None:
+        insert_rows = [
+            (
+                r.id,
+                r.tenant,
+                *credential_config(r),
+                r.created_at_us,
+                r.sealed_secret,
+                r.last_step,
+                *astuple(r.throttle),
+                r.refused,
+            )
+            for r in inserts
+        ]
+        replace_rows = [
+            (*credential_config(r), r.sealed_secret, r.last_step, r.id, r.tenant) for r in replaces
+        ]
+        with self._transaction("credential") as conn:
+            conn.executemany(_INSERT_CREDENTIAL, insert_rows)
+            for params in replace_rows:
+                if conn.execute(_IMPORT_REPLACE, params).rowcount != 1:
+                    raise NotFound("no such credential")
+            conn.executemany(
+                "DELETE FROM enrolment_ticket WHERE tenant = ? AND credential_id = ?",
+                [(r.tenant, r.id) for r in replaces],
+            )
+
+    def raise_replay_floor(self, now: int) -> int:
+        # Integer division: the time step of `now` for each credential's period, plus its
+        # forward window, so every code it could have accepted before `now` is spent.
+        sql = "UPDATE credential SET last_step = MAX(last_step, ? / period + skew)"
+        return self._change(sql, (now,), "credential")
+
+    def backup_to(self, target: Path) -> None:
+        """A consistent copy through SQLite's online backup API (https://sqlite.org/backup.html).
+        In one step: under WAL a reader does not block writers, and a stepwise copy would
+        restart each time another process writes (https://sqlite.org/c3ref/backup_finish.html)."""
+        with translate("backup"):
+            dest = sqlite3.connect(target)
+            try:
+                self._connection().backup(dest)
+            finally:
+                dest.close()
+
+    # --- Token2 enrolment tickets (issue #5) --------------------------------------------
+    def insert_enrolment_ticket(self, ticket: EnrolmentTicket) -> None:
+        # INSERT ... SELECT: a credential of another tenant reads as missing, like a deleted one.
+        inserted = self._change(
+            "INSERT INTO enrolment_ticket (ticket_hash, tenant, credential_id, expires_at_us)"
+            " SELECT ?, ?, ?, ? WHERE EXISTS"
+            " (SELECT 1 FROM credential WHERE id = ? AND tenant = ?)",
+            (*astuple(ticket), ticket.credential_id, ticket.tenant),
+            "enrolment ticket",
+        )
+        if not inserted:
+            raise NotFound("no such credential")
+
+    def get_enrolment_ticket(self, ticket_hash: str) -> EnrolmentTicket | None:
+        rows = self._query(
+            "SELECT ticket_hash, tenant, credential_id, expires_at_us FROM enrolment_ticket"
+            " WHERE ticket_hash = ?",
+            (ticket_hash,),
+        )
+        return EnrolmentTicket(*rows[0]) if rows else None
+
+    def delete_expired_enrolment_tickets(self, now_us: int) -> int:
+        sql = "DELETE FROM enrolment_ticket WHERE expires_at_us <= ?"
+        return self._change(sql, (now_us,), "enrolment ticket")
+
+    def delete_enrolment_tickets(self, tenant_id: str, credential_id: int) -> int:
+        sql = "DELETE FROM enrolment_ticket WHERE tenant = ? AND credential_id = ?"
+        return self._change(sql, (tenant_id, credential_id), "enrolment ticket")
