@@ -43,7 +43,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Credential
 
 @pytest.fixture
 def service(store: CredentialStore, clock: FakeClock) -> CredentialService:
-    return CredentialService(store, FakeSealer(), clock)
+    return CredentialService(store, FakeSealer(), clock, label_prefix="Sbox")
 
 
 def test_old_key_works_during_grace_and_not_a_microsecond_after(
