@@ -11,6 +11,7 @@ Labels are bounded: api, tenant, outcome, route template; never a credential nam
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -31,6 +32,7 @@ __all__ = [
     "Metrics",
     "RouteLatency",
     "cleanup_multiprocess",
+    "metrics_dir_prefix",
     "metrics_endpoint",
     "prepare_multiprocess",
     "serve_metrics_on",
@@ -41,14 +43,28 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _OFFSET_BUCKETS = (-5.0, -4.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0)
 
 
-def prepare_multiprocess(session_id: str) -> Path:
-    """A fresh metrics directory for this instance, removed by `cleanup_multiprocess`.
+def metrics_dir_prefix(data_dir: Path) -> str:
+    """The name prefix of the metrics directories of the instances of one data directory:
+    the system's temporary directory may hold other deployments' (docs/operations.md#metrics)."""
+    digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
+    return f"otpd-metrics-{digest}-"
+
+
+def prepare_multiprocess(session_id: str, data_dir: Path, live: set[str]) -> Path:
+    """A fresh metrics directory for this instance, removed by `cleanup_multiprocess`; the
+    directories that instances of this data directory not in `live` (the running sessions,
+    otpd.crypto.node.live_sessions) left behind when killed are removed first.
 
     In the system's temporary directory, not the data directory: prometheus-client maps its
     value files into memory, and a page of a mapped file that cannot be allocated on a full
     disk kills the process (SIGBUS). A full data disk must give 503s, never a dead worker
     (tests/e2e/test_full_disk.py)."""
-    folder = Path(tempfile.gettempdir()) / f"otpd-metrics-{session_id}"
+    prefix = metrics_dir_prefix(data_dir)
+    temp = Path(tempfile.gettempdir())
+    for stale in temp.glob(prefix + "*"):
+        if stale.name.removeprefix(prefix) not in live | {session_id}:
+            shutil.rmtree(stale, ignore_errors=True)
+    folder = temp / f"{prefix}{session_id}"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(mode=0o700)
     os.environ[MULTIPROC_ENV] = str(folder)
