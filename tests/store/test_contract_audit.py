@@ -9,9 +9,10 @@ from dataclasses import replace
 from typing import Any
 
 from otpd.core.audit import GENESIS, AuditEntry, AuditQuery, find_break
-from otpd.core.model import Tenant
+from otpd.core.model import Tenant, ThrottleState
 from otpd.core.ports import AuditStore, CredentialStore
 from otpd.store.memory import MemoryStore
+from tests.support.stores import add_credential, never_throttle
 
 
 def _entry(i: int, tenant: str = "acme", outcome: str = "accepted") -> AuditEntry:
@@ -126,3 +127,20 @@ def test_tenant_issuer_round_trip(store: CredentialStore) -> None:
     store.update_tenant(replace(acme, issuer=None))
     updated = store.get_tenant("acme")
     assert updated is not None and updated.issuer is None
+
+
+def test_count_throttled_by_tenant(store: CredentialStore) -> None:
+    """The metrics' gauge of credentials throttled or locked now (core.policy.is_throttled:
+    since <= now < not_before); tenants with none are absent."""
+    acme = [add_credential(store, name=n) for n in ("backoff", "lock", "done", "plain", "skew")]
+    globex = add_credential(store, tenant="globex", name="g")
+    store.record_failure(acme[0].id, 100, lambda n: ThrottleState(n, 200, since=100))
+    store.record_failure(acme[1].id, 100, lambda n: ThrottleState(n, 2**62, since=0))  # a lock
+    store.record_failure(acme[2].id, 100, lambda n: ThrottleState(n, 150, since=100))
+    store.record_failure(acme[3].id, 100, never_throttle)
+    store.record_failure(acme[4].id, 100, lambda n: ThrottleState(n, 300, since=190))
+    store.record_failure(globex.id, 100, lambda n: ThrottleState(n, 500, since=100))
+    counter: Any = store
+    assert counter.count_throttled(160) == {"acme": 2, "globex": 1}
+    assert counter.count_throttled(195) == {"acme": 3, "globex": 1}  # "skew" set at 190
+    assert counter.count_throttled(1_000) == {"acme": 1}  # only the lock is left

@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from otpd.crypto.aead import KEY_BYTES, NONCE_BYTES
 from otpd.crypto.shamir import Share
 
-__all__ = ["FileState", "MemoryState", "NodeSession", "NodeState", "StateStore"]
+__all__ = ["FileState", "MemoryState", "NodeSession", "NodeState", "StateStore", "live_sessions"]
 
 INSTANCES_DIR = "instances"
 _AAD = b"otpd/node-state/v1\x00"
@@ -200,6 +200,13 @@ def _sweep_stopped(folder: Path) -> None:
         session = alive.name.removesuffix(".alive")
         for suffix in (".state", ".lock", ".alive"):
             (folder / (session + suffix)).unlink(missing_ok=True)
+
+
+def live_sessions(data_dir: Path) -> set[str]:
+    """The session ids of the instances of `data_dir` still running: a start removes the
+    files of stopped ones (`_sweep_stopped`), so those whose `.alive` file remains."""
+    folder = data_dir / INSTANCES_DIR
+    return {alive.name.removesuffix(".alive") for alive in folder.glob("*.alive")}
 
 
 def _share(text: str) -> Share:

@@ -73,6 +73,7 @@ class RadiusGate:
         sealed = self._seal(nas, secret.encode("ascii"))
         created = replace(nas, sealed_secret=sealed, created_at=self._service.now())
         self._store.insert_nas(created)
+        self._audit("nas create", "ok", nas.tenant, nas.name)
         return created, secret
 
     def update_nas(self, nas: NasClient, *, new_secret: bool = False) -> tuple[NasClient, str]:
@@ -84,6 +85,7 @@ class RadiusGate:
             nas = replace(nas, sealed_secret=self._seal(nas, secret.encode("ascii")))
         if not self._store.replace_nas(nas):
             raise NotFound("no such NAS")
+        self._audit("nas update", "ok new-secret" if new_secret else "ok", nas.tenant, nas.name)
         return nas, secret
 
     def get_nas(self, tenant: str, name: str) -> NasClient:
@@ -98,12 +100,14 @@ class RadiusGate:
     def delete_nas(self, tenant: str, name: str) -> None:
         if not self._store.delete_nas(tenant, name):
             raise NotFound("no such NAS")
+        self._audit("nas delete", "ok", tenant, name)
 
     def set_group(self, tenant: str, credential: str, label: str | None) -> None:
         if label is not None:
             validate_group_label(label)
         if not self._store.set_radius_group(tenant, credential, label):
             raise NotFound("no such credential")
+        self._audit("nas group", "ok" if label is not None else "ok cleared", tenant, credential)
 
     # --- serving -------------------------------------------------------------------------
     def is_sealed(self) -> bool:
@@ -162,6 +166,11 @@ class RadiusGate:
         return self._store.delete_expired_radius_challenges(self._service.clock.now_us())
 
     # --- helpers -------------------------------------------------------------------------
+    def _audit(self, action: str, outcome: str, tenant: str, target: str) -> None:
+        """A NAS change in the audit trail, like a client change: names only, never the
+        shared secret (docs/operations.md#audit-trail). The caller is the CLI's user."""
+        self._service.emit(action, outcome, tenant=tenant, target=target)
+
     def _seal(self, nas: NasClient, secret: bytes) -> bytes:
         return self._service.sealer.seal_secret(
             SecretBytes(secret), tenant=nas.secret_context(), credential_id=0

@@ -10,12 +10,14 @@ the same bare Access-Reject; the reason goes to the audit log only.
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any
 
 from pyrad import packet
 
+from otpd.core.audit import RequestContext, current_context, request_context
 from otpd.core.errors import Sealed, StoreUnavailable
 from otpd.core.model import Outcome
 from otpd.core.nas import MaPolicy, NasClient, NasMode
@@ -51,6 +53,16 @@ class Handler:
         self._quiet = _RateLimited()
 
     def __call__(self, request: codec.Request, source: tuple[str, int]) -> bytes | None:
+        # The HTTP middleware's request context, for RADIUS: the metrics' api label and the
+        # audit trail's source (the NAS's address) and caller (docs/operations.md#audit-trail).
+        # Set here, in the worker thread: run_in_executor does not carry the loop's context.
+        context = RequestContext(
+            request_id="radius-" + secrets.token_hex(8), source=source[0], api="radius"
+        )
+        with request_context(context):
+            return self._answer_quietly(request, source)
+
+    def _answer_quietly(self, request: codec.Request, source: tuple[str, int]) -> bytes | None:
         try:
             return self._answer(request, source)
         except (Sealed, StoreUnavailable) as error:
@@ -68,6 +80,7 @@ class Handler:
             self.unknown_nas(source[0])
             return None
         nas, secret = found
+        current_context().caller = f"radius:{nas.name}"
         decoded = self._authentic(request, nas, secret)
         if decoded is None:
             return None

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from typing import Any
 
 import uvicorn
 
 from otpd.bootstrap import build_runtime
+from otpd.core.audit import AuditEvent
 from otpd.core.errors import ConfigError
 from otpd.crypto import NodeSession
 from otpd.radius.server import bind_udp, radius_endpoint
@@ -46,7 +48,7 @@ def serve_with_radius(
     host, port = settings.radius_listen
 
     async def main() -> None:
-        runtime = build_runtime(settings, node)
+        runtime = build_runtime(settings, node, [_AppMetrics(config.app)])
         try:
             async with radius_endpoint(runtime, host, port):
                 await server.serve(sockets=[sock])
@@ -55,3 +57,17 @@ def serve_with_radius(
 
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
         runner.run(main())
+
+
+class _AppMetrics:
+    """The HTTP app's metrics (set up in its lifespan, after this runtime is built) count the
+    RADIUS verifications too: one set of series per worker, labelled api="radius" by the
+    handler's request context (docs/operations.md#metrics)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def emit(self, event: AuditEvent) -> None:
+        metrics = getattr(getattr(self.app, "state", None), "metrics", None)
+        if metrics is not None:
+            metrics.emit(event)

@@ -4,6 +4,8 @@ Mixins like radius_rows.py, using the host store's `_query`, `_change` and `_tra
 An append reads the chain head and moves it in one write transaction (SQLite: BEGIN
 IMMEDIATE holds the write lock; PostgreSQL: the head row is locked FOR UPDATE), so appends
 from several instances on one database stay one linear chain.
+
+`count_throttled` lives here too: the metrics' gauge of throttled credentials (issue #13).
 """
 
 from __future__ import annotations
@@ -88,6 +90,16 @@ def _where(query: AuditQuery) -> tuple[str, list[object]]:
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
+# "Throttled at now" as core.policy.is_throttled: since <= now < not_before. One pass over
+# the credential table per scrape (no index: not_before is written on every failure); at most
+# _MAX_COUNTED rows are counted, so the answer's size and the grouping stay bounded.
+_MAX_COUNTED = 1_000_000
+_THROTTLED = (
+    "SELECT tenant, COUNT(*) FROM (SELECT tenant FROM credential"
+    " WHERE not_before > ? AND throttled_at <= ? LIMIT ?) AS throttled GROUP BY tenant"
+)
+
+
 class SqlAuditRows:
     """For a SQL store; statements in SQLite's `?` style, converted by `_audit_sql`."""
 
@@ -136,9 +148,16 @@ class SqlAuditRows:
         sql = "DELETE FROM audit WHERE time_us < ? AND seq < (SELECT seq FROM audit_head)"
         return self._change(self._audit_sql(sql), (before_us,), "audit")
 
+    def count_throttled(self, now_s: int) -> dict[str, int]:
+        """Credentials throttled or locked at `now_s` (Unix seconds), by tenant; tenants with
+        none are absent."""
+        rows = self._query(self._audit_sql(_THROTTLED), (now_s, now_s, _MAX_COUNTED))
+        return {str(tenant): int(count) for tenant, count in rows}
+
 
 class MemoryAuditRows:
     _lock: threading.Lock
+    _credentials: dict[int, Any]
 
     def _audit(self) -> list[AuditEntry]:
         rows: list[AuditEntry] | None = self.__dict__.get("_audit_rows")
@@ -192,3 +211,12 @@ class MemoryAuditRows:
             removed = len(rows) - len(kept)
             rows[:] = kept
             return removed
+
+    def count_throttled(self, now_s: int) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        with self._lock:
+            for record in self._credentials.values():
+                throttle = record.throttle
+                if throttle.since <= now_s < throttle.not_before:
+                    counts[record.tenant] = counts.get(record.tenant, 0) + 1
+        return counts

@@ -11,6 +11,7 @@ Labels are bounded: api, tenant, outcome, route template; never a credential nam
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -19,18 +20,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from otpd.core.audit import AuditEvent, current_context
-from otpd.core.errors import ConfigError
+from otpd.core.errors import ConfigError, OtpdError
 from otpd.web.middleware import route_of
 
 __all__ = [
     "Metrics",
     "RouteLatency",
     "cleanup_multiprocess",
+    "metrics_dir_prefix",
     "metrics_endpoint",
     "prepare_multiprocess",
     "serve_metrics_on",
@@ -41,14 +44,28 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _OFFSET_BUCKETS = (-5.0, -4.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 5.0)
 
 
-def prepare_multiprocess(session_id: str) -> Path:
-    """A fresh metrics directory for this instance, removed by `cleanup_multiprocess`.
+def metrics_dir_prefix(data_dir: Path) -> str:
+    """The name prefix of the metrics directories of the instances of one data directory:
+    the system's temporary directory may hold other deployments' (docs/operations.md#metrics)."""
+    digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
+    return f"otpd-metrics-{digest}-"
+
+
+def prepare_multiprocess(session_id: str, data_dir: Path, live: set[str]) -> Path:
+    """A fresh metrics directory for this instance, removed by `cleanup_multiprocess`; the
+    directories that instances of this data directory not in `live` (the running sessions,
+    otpd.crypto.node.live_sessions) left behind when killed are removed first.
 
     In the system's temporary directory, not the data directory: prometheus-client maps its
     value files into memory, and a page of a mapped file that cannot be allocated on a full
     disk kills the process (SIGBUS). A full data disk must give 503s, never a dead worker
     (tests/e2e/test_full_disk.py)."""
-    folder = Path(tempfile.gettempdir()) / f"otpd-metrics-{session_id}"
+    prefix = metrics_dir_prefix(data_dir)
+    temp = Path(tempfile.gettempdir())
+    for stale in temp.glob(prefix + "*"):
+        if stale.name.removeprefix(prefix) not in live | {session_id}:
+            shutil.rmtree(stale, ignore_errors=True)
+    folder = temp / f"{prefix}{session_id}"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(mode=0o700)
     os.environ[MULTIPROC_ENV] = str(folder)
@@ -118,7 +135,10 @@ class Metrics:
             if event.outcome == "ok" and event.action in ("seal", "unseal"):
                 self.sealed.set(1 if event.action == "seal" else 0)
 
-    def render(self, sealed: bool) -> tuple[bytes, str]:
+    def render(self, sealed: bool, throttled: dict[str, int] | None = None) -> tuple[bytes, str]:
+        """The exposition text; `throttled` (credentials throttled or locked now, by tenant)
+        is computed by the scrape itself, so it is a gauge of this moment that no worker's
+        file holds and no sum over workers can double."""
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
         self.sealed.set(1 if sealed else 0)
@@ -129,7 +149,29 @@ class Metrics:
             registry = CollectorRegistry()
             collector: Any = multiprocess.MultiProcessCollector  # untyped in the library
             collector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
+        body = generate_latest(registry)
+        if throttled is not None:
+            body += generate_latest(_ThrottledCredentials(throttled))
+        return body, CONTENT_TYPE_LATEST
+
+
+class _ThrottledCredentials:
+    """A registry-like collector of one gauge, from counts taken at scrape time."""
+
+    def __init__(self, counts: dict[str, int]) -> None:
+        self.counts = counts
+
+    def collect(self) -> list[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        family = GaugeMetricFamily(
+            "otpd_throttled_credentials",
+            "Credentials throttled or locked now (refused unevaluated), by tenant",
+            labels=["tenant"],
+        )
+        for tenant, count in sorted(self.counts.items()):
+            family.add_metric([tenant], count)
+        return [family]
 
 
 class RouteLatency:
@@ -157,9 +199,25 @@ async def metrics_endpoint(request: Request) -> Response:
     metrics: Metrics | None = getattr(request.app.state, "metrics", None)
     if metrics is None:
         return Response("metrics are off\n", status_code=404, media_type="text/plain")
-    sealed = request.app.state.runtime.sealer.is_sealed()
-    body, content_type = metrics.render(sealed)
+    body, content_type = await run_in_threadpool(_scrape, metrics, request.app.state.runtime)
     return Response(body, media_type=content_type)
+
+
+def _scrape(metrics: Metrics, runtime: Any) -> tuple[bytes, str]:
+    return metrics.render(runtime.sealer.is_sealed(), throttled_now(runtime))
+
+
+def throttled_now(runtime: Any) -> dict[str, int] | None:
+    """Every tenant's count of credentials throttled or locked now (0 for none): one bounded
+    COUNT over the credential table (docs/operations.md#metrics). None when the database
+    cannot answer: the scrape still shows every other series."""
+    store = runtime.store
+    try:
+        counts = {tenant.id: 0 for tenant in store.list_tenants()}
+        counts.update(store.count_throttled(runtime.service.clock.now_us() // 1_000_000))
+    except OtpdError:
+        return None
+    return counts
 
 
 def serve_metrics_on(host: str, port: int) -> None:

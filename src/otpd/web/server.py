@@ -26,6 +26,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from otpd.bootstrap import build_runtime
 from otpd.core.errors import ConfigError
 from otpd.crypto import NodeSession
+from otpd.crypto.node import live_sessions
 from otpd.logs import configure_logging
 from otpd.settings import Settings
 from otpd.web.app import create_app, render_error
@@ -170,12 +171,21 @@ def serve(settings: Settings) -> int:
     sock = _bind(settings.host, settings.port)
     node = NodeSession.start(settings.data_dir)
     # Per instance: workers of this serve share it; another instance has its own.
-    metrics_dir = prepare_multiprocess(node.session_id)
+    # Killed instances' metrics directories go now: the node start just swept their files.
+    live = live_sessions(settings.data_dir)
+    metrics_dir = prepare_multiprocess(node.session_id, settings.data_dir, live)
+    # uvicorn re-raises the SIGTERM it handled once it has shut down; the default action
+    # would end the process before the clean-up below runs (and leave this instance's files).
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         return _serve_bound(settings, node, sock)
     finally:
         cleanup_multiprocess(metrics_dir)
         node.close()
+
+
+def _exit_on_sigterm(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _serve_bound(settings: Settings, node: NodeSession, sock: socket.socket) -> int:
