@@ -153,3 +153,35 @@ def test_shamir_backup_restores_into_an_empty_directory(data_dir: Path, tmp_path
     not_a_backup.write_bytes(b"SQLite format 3\x00" + os.urandom(2000))
     junk = run_cli("restore", "--from", str(not_a_backup), "--data-dir", str(tmp_path / "j"))
     assert junk.returncode == 1 and "backup" in junk.stderr
+
+
+def test_shamir_import_and_export_take_the_shares_on_stdin(data_dir: Path, tmp_path: Path) -> None:
+    """A one-shot command cannot open sealed secrets without the key: in Shamir mode import
+    and export read the unseal shares on standard input, and refuse to run without them."""
+    init = run_cli(
+        "init", "--shares", "3", "--threshold", "2", "--json", "--data-dir", str(data_dir)
+    )
+    shares = json.loads(init.stdout)["shares"]
+    two = "\n".join(shares[:2]) + "\n"
+    assert run_cli("tenant", "create", "acme", "--data-dir", str(data_dir)).returncode == 0
+    cred = b.Cred("alice", secrets.token_bytes(20))
+    harness.register_secret(cred.secret)
+    source = tmp_path / "in.txt"
+    source.write_bytes(b.otpauth([cred]))
+    base = ["--tenant", "acme", "--format", "otpauth", "--data-dir", str(data_dir)]
+    sealed = run_cli("import", *base, str(source))
+    assert sealed.returncode == 1 and "unseal shares on standard input" in sealed.stderr
+    piped = run_cli("import", *base, "-", input=source.read_text())
+    assert piped.returncode == 1 and "as a path" in piped.stderr
+    done = run_cli("import", *base, "--json", str(source), input=two)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["imported"] == 1
+    out = tmp_path / "out.txt"
+    args = ["--tenant", "acme", "--format", "otpauth", "--insecure-plaintext"]
+    exported = run_cli("export", *args, "--data-dir", str(data_dir), str(out), input=two)
+    assert exported.returncode == 0, exported.stderr
+    assert "alice" in out.read_text()
+    for text in (done.stdout, done.stderr, exported.stdout, exported.stderr):
+        assert not leaked(cred.secret, text)
+    for share in shares:
+        assert share not in done.stdout + done.stderr + exported.stdout + exported.stderr

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from otpd.core.errors import InvalidShare, Sealed, SecretCorrupted
 from otpd.core.model import TENANT_ID, SealStatus, SecretBytes
@@ -125,6 +125,17 @@ class SealManager:
         if not sealed:
             return SealStatus(sealed, 0, self._threshold, self.mode)
         return SealStatus(sealed, self._progress, self._threshold, self.mode, self._nonce)
+
+    def unseal_with(self, lines: Iterable[str]) -> bool:
+        """For a one-shot command in Shamir mode (import, export, nas): take shares, one a line,
+        until unsealed; the key opens in this process only and the shares are not kept. True
+        when unsealed (at once if it already was)."""
+        for line in lines:
+            if not self.is_sealed():
+                break
+            if line.strip():
+                self.submit_share(line.strip())
+        return not self.is_sealed()
 
     def submit_share(self, share: str) -> SealStatus:
         """Add one Shamir share (docs/requirements.md#shamir). InvalidShare for a malformed, foreign

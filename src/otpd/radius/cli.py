@@ -117,15 +117,8 @@ def _unseal_from_stdin(runtime: Runtime) -> None:
     """A NAS secret is sealed under the data key. In Shamir mode this one-shot command has no
     key until it is given the unseal shares, one a line on standard input (as `otpd unseal`
     reads them); they open the key in this process only and are not kept."""
-    sealer = runtime.sealer
-    if not sealer.is_sealed():
-        return
-    for line in sys.stdin:
-        if line.strip():
-            sealer.submit_share(line.strip())
-        if not sealer.is_sealed():
-            return
-    raise OtpdError("sealed: give the unseal shares on standard input, one a line")
+    if not runtime.sealer.unseal_with(sys.stdin):
+        raise OtpdError("sealed: give the unseal shares on standard input, one a line")
 
 
 def _changed(nas: NasClient, args: argparse.Namespace) -> NasClient:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from otpd.bootstrap import build_runtime, open_store
+from otpd.bootstrap import Runtime, build_runtime, open_store
 from otpd.core.bulk import BulkService, Conflict
 from otpd.core.errors import ConfigError, OtpdError
 from otpd.core.model import Principal, Scope
@@ -115,6 +115,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
     runtime = build_runtime(settings)
     try:
+        _unseal(runtime, stdin_taken=args.file == "-")
         bulk = BulkService(runtime.service)
         principal = Principal(args.tenant, "cli", CLI_SCOPES)
         progress = _ProgressBar() if sys.stderr.isatty() else None
@@ -168,6 +169,17 @@ def progress_line(done: int, total: int, elapsed: float, width: int = 30) -> str
     return f"[{bar}] {done}/{total} rows {rate:,.0f} rows/s ETA {eta:.0f}s"
 
 
+def _unseal(runtime: Runtime, *, stdin_taken: bool) -> None:
+    """Secrets are sealed under the data key: in Shamir mode this one-shot command opens it
+    with the unseal shares, one a line on standard input (so the file must then be a path)."""
+    if not runtime.sealer.is_sealed():
+        return
+    if stdin_taken or not runtime.sealer.unseal_with(sys.stdin):
+        raise OtpdError(
+            "sealed: give the unseal shares on standard input, one a line (and the file as a path)"
+        )
+
+
 def _export(args: argparse.Namespace, settings: Settings) -> int:
     from otpd.transfer.exporter import to_otpauth, to_pskc, to_pskc_privacyidea
 
@@ -178,6 +190,7 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     password = Path(args.key_file).read_text().strip("\r\n") if args.format == "pskc" else ""
     runtime = build_runtime(settings)
     try:
+        _unseal(runtime, stdin_taken=False)
         items = BulkService(runtime.service).export(
             Principal(args.tenant, "cli", CLI_SCOPES), args.select
         )
