@@ -10,10 +10,8 @@ mounting is the one honest way to make ENOSPC happen to the real server.
 from __future__ import annotations
 
 import base64
-import errno
 import os
 import sqlite3
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ import pyotp
 import pytest
 
 from tests.support.clients import Sb
+from tests.support.disk import fill, small_tmpfs
 from tests.support.server import Server, create_client_key
 
 CONFIG = "/v1/config/strongbox/totp"
@@ -28,33 +27,8 @@ CONFIG = "/v1/config/strongbox/totp"
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mount_point = tmp_path / "disk"
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=3m,mode=0700", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert mounted.returncode == 0, f"needs root to mount a tmpfs: {mounted.stderr}"
-    try:
+    with small_tmpfs(tmp_path, "3m") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
-
-
-def _fill(path: Path) -> None:
-    """Write until the file system refuses (ENOSPC), down to the very last block."""
-    with path.open("wb", buffering=0) as f:
-
-        def write_until_full(size: int) -> None:
-            while True:
-                f.write(b"\0" * size)
-
-        for size in (65536, 4096, 512, 1):
-            with pytest.raises(OSError, match="No space left") as refused:
-                write_until_full(size)
-            assert refused.value.errno == errno.ENOSPC
 
 
 def test_t54_full_disk_gives_503_and_loses_nothing(small_disk: Path) -> None:
@@ -71,7 +45,7 @@ def test_t54_full_disk_gives_503_and_loses_nothing(small_disk: Path) -> None:
         acknowledged = ["keep"]
 
         filler = small_disk / "filler"
-        _fill(filler)
+        fill(filler)
         statuses: list[int] = []
         for n in range(400):  # enough rows to outgrow any free room left in the WAL
             response = sb.create(f"full{n}", secret=os.urandom(20))

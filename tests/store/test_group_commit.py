@@ -6,9 +6,7 @@ their writes, then lets go, so the first caller to get the lock commits all of t
 
 from __future__ import annotations
 
-import errno
 import sqlite3
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +19,7 @@ import pytest
 from otpd.core.errors import StoreUnavailable
 from otpd.core.model import ThrottleState
 from otpd.store.sqlite import SqliteStore
+from tests.support.disk import fill, small_tmpfs
 from tests.support.stores import add_credential, never_throttle
 
 Call = Callable[[], Any]
@@ -135,33 +134,8 @@ def test_one_failing_write_fails_only_its_own_caller(store: SqliteStore) -> None
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mount_point = tmp_path / "disk"
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert mounted.returncode == 0, f"this test needs root to mount a tmpfs: {mounted.stderr}"
-    try:
+    with small_tmpfs(tmp_path, "2m") as mount_point:
         yield mount_point
-    finally:
-        subprocess.run(["umount", "-l", str(mount_point)], check=False)
-
-
-def fill(path: Path) -> None:
-    """Write until the file system refuses (ENOSPC), down to the very last byte."""
-    with path.open("wb", buffering=0) as f:
-
-        def write_until_full(size: int) -> None:
-            while True:
-                f.write(b"\0" * size)
-
-        for size in (65536, 4096, 512, 1):
-            with pytest.raises(OSError, match="No space left") as refused:
-                write_until_full(size)
-            assert refused.value.errno == errno.ENOSPC
 
 
 def test_a_full_disk_fails_the_whole_batch_and_acknowledges_nothing(small_disk: Path) -> None:

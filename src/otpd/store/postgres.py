@@ -31,7 +31,6 @@ from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from otpd.core.enrolment import EnrolmentTicket
 from otpd.core.errors import AlreadyExists, ConfigError, NotFound, StoreUnavailable
 from otpd.core.model import ApiClient, CredentialRecord, Tenant, ThrottleState, TokenRecord
 from otpd.settings import mask_url
@@ -47,6 +46,7 @@ from otpd.store.sql_rows import (
     tenant_from_row,
     tenant_settings,
 )
+from otpd.store.ticket_rows import SqlTicketRows
 
 __all__ = ["PostgresStore"]
 
@@ -74,12 +74,13 @@ _NO_THROTTLE_CHECK = 2**63 - 1
 
 
 class PostgresStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audit (#13)
-    SqlRadiusRows, SqlConsoleRows, SqlKeyRows, SqlClientRows, SqlAuditRows
+    SqlRadiusRows, SqlConsoleRows, SqlKeyRows, SqlClientRows, SqlAuditRows, SqlTicketRows
 ):
     _radius_sql = staticmethod(_pg)  # their statements in psycopg's placeholder style
     _key_sql = staticmethod(_pg)
     _client_sql = staticmethod(_pg)
     _audit_sql = staticmethod(_pg)
+    _ticket_sql = staticmethod(_pg)
     _head_lock = " FOR UPDATE"  # appends from every instance queue on the chain head
 
     def __init__(self, url: str, *, pool_size: int = 10, statement_timeout: int = 5) -> None:
@@ -344,34 +345,6 @@ class PostgresStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audi
 
     def raise_replay_floor(self, now: int) -> int:
         return self._change(pg_bulk.RAISE_FLOOR, (now,), "credential")
-
-    # --- Token2 enrolment tickets --------------------------------------------------------
-    def insert_enrolment_ticket(self, ticket: EnrolmentTicket) -> None:
-        inserted = self._change(
-            "INSERT INTO enrolment_ticket (ticket_hash, tenant, credential_id, expires_at_us)"
-            " SELECT %s, %s, %s, %s WHERE EXISTS"
-            " (SELECT 1 FROM credential WHERE id = %s AND tenant = %s)",
-            (*astuple(ticket), ticket.credential_id, ticket.tenant),
-            "enrolment ticket",
-        )
-        if not inserted:
-            raise NotFound("no such credential")
-
-    def get_enrolment_ticket(self, ticket_hash: str) -> EnrolmentTicket | None:
-        rows = self._query(
-            "SELECT ticket_hash, tenant, credential_id, expires_at_us FROM enrolment_ticket"
-            " WHERE ticket_hash = %s",
-            (ticket_hash,),
-        )
-        return EnrolmentTicket(*rows[0]) if rows else None
-
-    def delete_expired_enrolment_tickets(self, now_us: int) -> int:
-        sql = "DELETE FROM enrolment_ticket WHERE expires_at_us <= %s"
-        return self._change(sql, (now_us,), "enrolment ticket")
-
-    def delete_enrolment_tickets(self, tenant_id: str, credential_id: int) -> int:
-        sql = "DELETE FROM enrolment_ticket WHERE tenant = %s AND credential_id = %s"
-        return self._change(sql, (tenant_id, credential_id), "enrolment ticket")
 
     # --- health and copying --------------------------------------------------------------
     def ping(self) -> None:

@@ -53,6 +53,7 @@ from otpd.store.sqlite_connect import (
     prepare,
     translate,
 )
+from otpd.store.ticket_rows import SqlTicketRows
 
 __all__ = ["SqliteStore"]
 
@@ -60,7 +61,13 @@ _NO_THROTTLE_CHECK = 2**63 - 1  # advance() without `now`: no not_before is that
 
 
 class SqliteStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audit (#13)
-    SqlRadiusRows, SqlConsoleRows, SqlKeyRows, SqlClientRows, SqlAuditRows, SqliteBulkRows
+    SqlRadiusRows,
+    SqlConsoleRows,
+    SqlKeyRows,
+    SqlClientRows,
+    SqlAuditRows,
+    SqliteBulkRows,
+    SqlTicketRows,
 ):
     def __init__(
         self, path: Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 10000

@@ -1,4 +1,4 @@
-"""The SQLite store's bulk import, backup and Token2 enrolment tickets, as a mixin (like
+"""The SQLite store's bulk import and backup, as a mixin (like
 client_rows.py) so sqlite.py stays short; it uses the host store's own plumbing."""
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
-from otpd.core.enrolment import EnrolmentTicket
 from otpd.core.errors import NotFound
 from otpd.core.model import CredentialRecord
 from otpd.store.sql_rows import credential_config, credential_from_row
@@ -109,32 +108,3 @@ class SqliteBulkRows:
                 self._connection().backup(dest)
             finally:
                 dest.close()
-
-    # --- Token2 enrolment tickets (issue #5) --------------------------------------------
-    def insert_enrolment_ticket(self, ticket: EnrolmentTicket) -> None:
-        # INSERT ... SELECT: a credential of another tenant reads as missing, like a deleted one.
-        inserted = self._change(
-            "INSERT INTO enrolment_ticket (ticket_hash, tenant, credential_id, expires_at_us)"
-            " SELECT ?, ?, ?, ? WHERE EXISTS"
-            " (SELECT 1 FROM credential WHERE id = ? AND tenant = ?)",
-            (*astuple(ticket), ticket.credential_id, ticket.tenant),
-            "enrolment ticket",
-        )
-        if not inserted:
-            raise NotFound("no such credential")
-
-    def get_enrolment_ticket(self, ticket_hash: str) -> EnrolmentTicket | None:
-        rows = self._query(
-            "SELECT ticket_hash, tenant, credential_id, expires_at_us FROM enrolment_ticket"
-            " WHERE ticket_hash = ?",
-            (ticket_hash,),
-        )
-        return EnrolmentTicket(*rows[0]) if rows else None
-
-    def delete_expired_enrolment_tickets(self, now_us: int) -> int:
-        sql = "DELETE FROM enrolment_ticket WHERE expires_at_us <= ?"
-        return self._change(sql, (now_us,), "enrolment ticket")
-
-    def delete_enrolment_tickets(self, tenant_id: str, credential_id: int) -> int:
-        sql = "DELETE FROM enrolment_ticket WHERE tenant = ? AND credential_id = ?"
-        return self._change(sql, (tenant_id, credential_id), "enrolment ticket")
