@@ -4,7 +4,7 @@
     granian --interface asgi --factory bench.asgi_app:make_app ...
 
 Settings come from the usual OTPD_* variables (otpd.settings.load_settings), and logging is
-set up as `otpd serve` sets it up. BENCH_CALL chooses how the API adapters reach the service:
+set up as `otpd serve` sets it up. BENCH_CALL chooses how the API adapters reach the services:
 
   hop         as shipped: run_in_threadpool (anyio's default pool, up to 40 threads)
   direct      direct_call: on the event loop thread, no hop

@@ -19,11 +19,10 @@ from typing import Any
 # from the repository root, where the tests package is importable.
 from tests.support.fakes import FakeClock
 
-from otpd.bootstrap import SQLITE_FILE
+from otpd.bootstrap import SQLITE_FILE, compose_services
 from otpd.clock import SystemClock
 from otpd.core.model import Scope, SecretBytes
 from otpd.core.otp import totp
-from otpd.core.service import CredentialService
 from otpd.crypto import SealManager, open_seal
 from otpd.store.sqlite import SqliteStore
 
@@ -47,7 +46,7 @@ __all__ = [
 ]
 
 TENANT = "bench"
-CALL_MODE_ENV = "BENCH_CALL"  # how bench/asgi_app.py calls the service: hop, direct, one-thread
+CALL_MODE_ENV = "BENCH_CALL"  # how bench/asgi_app.py calls the services: hop, direct, one-thread
 NAME_FORMAT = "c%07d"  # also used verbatim by the wrk Lua script (string.format)
 PERIOD = 30  # the credentials' TOTP period (the otpd default)
 FREE_FAILURES = 100  # OTPD_THROTTLE_FREE_FAILURES of the servers: wrong codes never throttle
@@ -147,7 +146,9 @@ def populate(data_dir: Path, count: int) -> float:
     store = SqliteStore(data_dir / SQLITE_FILE, synchronous="NORMAL")
     try:
         sealer = open_seal(data_dir, store)
-        CredentialService(store, sealer, SystemClock(), label_prefix="Sbox").create_tenant(TENANT)
+        compose_services(store, sealer, SystemClock(), label_prefix="Sbox").access.create_tenant(
+            TENANT
+        )
         # The tenant's first seal creates its data key (a write): before the bulk transaction.
         sealer.seal_secret(SecretBytes(secret_for(0)), tenant=TENANT, credential_id=0)
         _bulk_insert(data_dir / SQLITE_FILE, sealer, count)
@@ -160,10 +161,10 @@ def add_client(data_dir: Path, name: str, scopes: Sequence[Scope]) -> str:
     """Create an API client of TENANT in a populated data directory; returns its key."""
     store = SqliteStore(data_dir / SQLITE_FILE, synchronous="NORMAL")
     try:
-        service = CredentialService(
+        services = compose_services(
             store, open_seal(data_dir, store), SystemClock(), label_prefix="Sbox"
         )
-        return service.create_client(TENANT, name, scopes)[1]
+        return services.access.create_client(TENANT, name, scopes)[1]
     finally:
         store.close()
 

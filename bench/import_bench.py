@@ -25,11 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from otpd.bootstrap import compose_services
 from otpd.clock import SystemClock
-from otpd.core.bulk import BulkService, Conflict
+from otpd.core.bulk import Conflict
 from otpd.core.model import Principal, Scope
 from otpd.core.ports import CredentialStore
-from otpd.core.service import CredentialService
 from otpd.crypto import open_seal
 from otpd.store.postgres import PostgresStore
 from otpd.store.sqlite import SqliteStore
@@ -51,10 +51,10 @@ def bench_otpd(data: bytes, batch: int, workdir: Path, database: str | None = No
     store: CredentialStore = (
         PostgresStore(database) if database else SqliteStore(workdir / "otpd.sqlite3")
     )
-    service = CredentialService(
+    services = compose_services(
         store, open_seal(workdir, store), SystemClock(), label_prefix="Sbox"
     )
-    service.create_tenant("bench")
+    services.access.create_tenant("bench")
     options = ImportOptions(
         format="otpauth",
         on_conflict=Conflict.SKIP,
@@ -62,7 +62,7 @@ def bench_otpd(data: bytes, batch: int, workdir: Path, database: str | None = No
         batch_size=batch,
     )
     start = time.perf_counter()
-    report = run_import(BulkService(service), Principal("bench", "b", SCOPES), data, options)
+    report = run_import(services.bulk, Principal("bench", "b", SCOPES), data, options)
     elapsed = time.perf_counter() - start
     assert report.count("imported") == len(report.rows)
     store.close()

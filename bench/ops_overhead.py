@@ -1,5 +1,5 @@
 """What the audit trail and the metrics cost a verification (issue #13), through
-CredentialService on a real SQLite file (no HTTP, so the ratios are the worst case: HTTP adds
+CredentialService.verify on a real SQLite file (no HTTP, so the ratios are the worst case: HTTP adds
 the same absolute cost to every variant).
 
 Variants, interleaved in rounds so they share the same moments of a noisy machine:
@@ -23,12 +23,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from otpd.bootstrap import Services, compose_services
 from otpd.clock import SystemClock
-from otpd.core.access_service import LogEvents
 from otpd.core.audit import Events, RequestContext, request_context
+from otpd.core.context import LogEvents
 from otpd.core.model import CredentialSpec, Principal, Scope
 from otpd.core.policy import ThrottlePolicy
-from otpd.core.service import CredentialService
 from otpd.core.trail import Fanout, Trail
 from otpd.crypto import open_seal
 from otpd.store.sqlite import SqliteStore
@@ -36,12 +36,12 @@ from otpd.store.sqlite import SqliteStore
 CREDENTIALS = 50
 
 
-def _rate(service: CredentialService, principal: Principal, seconds: float) -> float:
+def _rate(services: Services, principal: Principal, seconds: float) -> float:
     done, deadline = 0, time.perf_counter() + seconds
     started = time.perf_counter()
     while time.perf_counter() < deadline:
         for i in range(20):
-            service.verify(principal, f"user{(done + i) % CREDENTIALS}", "000000")
+            services.credentials.verify(principal, f"user{(done + i) % CREDENTIALS}", "000000")
         done += 20
     return done / (time.perf_counter() - started)
 
@@ -62,11 +62,11 @@ def main() -> None:
         sealer = open_seal(Path(folder), store)
         clock = SystemClock()
         throttle = ThrottlePolicy(free_failures=100, guess_limit=10**9)
-        service = CredentialService(store, sealer, clock, throttle=throttle, label_prefix="Sbox")
-        service.create_tenant("acme")
+        services = compose_services(store, sealer, clock, throttle=throttle, label_prefix="Sbox")
+        services.access.create_tenant("acme")
         admin = Principal("acme", "bench", frozenset(Scope))
         for i in range(CREDENTIALS):
-            service.create_credential(admin, CredentialSpec(name=f"user{i}"))
+            services.credentials.create_credential(admin, CredentialSpec(name=f"user{i}"))
         trail = Trail(store, clock, None)
         variants: dict[str, Events] = {
             "baseline": LogEvents(),
@@ -77,9 +77,9 @@ def main() -> None:
         with request_context(RequestContext(request_id="bench", source="127.0.0.1", api="x")):
             for _ in range(args.rounds):
                 for name, events in variants.items():
-                    service.events = events
+                    services.context.events = events
                     store.reset_failures("acme", "user0")
-                    rates[name].append(_rate(service, admin, args.seconds))
+                    rates[name].append(_rate(services, admin, args.seconds))
         store.close()
     base = sorted(rates["baseline"])[len(rates["baseline"]) // 2]
     print(f"SQLite synchronous={args.synchronous}, wrong-code verifications, median of rounds")

@@ -1,12 +1,12 @@
-"""Verifications per second through CredentialService (no HTTP), against a bare HMAC loop.
+"""Verifications per second through CredentialService.verify (no HTTP), against a bare HMAC loop.
 
 For each N (credentials in the database) and each SQLite synchronous mode, this builds the real
-pieces (SqliteStore, the embedded seal from open_seal, CredentialService with a fake clock) on a
+pieces (SqliteStore, the embedded seal from open_seal, the composed services with a fake clock) on a
 copy of one bulk-populated data directory and measures, each for --seconds of timed calls:
 
-  wrong-code    service.verify with a wrong code: lookup, unseal, 3 HMACs, a failure write
-  valid-code    service.verify with the current code: lookup, unseal, 3 HMACs, advance()
-  unknown-name  service.verify on a name that does not exist: lookup miss, 3 dummy HMACs
+  wrong-code    credentials.verify with a wrong code: lookup, unseal, 3 HMACs, a failure write
+  valid-code    credentials.verify with the current code: lookup, unseal, 3 HMACs, advance()
+  unknown-name  credentials.verify on a name that does not exist: lookup miss, 3 dummy HMACs
 
 Two baselines run in slices between the scenario's chunks (each slice half as long as the
 chunk before it), so a scenario and its baselines share the same moments of a noisy machine:
@@ -54,11 +54,10 @@ from bench.common import (
     print_table,
     secret_for,
 )
-from otpd.bootstrap import SQLITE_FILE
+from otpd.bootstrap import SQLITE_FILE, Services, compose_services
 from otpd.core.model import Principal, Scope
 from otpd.core.otp import totp
 from otpd.core.policy import ThrottlePolicy
-from otpd.core.service import CredentialService
 from otpd.crypto import open_seal
 from otpd.store.sqlite import SqliteStore
 
@@ -88,7 +87,7 @@ class Group:
     n: int
     synchronous: str
     data_dir: Path
-    service: CredentialService
+    services: Services
     clock: FakeClock
     rng: random.Random
     chunk: int
@@ -126,7 +125,7 @@ def _timed(
 ) -> Result:
     """Run chunks until `seconds` of verify calls (only the calls are timed). After each
     chunk, the two baselines run for half the chunk's duration each."""
-    verify = group.service.verify
+    verify = group.services.credentials.verify
     cpu = Meter(hmac_batch())
     disk = Meter(fsync_batch(group.data_dir / "fsync-baseline"))
     ops, spent, outcomes = 0, 0.0, Counter[str]()
@@ -192,7 +191,7 @@ def measure_group(
     store = SqliteStore(data_dir / SQLITE_FILE, synchronous=synchronous)
     try:
         clock = FakeClock(int(time.time()) // PERIOD * PERIOD + 1)
-        service = CredentialService(
+        services = compose_services(
             store,
             open_seal(data_dir, store),
             clock,
@@ -200,7 +199,7 @@ def measure_group(
             label_prefix="Sbox",
         )
         rng = random.Random(args.seed)
-        group = Group(n, synchronous, data_dir, service, clock, rng, args.chunk)
+        group = Group(n, synchronous, data_dir, services, clock, rng, args.chunk)
         scenarios = (wrong_codes, valid_codes, unknown_names)
         return [scenario(group, args.seconds) for scenario in scenarios]
     finally:

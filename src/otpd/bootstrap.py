@@ -1,35 +1,108 @@
-"""build_runtime(settings): the store, sealer, clock and service, shared by the web app and CLI."""
+"""build_runtime(settings): the store, sealer, clock and services, shared by the web app and CLI.
+
+compose_services is where the core's services are put together, each given only the ports it
+uses (docs/design.md#services); tests and benchmarks compose them the same way over their own
+store, sealer and clock.
+"""
 
 from __future__ import annotations
 
+import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from otpd.clock import SystemClock
-from otpd.core.access_service import LogEvents
+from otpd.core.access_service import AccessService
 from otpd.core.audit import Events
+from otpd.core.bulk import BulkService
+from otpd.core.client_cache import ClientCache
+from otpd.core.context import LogEvents, ServiceContext
+from otpd.core.credential_service import CredentialService
+from otpd.core.enrolment_service import EnrolmentService
 from otpd.core.errors import ConfigError
+from otpd.core.inflight import InFlight
 from otpd.core.policy import ThrottlePolicy
-from otpd.core.ports import Store
-from otpd.core.service import CredentialService
+from otpd.core.ports import Clock, CredentialStore, Sealer, Store
+from otpd.core.provisioning import KeyUriBuilder
+from otpd.core.seal_service import SealService
+from otpd.core.tokens import TokenPolicy
 from otpd.core.trail import ClockWatch, Fanout, Trail
+from otpd.core.verification import Verifier
 from otpd.crypto import NodeSession, SealManager, open_seal
 from otpd.settings import Settings
 from otpd.store.sqlite import SqliteStore
 
-__all__ = ["Runtime", "build_runtime", "ensure_data_dir", "open_store"]
+__all__ = [
+    "Runtime",
+    "Services",
+    "build_runtime",
+    "compose_services",
+    "ensure_data_dir",
+    "open_store",
+]
 
 SQLITE_FILE = "otpd.sqlite3"
 
 
 @dataclass
-class Runtime:
+class Services:
+    """The core's services over one store, sealer and clock."""
+
+    context: ServiceContext  # the clock and the audit events, shared by all of them
+    access: AccessService  # tenants, API clients, authentication, bearer tokens
+    credentials: CredentialService  # credentials, their secrets and codes, verification
+    enrolment: EnrolmentService  # enrolment tickets and the first code of a pending credential
+    sealing: SealService  # unseal and seal
+    bulk: BulkService  # import and export (issue #17)
+
+    def sweep_expired(self) -> int:
+        """Delete expired bearer tokens and enrolment tickets (the web app runs this every few
+        minutes); returns how many went."""
+        return self.access.sweep_expired_tokens() + self.enrolment.sweep_expired_tickets()
+
+
+def compose_services(
+    store: CredentialStore,
+    sealer: Sealer,
+    clock: Clock,
+    *,
+    label_prefix: str,  # the otpauth label prefix: configuration (settings), no default here
+    throttle: ThrottlePolicy | None = None,
+    tokens: TokenPolicy | None = None,
+    random_bytes: Callable[[int], bytes] = secrets.token_bytes,
+    client_cache: ClientCache | None = None,
+    events: Events | None = None,
+) -> Services:
+    """One store object serves every port; each service is typed against the ones it uses.
+    Verification and sealing share one in-flight gate (core.inflight)."""
+    context = ServiceContext(clock, events)
+    in_flight = InFlight()
+    verifier = Verifier(store, sealer, clock, throttle or ThrottlePolicy(), in_flight)
+    uris = KeyUriBuilder(store, label_prefix)
+    credentials = CredentialService(
+        store, sealer, context, verifier, uris, random_bytes=random_bytes
+    )
+    return Services(
+        context=context,
+        access=AccessService(store, store, context, tokens=tokens, client_cache=client_cache),
+        credentials=credentials,
+        enrolment=EnrolmentService(
+            store, sealer, context, verifier, uris, random_bytes=random_bytes
+        ),
+        sealing=SealService(sealer, context, in_flight),
+        bulk=BulkService(store, store, sealer, context, credentials),
+    )
+
+
+@dataclass
+class Runtime(Services):
+    """The services and what they run on, for one process."""
+
     settings: Settings
     store: Store
     sealer: SealManager
-    service: CredentialService
     trail: Trail
     clock_watch: ClockWatch
 
@@ -97,7 +170,7 @@ def build_runtime(
     clock = SystemClock()
     trail = Trail(store, clock, settings.audit_retention_days)
     clock_watch = ClockWatch(time.time, time.monotonic)
-    service = CredentialService(
+    services = compose_services(
         store,
         sealer,
         clock,
@@ -105,4 +178,16 @@ def build_runtime(
         label_prefix=settings.strongbox_label_prefix,
         events=Fanout([LogEvents(), trail, clock_watch, *listeners]),
     )
-    return Runtime(settings, store, sealer, service, trail, clock_watch)
+    return Runtime(
+        context=services.context,
+        access=services.access,
+        credentials=services.credentials,
+        enrolment=services.enrolment,
+        sealing=services.sealing,
+        bulk=services.bulk,
+        settings=settings,
+        store=store,
+        sealer=sealer,
+        trail=trail,
+        clock_watch=clock_watch,
+    )

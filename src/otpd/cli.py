@@ -130,7 +130,7 @@ def _cmd_client(args: argparse.Namespace) -> int:
     scopes = cli_client.parse_scopes(args.scopes)
     runtime = build_runtime(_settings(args))
     try:
-        client, key = runtime.service.create_client(args.tenant, args.name, scopes)
+        client, key = runtime.access.create_client(args.tenant, args.name, scopes)
     finally:
         runtime.close()
     cli_client.print_key(client, key, as_json=args.json)
@@ -141,7 +141,7 @@ def _cmd_credential(args: argparse.Namespace) -> int:
     """`credential reset`: docs/security.md. Works sealed too: it touches no secret."""
     runtime = build_runtime(_settings(args))
     try:
-        runtime.service.reset_credential(args.tenant, args.name)
+        runtime.credentials.reset_credential(args.tenant, args.name)
     finally:
         runtime.close()
     print(f"credential {args.name} of tenant {args.tenant}: failures cleared")

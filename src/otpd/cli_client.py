@@ -131,18 +131,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     scopes = parse_scopes(args.scopes) if args.client_command == "update" else []
     runtime = build_runtime(settings)
     try:
-        service = runtime.service
+        access = runtime.access
         if args.client_command == "revoke":
-            service.revoke_client(args.tenant, args.name)
+            access.revoke_client(args.tenant, args.name)
             print(f"client {args.name} of tenant {args.tenant} revoked; its tokens are deleted")
         elif args.client_command == "rotate":
-            client, key = service.rotate_client(args.tenant, args.name, args.grace)
+            client, key = access.rotate_client(args.tenant, args.name, args.grace)
             until = _time(client.previous_key_expires_at_us) if args.grace else None
             print_key(client, key, as_json=args.json, extra={"previous-key-expires-at": until})
             if not args.json:
                 print(f"the old key works until {until}" if until else "the old key is refused now")
         else:
-            client = service.update_client_scopes(args.tenant, args.name, scopes)
+            client = access.update_client_scopes(args.tenant, args.name, scopes)
             print(json.dumps(_client_json(client)))
         return 0
     finally:

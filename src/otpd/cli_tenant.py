@@ -171,17 +171,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         return _delete(settings, args)
     runtime = build_runtime(settings)
     try:
-        service = runtime.service
+        access = runtime.access
         if args.tenant_command == "show":
-            tenant = service.get_tenant(args.tenant)
+            tenant = access.get_tenant(args.tenant)
         else:
             changes = _tenant_changes(args)
             if args.tenant_command == "create":
-                tenant = service.create_tenant(args.tenant)
+                tenant = access.create_tenant(args.tenant)
             else:
-                tenant = service.get_tenant(args.tenant)
+                tenant = access.get_tenant(args.tenant)
             tenant = replace(tenant, **changes)
-            service.update_tenant(tenant)
+            access.update_tenant(tenant)
             _warn_open_or_closed(tenant)
         print(json.dumps(_tenant_json(tenant)))
         return 0

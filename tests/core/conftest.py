@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from otpd.bootstrap import Services, compose_services
 from otpd.core.model import Principal
-from otpd.core.service import CredentialService
 from otpd.store.memory import MemoryStore
 from tests.support.fakes import TIME_ZONES, FakeClock, FakeSealer, principal
 
@@ -50,10 +50,10 @@ def store() -> MemoryStore:
 
 
 @pytest.fixture
-def service(store: MemoryStore, sealer: FakeSealer, clock: FakeClock) -> CredentialService:
-    return CredentialService(store, sealer, clock, label_prefix="Sbox")
+def services(store: MemoryStore, sealer: FakeSealer, clock: FakeClock) -> Services:
+    return compose_services(store, sealer, clock, label_prefix="Sbox")
 
 
 @pytest.fixture
-def admin(service: CredentialService) -> Principal:
-    return principal(service, "acme")
+def admin(services: Services) -> Principal:
+    return principal(services, "acme")

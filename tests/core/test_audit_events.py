@@ -8,10 +8,10 @@ from urllib.parse import unquote
 
 import pytest
 
+from otpd.bootstrap import Services, compose_services
 from otpd.core.audit import AuditEvent
 from otpd.core.errors import Forbidden
 from otpd.core.model import CredentialSpec, Scope, SecretBytes
-from otpd.core.service import CredentialService
 from otpd.store.memory import MemoryStore
 from tests.support.fakes import FakeClock, FakeSealer, principal, ref_totp
 
@@ -26,23 +26,23 @@ class Recorder:
         self.events.append(event)
 
 
-def _service() -> tuple[CredentialService, Recorder, FakeClock]:
+def _service() -> tuple[Services, Recorder, FakeClock]:
     recorder, clock = Recorder(), FakeClock()
-    service = CredentialService(
+    services = compose_services(
         MemoryStore(), FakeSealer(), clock, events=recorder, label_prefix="Sbox"
     )
-    service.create_tenant("acme")
-    return service, recorder, clock
+    services.access.create_tenant("acme")
+    return services, recorder, clock
 
 
 def test_verification_outcomes_and_offsets() -> None:
-    service, recorder, clock = _service()
-    admin = principal(service, "acme")
-    service.create_credential(admin, CredentialSpec(name="alice"), SecretBytes(SECRET))
+    services, recorder, clock = _service()
+    admin = principal(services, "acme")
+    services.credentials.create_credential(admin, CredentialSpec(name="alice"), SecretBytes(SECRET))
     earlier = ref_totp(SECRET, clock.seconds - 30)  # the step before now: offset -1
-    service.verify(admin, "alice", earlier)
-    service.verify(admin, "alice", earlier)
-    service.verify(admin, "bob", "123456")
+    services.credentials.verify(admin, "alice", earlier)
+    services.credentials.verify(admin, "alice", earlier)
+    services.credentials.verify(admin, "bob", "123456")
     verifies = [e for e in recorder.events if e.action == "verify"]
     assert [(e.outcome, e.offset, e.target) for e in verifies] == [
         ("accepted", -1, "alice"),
@@ -54,21 +54,21 @@ def test_verification_outcomes_and_offsets() -> None:
 
 
 def test_a_refused_action_is_reported_with_its_kind() -> None:
-    service, recorder, _ = _service()
-    reader = principal(service, "acme", frozenset({Scope.READ}))
+    services, recorder, _ = _service()
+    reader = principal(services, "acme", frozenset({Scope.READ}))
     with pytest.raises(Forbidden):
-        service.create_credential(reader, CredentialSpec(name="alice"))
+        services.credentials.create_credential(reader, CredentialSpec(name="alice"))
     assert recorder.events[-1].action == "credential.create"
     assert recorder.events[-1].outcome == "forbidden"
 
 
 def test_a_tenant_issuer_names_the_qr_label() -> None:
-    service, _, _ = _service()
-    admin = principal(service, "acme")
-    service.create_credential(admin, CredentialSpec(name="alice"), SecretBytes(SECRET))
-    assert unquote(service.key_uri(admin, "alice")).startswith("otpauth://totp/Sbox:")
-    service.update_tenant(replace(service.get_tenant("acme"), issuer="Acme Corp"))
-    uri = unquote(service.key_uri(admin, "alice"))
+    services, _, _ = _service()
+    admin = principal(services, "acme")
+    services.credentials.create_credential(admin, CredentialSpec(name="alice"), SecretBytes(SECRET))
+    assert unquote(services.credentials.key_uri(admin, "alice")).startswith("otpauth://totp/Sbox:")
+    services.access.update_tenant(replace(services.access.get_tenant("acme"), issuer="Acme Corp"))
+    uri = unquote(services.credentials.key_uri(admin, "alice"))
     assert uri.startswith("otpauth://totp/Acme Corp:") and "issuer=Acme Corp" in uri
 
 

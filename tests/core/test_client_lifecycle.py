@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from otpd.bootstrap import Services, compose_services
 from otpd.core import access
 from otpd.core.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from otpd.core.model import Scope
 from otpd.core.ports import CredentialStore
-from otpd.core.service import CredentialService
 from otpd.store.memory import MemoryStore
 from otpd.store.sqlite import SqliteStore
 from tests.support.fakes import FakeClock, FakeSealer
@@ -42,111 +42,114 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Credential
 
 
 @pytest.fixture
-def service(store: CredentialStore, clock: FakeClock) -> CredentialService:
-    return CredentialService(store, FakeSealer(), clock, label_prefix="Sbox")
+def services(store: CredentialStore, clock: FakeClock) -> Services:
+    return compose_services(store, FakeSealer(), clock, label_prefix="Sbox")
 
 
 def test_old_key_works_during_grace_and_not_a_microsecond_after(
-    service: CredentialService, clock: FakeClock
+    services: Services, clock: FakeClock
 ) -> None:
-    _, old = service.create_client("acme", "app", [Scope.READ])
-    old_token = service.login("app", old).token
-    _, new = service.rotate_client("acme", "app", 90)
+    _, old = services.access.create_client("acme", "app", [Scope.READ])
+    old_token = services.access.login("app", old).token
+    _, new = services.access.rotate_client("acme", "app", 90)
     end = clock.us + 90 * 1_000_000
-    assert service.authenticate(new).client == "app"
-    assert service.authenticate(old).client == "app"  # in its grace
-    assert service.authenticate_token(old_token).client == "app"
+    assert services.access.authenticate(new).client == "app"
+    assert services.access.authenticate(old).client == "app"  # in its grace
+    assert services.access.authenticate_token(old_token).client == "app"
     clock.us = end - 1
-    assert service.authenticate(old).client == "app"
-    assert service.authenticate_token(old_token).client == "app"
+    assert services.access.authenticate(old).client == "app"
+    assert services.access.authenticate_token(old_token).client == "app"
     clock.us = end
     with pytest.raises(Unauthenticated):
-        service.authenticate(old)
+        services.access.authenticate(old)
     with pytest.raises(Unauthenticated):  # a token lives no longer than the key it came from
-        service.authenticate_token(old_token)
+        services.access.authenticate_token(old_token)
     with pytest.raises(Unauthenticated):
-        service.login("app", old)
-    assert service.authenticate(new).client == "app"
+        services.access.login("app", old)
+    assert services.access.authenticate(new).client == "app"
 
 
 def test_grace_zero_ends_the_old_key_and_its_tokens_at_once(
-    service: CredentialService, store: CredentialStore
+    services: Services, store: CredentialStore
 ) -> None:
-    _, old = service.create_client("acme", "app", [Scope.READ])
-    old_token = service.login("app", old)
-    client, new = service.rotate_client("acme", "app", 0)
+    _, old = services.access.create_client("acme", "app", [Scope.READ])
+    old_token = services.access.login("app", old)
+    client, new = services.access.rotate_client("acme", "app", 0)
     assert client.previous_key_hash is None
-    for attempt in (lambda: service.authenticate(old), lambda: service.login("app", old)):
+    for attempt in (
+        lambda: services.access.authenticate(old),
+        lambda: services.access.login("app", old),
+    ):
         with pytest.raises(Unauthenticated):
             attempt()
     with pytest.raises(Unauthenticated):
-        service.authenticate_token(old_token.token)
+        services.access.authenticate_token(old_token.token)
     assert store.get_token(old_token.record.token_hash) is None  # deleted with the rotation
-    new_token = service.login("app", new).token
-    assert service.authenticate_token(new_token).client == "app"
+    new_token = services.access.login("app", new).token
+    assert services.access.authenticate_token(new_token).client == "app"
 
 
 def test_second_rotation_during_grace_ends_the_first_key(
-    service: CredentialService, clock: FakeClock
+    services: Services, clock: FakeClock
 ) -> None:
-    _, first = service.create_client("acme", "app", [Scope.READ])
-    first_token = service.login("app", first).token
-    _, second = service.rotate_client("acme", "app", 3600)
-    second_token = service.login("app", second).token
+    _, first = services.access.create_client("acme", "app", [Scope.READ])
+    first_token = services.access.login("app", first).token
+    _, second = services.access.rotate_client("acme", "app", 3600)
+    second_token = services.access.login("app", second).token
     clock.advance(60)
-    _, third = service.rotate_client("acme", "app", 3600)
+    _, third = services.access.rotate_client("acme", "app", 3600)
     with pytest.raises(Unauthenticated):
-        service.authenticate(first)  # replaced as the previous key, an hour early
+        services.access.authenticate(first)  # replaced as the previous key, an hour early
     with pytest.raises(Unauthenticated):
-        service.authenticate_token(first_token)
-    assert service.authenticate(second).client == "app"  # now the previous key, in grace
-    assert service.authenticate_token(second_token).client == "app"
-    assert service.authenticate(third).client == "app"
+        services.access.authenticate_token(first_token)
+    assert services.access.authenticate(second).client == "app"  # now the previous key, in grace
+    assert services.access.authenticate_token(second_token).client == "app"
+    assert services.access.authenticate(third).client == "app"
     clock.advance(3600)
     with pytest.raises(Unauthenticated):
-        service.authenticate(second)
+        services.access.authenticate(second)
     with pytest.raises(Unauthenticated):
-        service.authenticate_token(second_token)
+        services.access.authenticate_token(second_token)
 
 
 def test_revoke_kills_key_and_tokens_and_spares_other_clients(
-    service: CredentialService, store: CredentialStore
+    services: Services, store: CredentialStore
 ) -> None:
-    _, key = service.create_client("acme", "app", [Scope.READ])
-    _, other = service.create_client("acme", "other", [Scope.READ])
-    tokens = [service.login("app", key) for _ in range(3)]
-    other_token = service.login("other", other).token
-    service.revoke_client("acme", "app")
+    _, key = services.access.create_client("acme", "app", [Scope.READ])
+    _, other = services.access.create_client("acme", "other", [Scope.READ])
+    tokens = [services.access.login("app", key) for _ in range(3)]
+    other_token = services.access.login("other", other).token
+    services.access.revoke_client("acme", "app")
     with pytest.raises(Unauthenticated):
-        service.authenticate(key)
+        services.access.authenticate(key)
     for issued in tokens:
         with pytest.raises(Unauthenticated):
-            service.authenticate_token(issued.token)
+            services.access.authenticate_token(issued.token)
         with pytest.raises(Unauthenticated):
-            service.refresh_token(issued.token)
+            services.access.refresh_token(issued.token)
         assert store.get_token(issued.record.token_hash) is None
-    assert service.authenticate_token(other_token).client == "other"
-    assert [c.name for c in service.list_clients("acme")] == ["other"]
+    assert services.access.authenticate_token(other_token).client == "other"
+    assert [c.name for c in services.access.list_clients("acme")] == ["other"]
     with pytest.raises(NotFound):
-        service.revoke_client("acme", "app")
+        services.access.revoke_client("acme", "app")
     with pytest.raises(NotFound):
-        service.rotate_client("acme", "app", 0)
+        services.access.rotate_client("acme", "app", 0)
 
 
 def test_new_scopes_hold_for_the_next_request_and_existing_tokens(
-    service: CredentialService,
+    services: Services,
 ) -> None:
-    _, key = service.create_client("acme", "app", [Scope.READ])
-    token = service.login("app", key).token
+    _, key = services.access.create_client("acme", "app", [Scope.READ])
+    token = services.access.login("app", key).token
     with pytest.raises(Forbidden):
-        service.authenticate_token(token, Scope.WRITE)
-    updated = service.update_client_scopes("acme", "app", [Scope.READ, Scope.WRITE])
+        services.access.authenticate_token(token, Scope.WRITE)
+    updated = services.access.update_client_scopes("acme", "app", [Scope.READ, Scope.WRITE])
     assert updated.scopes == {Scope.READ, Scope.WRITE}
-    assert service.authenticate_token(token, Scope.WRITE).client == "app"
-    assert service.authenticate(key, Scope.WRITE).client == "app"
-    service.update_client_scopes("acme", "app", [Scope.VERIFY])
+    assert services.access.authenticate_token(token, Scope.WRITE).client == "app"
+    assert services.access.authenticate(key, Scope.WRITE).client == "app"
+    services.access.update_client_scopes("acme", "app", [Scope.VERIFY])
     with pytest.raises(Forbidden):
-        service.authenticate_token(token, Scope.READ)
+        services.access.authenticate_token(token, Scope.READ)
 
 
 @pytest.mark.parametrize(
@@ -154,73 +157,75 @@ def test_new_scopes_hold_for_the_next_request_and_existing_tokens(
     [("acme", [Scope.SEAL]), ("acme", [Scope.READ, Scope.SEAL]), ("system", [Scope.READ])],
 )
 def test_seal_stays_in_the_system_tenant(
-    service: CredentialService, tenant: str, scopes: list[Scope]
+    services: Services, tenant: str, scopes: list[Scope]
 ) -> None:
-    service.create_client("acme", "app", [Scope.READ])
-    service.create_client("system", "app", [Scope.SEAL])
-    before = {c.tenant: c.scopes for t in ("acme", "system") for c in service.list_clients(t)}
+    services.access.create_client("acme", "app", [Scope.READ])
+    services.access.create_client("system", "app", [Scope.SEAL])
+    before = {
+        c.tenant: c.scopes for t in ("acme", "system") for c in services.access.list_clients(t)
+    }
     with pytest.raises(InvalidInput):
-        service.update_client_scopes(tenant, "app", scopes)
+        services.access.update_client_scopes(tenant, "app", scopes)
     with pytest.raises(InvalidInput):
-        service.update_client_scopes(tenant, "app", [])
-    after = {c.tenant: c.scopes for t in ("acme", "system") for c in service.list_clients(t)}
+        services.access.update_client_scopes(tenant, "app", [])
+    after = {
+        c.tenant: c.scopes for t in ("acme", "system") for c in services.access.list_clients(t)
+    }
     assert after == before
 
 
-def test_last_used_is_coarse(
-    service: CredentialService, store: CredentialStore, clock: FakeClock
-) -> None:
-    _, key = service.create_client("acme", "app", [Scope.READ])
-    assert service.list_clients("acme")[0].last_used_at_us == 0
+def test_last_used_is_coarse(services: Services, store: CredentialStore, clock: FakeClock) -> None:
+    _, key = services.access.create_client("acme", "app", [Scope.READ])
+    assert services.access.list_clients("acme")[0].last_used_at_us == 0
     start = clock.us
-    token = service.login("app", key).token
+    token = services.access.login("app", key).token
     for _ in range(50):  # a minute of requests: the first one writes, the rest read only
         clock.advance(1)
-        service.authenticate(key)
-        service.authenticate_token(token)
-    assert service.list_clients("acme")[0].last_used_at_us == start
+        services.access.authenticate(key)
+        services.access.authenticate_token(token)
+    assert services.access.list_clients("acme")[0].last_used_at_us == start
     if isinstance(store, CountingSqlite):
         assert store.touches == 1
     clock.us = start + access.LAST_USED_GRANULARITY_US  # a minute: not yet older than that
-    service.authenticate(key)
-    assert service.list_clients("acme")[0].last_used_at_us == start
+    services.access.authenticate(key)
+    assert services.access.list_clients("acme")[0].last_used_at_us == start
     clock.us += 1
-    service.authenticate_token(token)
-    assert service.list_clients("acme")[0].last_used_at_us == clock.us
+    services.access.authenticate_token(token)
+    assert services.access.list_clients("acme")[0].last_used_at_us == clock.us
     if isinstance(store, CountingSqlite):
         assert store.touches == 2
 
 
-def test_wrong_key_records_no_use(service: CredentialService) -> None:
-    service.create_client("acme", "app", [Scope.READ])
+def test_wrong_key_records_no_use(services: Services) -> None:
+    services.access.create_client("acme", "app", [Scope.READ])
     with pytest.raises(Unauthenticated):
-        service.authenticate("x" * access.KEY_LENGTH)
-    assert service.list_clients("acme")[0].last_used_at_us == 0
+        services.access.authenticate("x" * access.KEY_LENGTH)
+    assert services.access.list_clients("acme")[0].last_used_at_us == 0
 
 
-def test_list_clients_of_one_tenant_or_all(service: CredentialService) -> None:
-    service.create_client("beta", "b", [Scope.READ])
-    service.create_client("acme", "a2", [Scope.READ])
-    service.create_client("acme", "a1", [Scope.VERIFY])
-    assert [(c.tenant, c.name) for c in service.list_clients()] == [
+def test_list_clients_of_one_tenant_or_all(services: Services) -> None:
+    services.access.create_client("beta", "b", [Scope.READ])
+    services.access.create_client("acme", "a2", [Scope.READ])
+    services.access.create_client("acme", "a1", [Scope.VERIFY])
+    assert [(c.tenant, c.name) for c in services.access.list_clients()] == [
         ("acme", "a1"),
         ("acme", "a2"),
         ("beta", "b"),
     ]
-    assert [c.name for c in service.list_clients("beta")] == ["b"]
+    assert [c.name for c in services.access.list_clients("beta")] == ["b"]
     with pytest.raises(NotFound):
-        service.list_clients("ghost")
+        services.access.list_clients("ghost")
 
 
 def test_lifecycle_audit_lines_name_the_client_never_the_key(
-    service: CredentialService, caplog: pytest.LogCaptureFixture
+    services: Services, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    client, first = service.create_client("acme", "app", [Scope.READ])
-    _, second = service.rotate_client("acme", "app", 60)
-    rotated = service.list_clients("acme")[0]
-    service.update_client_scopes("acme", "app", [Scope.VERIFY])
-    service.revoke_client("acme", "app")
+    client, first = services.access.create_client("acme", "app", [Scope.READ])
+    _, second = services.access.rotate_client("acme", "app", 60)
+    rotated = services.access.list_clients("acme")[0]
+    services.access.update_client_scopes("acme", "app", [Scope.VERIFY])
+    services.access.revoke_client("acme", "app")
     text = caplog.text
     lines = text.splitlines()
     assert any(

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from otpd.bootstrap import Services
 from otpd.core.model import Outcome, Principal
-from otpd.core.service import CredentialService
 from otpd.store.memory import MemoryStore
 
 from .conftest import FakeClock
@@ -16,35 +16,35 @@ from .test_service import code, enrol, stored
 
 @pytest.mark.parametrize("state", ["disabled", "pending"])
 def test_a_right_code_is_refused_like_a_wrong_one(
-    service: CredentialService, admin: Principal, clock: FakeClock, store: MemoryStore, state: str
+    services: Services, admin: Principal, clock: FakeClock, store: MemoryStore, state: str
 ) -> None:
-    enrol(service, admin)
+    enrol(services, admin)
     assert store.set_credential_state("acme", "bob", state)
-    result = service.verify(admin, "bob", code(clock))
+    result = services.credentials.verify(admin, "bob", code(clock))
     assert result.outcome is Outcome.REJECTED
     assert result.matched_step is None
     assert stored(store, "acme").throttle.failures == 1  # the same one write as a wrong code
     assert stored(store, "acme").last_step == -1  # nothing consumed
     assert store.set_credential_state("acme", "bob", "active")
-    assert service.verify(admin, "bob", code(clock)).outcome is Outcome.ACCEPTED
+    assert services.credentials.verify(admin, "bob", code(clock)).outcome is Outcome.ACCEPTED
 
 
 def test_confirm_pending_accepts_once_and_consumes_the_step(
-    service: CredentialService, admin: Principal, clock: FakeClock, store: MemoryStore
+    services: Services, admin: Principal, clock: FakeClock, store: MemoryStore
 ) -> None:
-    enrol(service, admin)
+    enrol(services, admin)
     store.set_credential_state("acme", "bob", "pending")
     record = stored(store, "acme")
-    assert service.confirm_pending(record, code(clock)).outcome is Outcome.ACCEPTED
+    assert services.enrolment.confirm_pending(record, code(clock)).outcome is Outcome.ACCEPTED
     assert stored(store, "acme").last_step == clock.seconds // 30
-    again = service.confirm_pending(stored(store, "acme"), code(clock))
+    again = services.enrolment.confirm_pending(stored(store, "acme"), code(clock))
     assert again.outcome is Outcome.REPLAYED
 
 
 def test_confirm_refuses_a_disabled_credential(
-    service: CredentialService, admin: Principal, clock: FakeClock, store: MemoryStore
+    services: Services, admin: Principal, clock: FakeClock, store: MemoryStore
 ) -> None:
-    enrol(service, admin)
+    enrol(services, admin)
     store.set_credential_state("acme", "bob", "disabled")
-    result = service.confirm_pending(stored(store, "acme"), code(clock))
+    result = services.enrolment.confirm_pending(stored(store, "acme"), code(clock))
     assert result.outcome is Outcome.REJECTED

@@ -8,21 +8,23 @@ from pathlib import Path
 
 import pytest
 
+from otpd.bootstrap import Services, compose_services
 from otpd.core import enrolment
 from otpd.core.enrolment import TICKET_LIFETIME_S, hash_ticket
 from otpd.core.errors import AlreadyExists, Forbidden, InvalidInput, NotFound, Sealed
 from otpd.core.model import Algorithm, CredentialSpec, Principal, Scope, SecretBytes
 from otpd.core.provisioning import parse_uri
-from otpd.core.service import CredentialService
 from otpd.store.memory import MemoryStore
 from otpd.store.sqlite import SqliteStore
 from tests.support.fakes import ALL_SCOPES, FakeClock, FakeSealer, principal
 
 
 def test_enrol_user_makes_a_token2_credential(
-    service: CredentialService, admin: Principal, store: MemoryStore, clock: FakeClock
+    services: Services, admin: Principal, store: MemoryStore, clock: FakeClock
 ) -> None:
-    enrolled = service.enrol_user(admin, email="ann@example.com", phone="41 79 123 45 67")
+    enrolled = services.enrolment.enrol_user(
+        admin, email="ann@example.com", phone="41 79 123 45 67"
+    )
     record = enrolled.record
     assert record.name == "ann@example.com" and record.account_name == "ann@example.com"
     assert record.issuer == "acme" and record.email == "ann@example.com"
@@ -35,27 +37,27 @@ def test_enrol_user_makes_a_token2_credential(
     assert len(enrolled.secret) == 20 and record.key_size == 20
     assert record.created_at_us == clock.us
     assert store.get_credential_by_id("acme", record.id) == record
-    uri = parse_uri(service.enrolment_uri(enrolled.ticket))
+    uri = parse_uri(services.enrolment.enrolment_uri(enrolled.ticket))
     assert uri.secret == enrolled.secret and uri.account_name == "ann@example.com"
 
 
 def test_the_ticket_lives_fifteen_minutes(
-    service: CredentialService, admin: Principal, clock: FakeClock
+    services: Services, admin: Principal, clock: FakeClock
 ) -> None:
-    enrolled = service.enrol_user(admin, email=None, phone="123456")
+    enrolled = services.enrolment.enrol_user(admin, email=None, phone="123456")
     start = clock.us
     clock.us = start + TICKET_LIFETIME_S * 1_000_000 - 1
-    assert service.enrolment_uri(enrolled.ticket).startswith("otpauth://totp/")
+    assert services.enrolment.enrolment_uri(enrolled.ticket).startswith("otpauth://totp/")
     clock.us = start + TICKET_LIFETIME_S * 1_000_000
     with pytest.raises(NotFound):
-        service.enrolment_uri(enrolled.ticket)
+        services.enrolment.enrolment_uri(enrolled.ticket)
     assert TICKET_LIFETIME_S == 900
 
 
 def test_only_the_tickets_hash_is_stored(
-    service: CredentialService, admin: Principal, store: MemoryStore
+    services: Services, admin: Principal, store: MemoryStore
 ) -> None:
-    enrolled = service.enrol_user(admin, email=None, phone="123456")
+    enrolled = services.enrolment.enrol_user(admin, email=None, phone="123456")
     ticket = enrolled.ticket
     assert len(base64.urlsafe_b64decode(ticket + "=")) * 8 >= 128
     stored = store.get_enrolment_ticket(hash_ticket(ticket))
@@ -65,50 +67,50 @@ def test_only_the_tickets_hash_is_stored(
 
 
 def test_tickets_are_unique_and_anything_else_is_not_found(
-    service: CredentialService, admin: Principal
+    services: Services, admin: Principal
 ) -> None:
-    tickets = {service.enrol_user(admin, email=None, phone="123456").ticket for _ in range(20)}
+    tickets = {
+        services.enrolment.enrol_user(admin, email=None, phone="123456").ticket for _ in range(20)
+    }
     assert len(tickets) == 20
     one = next(iter(tickets))
     for wrong in ("", "x", one[:-1], one + "A", one.upper() if one != one.upper() else "a" * 43,
                   "A" * 43, None, 5, "../" + one[3:]):  # fmt: skip
         with pytest.raises(NotFound):
-            service.enrolment_uri(wrong)  # type: ignore[arg-type]
+            services.enrolment.enrolment_uri(wrong)  # type: ignore[arg-type]
 
 
-def test_deleted_credential_ticket_is_not_found(
-    service: CredentialService, admin: Principal
-) -> None:
-    enrolled = service.enrol_user(admin, email=None, phone="123456")
-    service.delete_credential(admin, enrolled.record.name)
+def test_deleted_credential_ticket_is_not_found(services: Services, admin: Principal) -> None:
+    enrolled = services.enrolment.enrol_user(admin, email=None, phone="123456")
+    services.credentials.delete_credential(admin, enrolled.record.name)
     with pytest.raises(NotFound):
-        service.enrolment_uri(enrolled.ticket)
+        services.enrolment.enrolment_uri(enrolled.ticket)
 
 
-def test_names(service: CredentialService, admin: Principal) -> None:
-    first = service.enrol_user(admin, email="bo@example.com", phone="123456").record
-    again = service.enrol_user(admin, email="bo@example.com", phone="123456").record
-    odd = service.enrol_user(admin, email="bö@example.com", phone="123456").record
-    none = service.enrol_user(admin, email=None, phone="123456").record
+def test_names(services: Services, admin: Principal) -> None:
+    first = services.enrolment.enrol_user(admin, email="bo@example.com", phone="123456").record
+    again = services.enrolment.enrol_user(admin, email="bo@example.com", phone="123456").record
+    odd = services.enrolment.enrol_user(admin, email="bö@example.com", phone="123456").record
+    none = services.enrolment.enrol_user(admin, email=None, phone="123456").record
     assert first.name == "bo@example.com"
     assert again.name == f"user{again.id}"
     assert odd.name == f"user{odd.id}" and odd.email == "bö@example.com"
     assert none.name == f"user{none.id}"
     # a Strongbox client took user<next id>: the next candidate is used
     next_id = none.id + 2  # create_credential below allocates none.id + 1
-    service.create_credential(admin, CredentialSpec(name=f"user{next_id}"))
-    taken = service.enrol_user(admin, email=None, phone="123456").record
+    services.credentials.create_credential(admin, CredentialSpec(name=f"user{next_id}"))
+    taken = services.enrolment.enrol_user(admin, email=None, phone="123456").record
     assert taken.id == next_id and taken.name == f"user{next_id}-2"
 
 
-def test_no_free_name_is_already_exists(service: CredentialService, admin: Principal) -> None:
-    next_id = service.enrol_user(admin, email=None, phone="123456").record.id + 1
+def test_no_free_name_is_already_exists(services: Services, admin: Principal) -> None:
+    next_id = services.enrolment.enrol_user(admin, email=None, phone="123456").record.id + 1
     count = len(list(enrolment.candidate_names(None, 0)))
     # the creates below allocate next_id .. next_id + count - 1; the enrolment gets the next
     for name in enrolment.candidate_names(None, next_id + count):
-        service.create_credential(admin, CredentialSpec(name=name))
+        services.credentials.create_credential(admin, CredentialSpec(name=name))
     with pytest.raises(AlreadyExists):
-        service.enrol_user(admin, email=None, phone="123456")
+        services.enrolment.enrol_user(admin, email=None, phone="123456")
 
 
 @pytest.mark.parametrize(
@@ -148,43 +150,41 @@ def test_bad_emails(email: object) -> None:
     assert info.value.field == "email"
 
 
-def test_bad_input_creates_nothing(service: CredentialService, admin: Principal) -> None:
+def test_bad_input_creates_nothing(services: Services, admin: Principal) -> None:
     with pytest.raises(InvalidInput):
-        service.enrol_user(admin, email="nope", phone="123456")
+        services.enrolment.enrol_user(admin, email="nope", phone="123456")
     with pytest.raises(InvalidInput):
-        service.enrol_user(admin, email=None, phone="12")
-    assert service.list_credentials(admin) == []
+        services.enrolment.enrol_user(admin, email=None, phone="12")
+    assert services.credentials.list_credentials(admin) == []
 
 
-def test_scope_tenant_and_seal(
-    service: CredentialService, sealer: FakeSealer, admin: Principal
-) -> None:
-    reader = principal(service, "acme", frozenset({Scope.READ, Scope.VERIFY}))
+def test_scope_tenant_and_seal(services: Services, sealer: FakeSealer, admin: Principal) -> None:
+    reader = principal(services, "acme", frozenset({Scope.READ, Scope.VERIFY}))
     with pytest.raises(Forbidden):
-        service.enrol_user(reader, email=None, phone="123456")
+        services.enrolment.enrol_user(reader, email=None, phone="123456")
     system = Principal(tenant="system", client="ops", scopes=frozenset({Scope.WRITE}))
     with pytest.raises(Forbidden):
-        service.enrol_user(system, email=None, phone="123456")
-    enrolled = service.enrol_user(admin, email=None, phone="123456")
+        services.enrolment.enrol_user(system, email=None, phone="123456")
+    enrolled = services.enrolment.enrol_user(admin, email=None, phone="123456")
     sealer.sealed = True
     with pytest.raises(Sealed):
-        service.enrol_user(admin, email=None, phone="123456")
+        services.enrolment.enrol_user(admin, email=None, phone="123456")
     with pytest.raises(Sealed):
-        service.enrolment_uri(enrolled.ticket)
+        services.enrolment.enrolment_uri(enrolled.ticket)
     sealer.sealed = False
-    assert service.enrolment_uri(enrolled.ticket)
+    assert services.enrolment.enrolment_uri(enrolled.ticket)
 
 
 def test_expired_tickets_are_swept(
-    service: CredentialService, admin: Principal, store: MemoryStore, clock: FakeClock
+    services: Services, admin: Principal, store: MemoryStore, clock: FakeClock
 ) -> None:
     """Enrolment no longer sweeps (that was an extra commit per createuser); the app's
     periodic sweep does (tests/core/test_sweep.py)."""
-    old = service.enrol_user(admin, email=None, phone="123456")
+    old = services.enrolment.enrol_user(admin, email=None, phone="123456")
     clock.advance(TICKET_LIFETIME_S)
-    live = service.enrol_user(admin, email=None, phone="123456")
+    live = services.enrolment.enrol_user(admin, email=None, phone="123456")
     assert store.get_enrolment_ticket(hash_ticket(old.ticket)) is not None
-    assert service.sweep_expired() == 1
+    assert services.sweep_expired() == 1
     assert store.get_enrolment_ticket(hash_ticket(old.ticket)) is None
     assert store.get_enrolment_ticket(hash_ticket(live.ticket)) is not None
 
@@ -193,11 +193,11 @@ def test_random_source_is_injected(
     store: MemoryStore, sealer: FakeSealer, clock: FakeClock
 ) -> None:
     counter = iter(range(1, 1000))
-    service = CredentialService(
+    services = compose_services(
         store, sealer, clock, random_bytes=lambda n: bytes([next(counter)]) * n, label_prefix="Sbox"
     )
-    admin = principal(service, "acme")
-    enrolled = service.enrol_user(admin, email=None, phone="123456")
+    admin = principal(services, "acme")
+    enrolled = services.enrolment.enrol_user(admin, email=None, phone="123456")
     assert enrolled.secret.reveal() == bytes([1]) * 20
     assert base64.urlsafe_b64decode(enrolled.ticket + "=") == bytes([2]) * 32
 
@@ -208,13 +208,13 @@ def test_enrolment_ticket_dies_when_the_secret_is_replaced(kind: str, tmp_path: 
     ticket served the QR code of the credential as it is now, so for the rest of its 15
     minutes it handed out the new secret too."""
     store = MemoryStore() if kind == "memory" else SqliteStore(tmp_path / "otpd.db")
-    service = CredentialService(store, FakeSealer(), FakeClock(), label_prefix="Sbox")
-    _, key = service.create_client("acme", "c1", ALL_SCOPES)
-    admin = service.authenticate(key)
-    enrolled = service.enrol_user(admin, email="ann@example.com", phone="+46701234567")
-    assert "secret=" in service.enrolment_uri(enrolled.ticket)
+    services = compose_services(store, FakeSealer(), FakeClock(), label_prefix="Sbox")
+    _, key = services.access.create_client("acme", "c1", ALL_SCOPES)
+    admin = services.access.authenticate(key)
+    enrolled = services.enrolment.enrol_user(admin, email="ann@example.com", phone="+46701234567")
+    assert "secret=" in services.enrolment.enrolment_uri(enrolled.ticket)
     spec = CredentialSpec(name=enrolled.record.name, account_name="ann")
-    service.replace_credential(admin, spec, SecretBytes(bytes(range(1, 21))))
+    services.credentials.replace_credential(admin, spec, SecretBytes(bytes(range(1, 21))))
     with pytest.raises(NotFound):
-        service.enrolment_uri(enrolled.ticket)
+        services.enrolment.enrolment_uri(enrolled.ticket)
     store.close()

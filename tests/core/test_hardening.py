@@ -10,12 +10,12 @@ from fractions import Fraction
 
 import pytest
 
+from otpd.bootstrap import Services, compose_services
 from otpd.core import policy
 from otpd.core.errors import InvalidInput, Sealed
 from otpd.core.model import CredentialSpec, OtpParams, Outcome, Principal, Scope, SecretBytes
 from otpd.core.model import ThrottleState as TS
 from otpd.core.policy import LOCKED_FOREVER, ThrottlePolicy
-from otpd.core.service import CredentialService
 from otpd.settings import load_settings
 from otpd.store.memory import MemoryStore
 from tests.support.fakes import FakeClock, FakeSealer, principal
@@ -56,11 +56,11 @@ class CountingStore(MemoryStore):
 
 def _service(
     clock: FakeClock, sealer: FakeSealer, store: MemoryStore | None = None, **budget: object
-) -> tuple[CredentialService, Principal, MemoryStore]:
+) -> tuple[Services, Principal, MemoryStore]:
     store = store if store is not None else MemoryStore()
     throttle = ThrottlePolicy(**budget)  # type: ignore[arg-type]
-    service = CredentialService(store, sealer, clock, throttle=throttle, label_prefix="Sbox")
-    return service, principal(service, "acme"), store
+    services = compose_services(store, sealer, clock, throttle=throttle, label_prefix="Sbox")
+    return services, principal(services, "acme"), store
 
 
 # --- A: every rejecting path does the same work ------------------------------------------
@@ -88,15 +88,15 @@ def test_every_rejecting_path_costs_an_unseal_the_window_and_one_write(
     request told known names from unknown ones. Now unknown, wrong, replayed, throttled and
     locked answers all cost one unseal, the window's HMACs and one write."""
     store = CountingStore()
-    service, admin, _ = _service(clock, sealer, store, free_failures=5, guess_limit=8)
-    enrol(service, admin)
-    enrol(service, admin, name="carol")
+    services, admin, _ = _service(clock, sealer, store, free_failures=5, guess_limit=8)
+    enrol(services, admin)
+    enrol(services, admin, name="carol")
     used = code(clock)
-    assert service.verify(admin, "carol", used).outcome is Outcome.ACCEPTED
+    assert services.credentials.verify(admin, "carol", used).outcome is Outcome.ACCEPTED
 
     def cost(name: str, attempt: str, expected: Outcome) -> tuple[int, int, int]:
         opened, macs, writes = sealer.opened, hmacs[0], store.writes()
-        assert service.verify(admin, name, attempt).outcome is expected
+        assert services.credentials.verify(admin, name, attempt).outcome is expected
         return sealer.opened - opened, hmacs[0] - macs, store.writes() - writes
 
     costs = {
@@ -105,12 +105,12 @@ def test_every_rejecting_path_costs_an_unseal_the_window_and_one_write(
         "replayed": cost("carol", used, Outcome.REPLAYED),
     }
     for _ in range(4):
-        service.verify(admin, "bob", wrong(clock))
+        services.credentials.verify(admin, "bob", wrong(clock))
     assert stored(store, "acme").throttle.not_before > clock.seconds  # five failures
     costs["throttled"] = cost("bob", code(clock), Outcome.THROTTLED)
     clock.advance(3600)
     for _ in range(3):
-        service.verify(admin, "bob", wrong(clock))
+        services.credentials.verify(admin, "bob", wrong(clock))
         clock.advance(3600)
     assert stored(store, "acme").throttle.not_before == LOCKED_FOREVER  # eight failures
     costs["locked"] = cost("bob", code(clock), Outcome.THROTTLED)
@@ -120,13 +120,13 @@ def test_every_rejecting_path_costs_an_unseal_the_window_and_one_write(
 def test_refusals_are_counted_without_touching_the_throttle(
     clock: FakeClock, sealer: FakeSealer
 ) -> None:
-    service, admin, store = _service(clock, sealer)
-    enrol(service, admin)
+    services, admin, store = _service(clock, sealer)
+    enrol(services, admin)
     for _ in range(5):
-        service.verify(admin, "bob", wrong(clock))
+        services.credentials.verify(admin, "bob", wrong(clock))
     state = stored(store, "acme").throttle
     for _ in range(7):
-        assert service.verify(admin, "bob", code(clock)).outcome is Outcome.THROTTLED
+        assert services.credentials.verify(admin, "bob", code(clock)).outcome is Outcome.THROTTLED
     assert stored(store, "acme").throttle == state
     assert stored(store, "acme").refused == 7
 
@@ -134,69 +134,69 @@ def test_refusals_are_counted_without_touching_the_throttle(
 # --- C: the guess budget -----------------------------------------------------------------
 
 
-def _spend(service: CredentialService, who: Principal, clock: FakeClock, n: int) -> None:
+def _spend(services: Services, who: Principal, clock: FakeClock, n: int) -> None:
     """n wrong codes, each after any backoff has passed."""
     for _ in range(n):
-        assert service.verify(who, "bob", wrong(clock)).outcome is Outcome.REJECTED
+        assert services.credentials.verify(who, "bob", wrong(clock)).outcome is Outcome.REJECTED
         clock.advance(1000)
 
 
 def test_budget_locks_until_an_administrator_resets(clock: FakeClock, sealer: FakeSealer) -> None:
-    service, admin, store = _service(clock, sealer, guess_limit=3)
-    enrol(service, admin)
+    services, admin, store = _service(clock, sealer, guess_limit=3)
+    enrol(services, admin)
     used = code(clock)
-    assert service.verify(admin, "bob", used).outcome is Outcome.ACCEPTED
+    assert services.credentials.verify(admin, "bob", used).outcome is Outcome.ACCEPTED
     clock.advance(30)
-    _spend(service, admin, clock, 3)
+    _spend(services, admin, clock, 3)
     assert stored(store, "acme").throttle == TS(failures=3, not_before=LOCKED_FOREVER, since=0)
     clock.advance(10 * 365 * 86400)
     for attempt in (code(clock), wrong(clock), code(clock, steps=1)):
-        assert service.verify(admin, "bob", attempt).outcome is Outcome.THROTTLED
+        assert services.credentials.verify(admin, "bob", attempt).outcome is Outcome.THROTTLED
     assert stored(store, "acme").throttle.failures == 3  # refusals are not failures
     last_step = stored(store, "acme").last_step
-    service.reset_credential("acme", "bob")
+    services.credentials.reset_credential("acme", "bob")
     assert stored(store, "acme").throttle == TS()
     assert stored(store, "acme").last_step == last_step  # a reset never re-admits a used code
-    assert service.verify(admin, "bob", code(clock)).outcome is Outcome.ACCEPTED
+    assert services.credentials.verify(admin, "bob", code(clock)).outcome is Outcome.ACCEPTED
 
 
 def test_reset_keeps_the_replay_state(clock: FakeClock, sealer: FakeSealer) -> None:
-    service, admin, _ = _service(clock, sealer, guess_limit=2)
-    enrol(service, admin)
+    services, admin, _ = _service(clock, sealer, guess_limit=2)
+    enrol(services, admin)
     used = code(clock)
-    assert service.verify(admin, "bob", used).outcome is Outcome.ACCEPTED
-    _spend(service, admin, clock, 2)
+    assert services.credentials.verify(admin, "bob", used).outcome is Outcome.ACCEPTED
+    _spend(services, admin, clock, 2)
     clock.advance(-2000)  # back in the step of `used`: only the replay rule refuses it now
-    service.reset_credential("acme", "bob")
-    assert service.verify(admin, "bob", used).outcome is Outcome.REPLAYED
+    services.credentials.reset_credential("acme", "bob")
+    assert services.credentials.verify(admin, "bob", used).outcome is Outcome.REPLAYED
 
 
 def test_a_success_resets_the_count(clock: FakeClock, sealer: FakeSealer) -> None:
-    service, admin, store = _service(clock, sealer, guess_limit=3)
-    enrol(service, admin)
-    _spend(service, admin, clock, 2)
-    assert service.verify(admin, "bob", code(clock)).outcome is Outcome.ACCEPTED
+    services, admin, store = _service(clock, sealer, guess_limit=3)
+    enrol(services, admin)
+    _spend(services, admin, clock, 2)
+    assert services.credentials.verify(admin, "bob", code(clock)).outcome is Outcome.ACCEPTED
     clock.advance(30)
-    _spend(service, admin, clock, 2)
+    _spend(services, admin, clock, 2)
     assert stored(store, "acme").throttle.not_before < LOCKED_FOREVER
-    assert service.verify(admin, "bob", code(clock)).outcome is Outcome.ACCEPTED
+    assert services.credentials.verify(admin, "bob", code(clock)).outcome is Outcome.ACCEPTED
 
 
 def test_lock_timeout_with_a_controllable_clock(clock: FakeClock, sealer: FakeSealer) -> None:
-    service, admin, store = _service(clock, sealer, guess_limit=3, lock_timeout=3600)
-    enrol(service, admin)
-    _spend(service, admin, clock, 2)
-    assert service.verify(admin, "bob", wrong(clock)).outcome is Outcome.REJECTED
+    services, admin, store = _service(clock, sealer, guess_limit=3, lock_timeout=3600)
+    enrol(services, admin)
+    _spend(services, admin, clock, 2)
+    assert services.credentials.verify(admin, "bob", wrong(clock)).outcome is Outcome.REJECTED
     locked_at = clock.seconds
     clock.set(locked_at + 3599)
-    assert service.verify(admin, "bob", code(clock)).outcome is Outcome.THROTTLED
+    assert services.credentials.verify(admin, "bob", code(clock)).outcome is Outcome.THROTTLED
     clock.set(locked_at + 3600)
     # The count stays past the timeout: one more failure locks again at once.
-    assert service.verify(admin, "bob", wrong(clock)).outcome is Outcome.REJECTED
+    assert services.credentials.verify(admin, "bob", wrong(clock)).outcome is Outcome.REJECTED
     assert stored(store, "acme").throttle.not_before == clock.seconds + 3600
-    assert service.verify(admin, "bob", code(clock)).outcome is Outcome.THROTTLED
+    assert services.credentials.verify(admin, "bob", code(clock)).outcome is Outcome.THROTTLED
     clock.advance(3600)
-    assert service.verify(admin, "bob", code(clock)).outcome is Outcome.ACCEPTED
+    assert services.credentials.verify(admin, "bob", code(clock)).outcome is Outcome.ACCEPTED
     assert stored(store, "acme").throttle == TS()
 
 
@@ -220,14 +220,14 @@ def test_probability_derives_the_limit(p: str, digits: int, skew: int, limit: in
 def test_probability_setting_locks_an_8_digit_credential_later(
     clock: FakeClock, sealer: FakeSealer
 ) -> None:
-    service, admin, store = _service(
+    services, admin, store = _service(
         clock, sealer, guess_probability=Fraction(3, 10**6), free_failures=100
     )
-    enrol(service, admin, params=OtpParams(digits=6))  # limit 1
-    enrol(service, admin, name="eight", params=OtpParams(digits=8))  # limit 100
-    assert service.verify(admin, "bob", wrong(clock)).outcome is Outcome.REJECTED
+    enrol(services, admin, params=OtpParams(digits=6))  # limit 1
+    enrol(services, admin, name="eight", params=OtpParams(digits=8))  # limit 100
+    assert services.credentials.verify(admin, "bob", wrong(clock)).outcome is Outcome.REJECTED
     assert stored(store, "acme").throttle.not_before == LOCKED_FOREVER
-    assert service.verify(admin, "eight", "00000000").outcome is Outcome.REJECTED
+    assert services.credentials.verify(admin, "eight", "00000000").outcome is Outcome.REJECTED
     assert stored(store, "acme", "eight").throttle == TS(failures=1)
 
 
@@ -251,33 +251,40 @@ def test_silly_budget_values_stop_start_up(bad: dict[str, object]) -> None:
 def test_period_round_trip_does_not_readmit_a_used_code(
     clock: FakeClock, sealer: FakeSealer
 ) -> None:
-    service, admin, store = _service(clock, sealer)
-    enrol(service, admin)
+    services, admin, store = _service(clock, sealer)
+    enrol(services, admin)
     used = code(clock)
-    assert service.verify(admin, "bob", used).outcome is Outcome.ACCEPTED
+    assert services.credentials.verify(admin, "bob", used).outcome is Outcome.ACCEPTED
     for _ in range(3):
-        service.verify(admin, "bob", wrong(clock))
+        services.credentials.verify(admin, "bob", wrong(clock))
     for period in (60, 30, 7, 30):
-        service.replace_credential(
+        services.credentials.replace_credential(
             admin, CredentialSpec(name="bob", params=OtpParams(period=period))
         )
         assert stored(store, "acme").throttle.failures == 3  # failures survive too
-    assert service.verify(admin, "bob", used).outcome is Outcome.REPLAYED
+    assert services.credentials.verify(admin, "bob", used).outcome is Outcome.REPLAYED
     # Passing through 60 s consumed the whole 60 s step holding `used` (the price of never
     # re-admitting consumed time); a code after it is accepted.
     clock.advance(90)
-    assert service.verify(admin, "bob", code(clock)).outcome is Outcome.ACCEPTED
+    assert services.credentials.verify(admin, "bob", code(clock)).outcome is Outcome.ACCEPTED
 
 
 def test_period_change_keeps_a_lock(clock: FakeClock, sealer: FakeSealer) -> None:
-    service, admin, store = _service(clock, sealer, guess_limit=2)
-    enrol(service, admin)
-    _spend(service, admin, clock, 2)
-    service.replace_credential(admin, CredentialSpec(name="bob", params=OtpParams(period=60)))
+    services, admin, store = _service(clock, sealer, guess_limit=2)
+    enrol(services, admin)
+    _spend(services, admin, clock, 2)
+    services.credentials.replace_credential(
+        admin, CredentialSpec(name="bob", params=OtpParams(period=60))
+    )
     params = OtpParams(period=60)
-    assert service.verify(admin, "bob", code(clock, params=params)).outcome is Outcome.THROTTLED
+    assert (
+        services.credentials.verify(admin, "bob", code(clock, params=params)).outcome
+        is Outcome.THROTTLED
+    )
     # Only a new secret starts afresh.
-    service.replace_credential(admin, CredentialSpec(name="bob"), SecretBytes(b"n" * 20))
+    services.credentials.replace_credential(
+        admin, CredentialSpec(name="bob"), SecretBytes(b"n" * 20)
+    )
     assert stored(store, "acme").throttle == TS()
     assert stored(store, "acme").last_step == -1
 
@@ -297,28 +304,28 @@ def test_rescaled_step_covers_exactly_the_consumed_time(old: int, new: int) -> N
 
 
 def test_t44_window_follows_the_server_clock(clock: FakeClock, sealer: FakeSealer) -> None:
-    service, admin, _ = _service(clock, sealer)
-    enrol(service, admin)
+    services, admin, _ = _service(clock, sealer)
+    enrol(services, admin)
     before = code(clock)
     clock.advance(3600)
-    assert service.verify(admin, "bob", before).outcome is Outcome.REJECTED
-    assert service.verify(admin, "bob", code(clock)).outcome is Outcome.ACCEPTED
+    assert services.credentials.verify(admin, "bob", before).outcome is Outcome.REJECTED
+    assert services.credentials.verify(admin, "bob", code(clock)).outcome is Outcome.ACCEPTED
     clock.advance(-7200)  # and back past the start: the window follows again
-    assert service.verify(admin, "bob", code(clock)).outcome is Outcome.REPLAYED
+    assert services.credentials.verify(admin, "bob", code(clock)).outcome is Outcome.REPLAYED
 
 
 def test_t45_t46_backward_jump_never_readmits_a_consumed_step(
     clock: FakeClock, sealer: FakeSealer
 ) -> None:
-    service, admin, store = _service(clock, sealer)
-    enrol(service, admin)
+    services, admin, store = _service(clock, sealer)
+    enrol(services, admin)
     earlier = [code(clock, steps=-k) for k in range(0, 20)]
     clock.advance(600)  # forward jump, a code used there ...
-    assert service.verify(admin, "bob", code(clock)).outcome is Outcome.ACCEPTED
+    assert services.credentials.verify(admin, "bob", code(clock)).outcome is Outcome.ACCEPTED
     last = stored(store, "acme").last_step
     clock.advance(-600)  # ... then back: nothing before it is accepted again
     for attempt in earlier:
-        assert service.verify(admin, "bob", attempt).outcome is not Outcome.ACCEPTED
+        assert services.credentials.verify(admin, "bob", attempt).outcome is not Outcome.ACCEPTED
         clock.advance(1)
     assert stored(store, "acme").last_step == last
 
@@ -326,35 +333,35 @@ def test_t45_t46_backward_jump_never_readmits_a_consumed_step(
 def test_t49_backward_jump_does_not_extend_a_backoff(clock: FakeClock, sealer: FakeSealer) -> None:
     """Regression: not_before is absolute, so a clock put back an hour used to make a 16 s
     backoff last an hour and 16 s."""
-    service, admin, store = _service(clock, sealer)
-    enrol(service, admin)
+    services, admin, store = _service(clock, sealer)
+    enrol(services, admin)
     for _ in range(9):
-        service.verify(admin, "bob", wrong(clock))
+        services.credentials.verify(admin, "bob", wrong(clock))
         clock.set(max(clock.seconds, stored(store, "acme").throttle.not_before))
-    service.verify(admin, "bob", wrong(clock))
+    services.credentials.verify(admin, "bob", wrong(clock))
     assert stored(store, "acme").throttle.not_before == clock.seconds + 32
     clock.advance(-3600)
-    assert service.verify(admin, "bob", code(clock)).outcome is Outcome.ACCEPTED
+    assert services.credentials.verify(admin, "bob", code(clock)).outcome is Outcome.ACCEPTED
 
 
 def test_backward_jump_never_lifts_a_lock(clock: FakeClock, sealer: FakeSealer) -> None:
-    service, admin, _ = _service(clock, sealer, guess_limit=2, lock_timeout=600)
-    enrol(service, admin)
-    _spend(service, admin, clock, 2)
+    services, admin, _ = _service(clock, sealer, guess_limit=2, lock_timeout=600)
+    enrol(services, admin)
+    _spend(services, admin, clock, 2)
     clock.advance(-5000)
-    assert service.verify(admin, "bob", code(clock)).outcome is Outcome.THROTTLED
+    assert services.credentials.verify(admin, "bob", code(clock)).outcome is Outcome.THROTTLED
 
 
 def test_forward_jump_ends_a_backoff_as_real_time_would(
     clock: FakeClock, sealer: FakeSealer
 ) -> None:
-    service, admin, _ = _service(clock, sealer)
-    enrol(service, admin)
+    services, admin, _ = _service(clock, sealer)
+    enrol(services, admin)
     for _ in range(5):
-        service.verify(admin, "bob", wrong(clock))
-    assert service.verify(admin, "bob", code(clock)).outcome is Outcome.THROTTLED
+        services.credentials.verify(admin, "bob", wrong(clock))
+    assert services.credentials.verify(admin, "bob", code(clock)).outcome is Outcome.THROTTLED
     clock.advance(3600)
-    assert service.verify(admin, "bob", code(clock)).outcome is Outcome.ACCEPTED
+    assert services.credentials.verify(admin, "bob", code(clock)).outcome is Outcome.ACCEPTED
 
 
 # --- D: seal during a verification ---------------------------------------------------------
@@ -381,18 +388,20 @@ class GatedStore(MemoryStore):
 
 def test_seal_waits_for_a_verification_under_way(clock: FakeClock, sealer: FakeSealer) -> None:
     store = GatedStore()
-    service, admin, _ = _service(clock, sealer, store)
-    enrol(service, admin)
-    _, key = service.create_client("system", "operator", [Scope.SEAL])
-    operator = service.authenticate(key)
+    services, admin, _ = _service(clock, sealer, store)
+    enrol(services, admin)
+    _, key = services.access.create_client("system", "operator", [Scope.SEAL])
+    operator = services.access.authenticate(key)
     outcomes: list[Outcome] = []
     verifier = threading.Thread(
-        target=lambda: outcomes.append(service.verify(admin, "bob", wrong(clock)).outcome)
+        target=lambda: outcomes.append(
+            services.credentials.verify(admin, "bob", wrong(clock)).outcome
+        )
     )
     verifier.start()
     assert store.entered.wait(10)
     sealing = threading.Thread(
-        target=lambda: (service.seal(operator), store.finished_at.append("sealed"))
+        target=lambda: (services.sealing.seal(operator), store.finished_at.append("sealed"))
     )
     sealing.start()
     sealing.join(0.3)
@@ -403,7 +412,7 @@ def test_seal_waits_for_a_verification_under_way(clock: FakeClock, sealer: FakeS
     assert store.finished_at == ["write", "sealed"]
     assert outcomes == [Outcome.REJECTED]
     with pytest.raises(Sealed):
-        service.verify(admin, "bob", code(clock))
+        services.credentials.verify(admin, "bob", code(clock))
 
 
 class SiblingSealer(FakeSealer):
@@ -421,12 +430,12 @@ def test_a_seal_between_unseal_and_write_fails_without_a_write(
     clock: FakeClock, right: bool
 ) -> None:
     sealer = SiblingSealer()
-    service, admin, store = _service(clock, sealer)
-    enrol(service, admin)
+    services, admin, store = _service(clock, sealer)
+    enrol(services, admin)
     sealer.sealed = False
     before = stored(store, "acme")
     with pytest.raises(Sealed):
-        service.verify(admin, "bob", code(clock) if right else wrong(clock))
+        services.credentials.verify(admin, "bob", code(clock) if right else wrong(clock))
     assert stored(store, "acme") == before
 
 

@@ -1,4 +1,4 @@
-"""CredentialService over MemoryStore with a fake clock and sealer
+"""Services over MemoryStore with a fake clock and sealer
 (docs/requirements.md#secret-strength, docs/requirements.md#single-use,
 docs/requirements.md#throttling, docs/requirements.md#sealed,
 docs/requirements.md#tenancy, #least-privilege)."""
@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from otpd.bootstrap import Services, compose_services
 from otpd.core.errors import (
     AlreadyExists,
     Forbidden,
@@ -34,7 +35,6 @@ from otpd.core.model import (
     ThrottleState,
 )
 from otpd.core.policy import ThrottlePolicy
-from otpd.core.service import CredentialService
 from otpd.store.memory import MemoryStore
 from tests.support.fakes import ALL_SCOPES, FakeClock, FakeSealer, principal, ref_totp
 
@@ -43,14 +43,14 @@ OTHER_SEED = b"abcdefghijklmnopqrst"
 
 
 def enrol(
-    service: CredentialService,
+    services: Services,
     who: Principal,
     name: str = "bob",
     secret: bytes = SEED,
     params: OtpParams | None = None,
 ) -> CredentialRecord:
     spec = CredentialSpec(name=name, params=params or OtpParams())
-    record, _ = service.create_credential(who, spec, SecretBytes(secret))
+    record, _ = services.credentials.create_credential(who, spec, SecretBytes(secret))
     return record
 
 
@@ -92,83 +92,83 @@ def snapshot(store: MemoryStore) -> list[list[CredentialRecord]]:
     ],
 )
 def test_generated_secret_length_per_algorithm(
-    service: CredentialService, admin: Principal, algorithm: Algorithm, size: int
+    services: Services, admin: Principal, algorithm: Algorithm, size: int
 ) -> None:
     spec = CredentialSpec(name="bob", params=OtpParams(algorithm=algorithm))
-    record, secret = service.create_credential(admin, spec)
+    record, secret = services.credentials.create_credential(admin, spec)
     assert len(secret) == size
     assert record.key_size == size
-    assert service.reveal_secret(admin, "bob") == secret
+    assert services.credentials.reveal_secret(admin, "bob") == secret
     assert secret.reveal() not in record.sealed_secret
 
 
-def test_key_size_sets_generated_length(service: CredentialService, admin: Principal) -> None:
+def test_key_size_sets_generated_length(services: Services, admin: Principal) -> None:
     spec = CredentialSpec(name="bob", params=OtpParams(algorithm=Algorithm.SHA512), key_size=40)
-    record, secret = service.create_credential(admin, spec)
+    record, secret = services.credentials.create_credential(admin, spec)
     assert (len(secret), record.key_size) == (40, 40)
 
 
 def test_imported_secret_length_overrides_key_size(
-    service: CredentialService, admin: Principal, clock: FakeClock
+    services: Services, admin: Principal, clock: FakeClock
 ) -> None:
     imported = bytes(range(1, 20))  # 19 bytes
     spec = CredentialSpec(name="bob", params=OtpParams(algorithm=Algorithm.SHA512), key_size=64)
-    record, secret = service.create_credential(admin, spec, SecretBytes(imported))
+    record, secret = services.credentials.create_credential(admin, spec, SecretBytes(imported))
     assert record.key_size == 19
     assert secret.reveal() == imported
-    assert service.reveal_secret(admin, "bob").reveal() == imported
-    assert service.current_code(admin, "bob") == ref_totp(
+    assert services.credentials.reveal_secret(admin, "bob").reveal() == imported
+    assert services.credentials.current_code(admin, "bob") == ref_totp(
         imported, clock.seconds, algorithm="sha512"
     )
 
 
 @pytest.mark.parametrize("length", [0, 1, 5, 9, 1025])
 def test_imported_secret_of_bad_length_is_invalid(
-    service: CredentialService, admin: Principal, store: MemoryStore, length: int
+    services: Services, admin: Principal, store: MemoryStore, length: int
 ) -> None:
     with pytest.raises(InvalidInput) as info:
-        enrol(service, admin, secret=b"k" * length)
+        enrol(services, admin, secret=b"k" * length)
     assert info.value.field == "secret"  # core words; Strongbox says passcode32
     assert store.count_credentials("acme") == 0
 
 
-def test_ten_byte_secret_is_enough(service: CredentialService, admin: Principal) -> None:
-    assert enrol(service, admin, secret=b"0123456789").key_size == 10
+def test_ten_byte_secret_is_enough(services: Services, admin: Principal) -> None:
+    assert enrol(services, admin, secret=b"0123456789").key_size == 10
 
 
-def test_duplicate_name(service: CredentialService, admin: Principal, store: MemoryStore) -> None:
-    first = enrol(service, admin)
+def test_duplicate_name(services: Services, admin: Principal, store: MemoryStore) -> None:
+    first = enrol(services, admin)
     with pytest.raises(AlreadyExists):
-        enrol(service, admin, secret=OTHER_SEED)
+        enrol(services, admin, secret=OTHER_SEED)
     with pytest.raises(AlreadyExists):
-        service.create_credential(admin, CredentialSpec(name="bob"))
+        services.credentials.create_credential(admin, CredentialSpec(name="bob"))
     assert stored(store, "acme") == first
-    assert service.reveal_secret(admin, "bob").reveal() == SEED
-    other = principal(service, "globex")
-    assert enrol(service, other).tenant == "globex"  # names are per tenant
+    assert services.credentials.reveal_secret(admin, "bob").reveal() == SEED
+    other = principal(services, "globex")
+    assert enrol(services, other).tenant == "globex"  # names are per tenant
 
 
-def test_generated_secrets_are_distinct(service: CredentialService, admin: Principal) -> None:
+def test_generated_secrets_are_distinct(services: Services, admin: Principal) -> None:
     secrets = {
-        service.create_credential(admin, CredentialSpec(name=f"u{i}"))[1].reveal()
+        services.credentials.create_credential(admin, CredentialSpec(name=f"u{i}"))[1].reveal()
         for i in range(200)
     }
     assert len(secrets) == 200
 
 
-def test_system_tenant_holds_no_credentials(service: CredentialService) -> None:
+def test_system_tenant_holds_no_credentials(services: Services) -> None:
     sealer_client = Principal(tenant="system", client="ops", scopes=frozenset(Scope))
     with pytest.raises(Forbidden):
-        service.create_credential(sealer_client, CredentialSpec(name="bob"))
+        services.credentials.create_credential(sealer_client, CredentialSpec(name="bob"))
 
 
-def test_default_key_uri_uses_the_sbox_prefix(service: CredentialService, admin: Principal) -> None:
-    service.create_credential(
+def test_default_key_uri_uses_the_sbox_prefix(services: Services, admin: Principal) -> None:
+    services.credentials.create_credential(
         admin,
         CredentialSpec(name="bob", issuer="telco.com", account_name="admin@telco.com"),
         SecretBytes(SEED),
     )
-    assert service.key_uri(admin, "bob") == (
+    assert services.credentials.key_uri(admin, "bob") == (
         "otpauth://totp/Sbox:admin@telco.com"
         "?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=telco.com"
     )
@@ -179,40 +179,46 @@ def test_default_key_uri_uses_the_sbox_prefix(service: CredentialService, admin:
 
 
 def test_verify_accepts_the_current_code_once(
-    service: CredentialService, admin: Principal, clock: FakeClock, store: MemoryStore
+    services: Services, admin: Principal, clock: FakeClock, store: MemoryStore
 ) -> None:
-    enrol(service, admin)
+    enrol(services, admin)
     current = code(clock)
-    result = service.verify(admin, "bob", current)
+    result = services.credentials.verify(admin, "bob", current)
     assert result.outcome is Outcome.ACCEPTED
     assert result.accepted
     assert result.matched_step == clock.seconds // 30
     assert stored(store, "acme").last_step == clock.seconds // 30
-    again = service.verify(admin, "bob", current)
+    again = services.credentials.verify(admin, "bob", current)
     assert again.outcome is Outcome.REPLAYED
     assert not again.accepted
     assert again.matched_step is None
     clock.advance(30)  # the code is still inside the window one step later
-    assert service.verify(admin, "bob", current).outcome is Outcome.REPLAYED
+    assert services.credentials.verify(admin, "bob", current).outcome is Outcome.REPLAYED
     assert stored(store, "acme").last_step == (clock.seconds - 30) // 30
-    assert service.verify(admin, "bob", code(clock)).outcome is Outcome.ACCEPTED
+    assert services.credentials.verify(admin, "bob", code(clock)).outcome is Outcome.ACCEPTED
 
 
-def test_verify_by_id(service: CredentialService, admin: Principal, clock: FakeClock) -> None:
-    record = enrol(service, admin)
-    assert service.verify_by_id(admin, record.id, code(clock)).outcome is Outcome.ACCEPTED
-    assert service.verify_by_id(admin, record.id, code(clock)).outcome is Outcome.REPLAYED
-    assert service.verify(admin, "bob", code(clock)).outcome is Outcome.REPLAYED
+def test_verify_by_id(services: Services, admin: Principal, clock: FakeClock) -> None:
+    record = enrol(services, admin)
+    assert (
+        services.credentials.verify_by_id(admin, record.id, code(clock)).outcome is Outcome.ACCEPTED
+    )
+    assert (
+        services.credentials.verify_by_id(admin, record.id, code(clock)).outcome is Outcome.REPLAYED
+    )
+    assert services.credentials.verify(admin, "bob", code(clock)).outcome is Outcome.REPLAYED
 
 
 def test_later_step_retires_earlier_ones(
-    service: CredentialService, admin: Principal, clock: FakeClock
+    services: Services, admin: Principal, clock: FakeClock
 ) -> None:
     """accept step n+1, then n and n-1 (both inside the window) are refused."""
-    enrol(service, admin)
-    assert service.verify(admin, "bob", code(clock, steps=1)).outcome is Outcome.ACCEPTED
+    enrol(services, admin)
+    assert (
+        services.credentials.verify(admin, "bob", code(clock, steps=1)).outcome is Outcome.ACCEPTED
+    )
     for older in (0, -1):
-        result = service.verify(admin, "bob", code(clock, steps=older))
+        result = services.credentials.verify(admin, "bob", code(clock, steps=older))
         assert result.outcome in (Outcome.REPLAYED, Outcome.REJECTED)
 
 
@@ -234,124 +240,129 @@ def test_later_step_retires_earlier_ones(
     ],
 )
 def test_skew_window(
-    service: CredentialService,
+    services: Services,
     admin: Principal,
     clock: FakeClock,
     skew: int,
     steps: int,
     accepted: bool,
 ) -> None:
-    enrol(service, admin, params=OtpParams(skew=skew))
-    result = service.verify(admin, "bob", code(clock, steps=steps))
+    enrol(services, admin, params=OtpParams(skew=skew))
+    result = services.credentials.verify(admin, "bob", code(clock, steps=steps))
     assert (result.outcome is Outcome.ACCEPTED) is accepted
     if accepted:
         assert result.matched_step == clock.seconds // 30 + steps
 
 
-def test_other_parameters(service: CredentialService, admin: Principal, clock: FakeClock) -> None:
+def test_other_parameters(services: Services, admin: Principal, clock: FakeClock) -> None:
     params = OtpParams(algorithm=Algorithm.SHA384, digits=10, period=45)
-    enrol(service, admin, secret=bytes(range(48)), params=params)
+    enrol(services, admin, secret=bytes(range(48)), params=params)
     expected = code(clock, bytes(range(48)), params=params)
     assert len(expected) == 10
-    assert service.current_code(admin, "bob") == expected
-    assert service.verify(admin, "bob", expected).matched_step == clock.seconds // 45
+    assert services.credentials.current_code(admin, "bob") == expected
+    assert services.credentials.verify(admin, "bob", expected).matched_step == clock.seconds // 45
 
 
 @pytest.mark.parametrize("variant", [" {}", "{} ", "{}\n", "+{}", "0{}", "{}\x00"])
 def test_malformed_variant_of_the_right_code_is_rejected(
-    service: CredentialService, admin: Principal, clock: FakeClock, variant: str
+    services: Services, admin: Principal, clock: FakeClock, variant: str
 ) -> None:
-    enrol(service, admin)
+    enrol(services, admin)
     current = code(clock)
-    assert service.verify(admin, "bob", variant.format(current)).outcome is Outcome.REJECTED
-    assert service.verify(admin, "bob", int(current)).outcome is Outcome.REJECTED
-    assert service.verify(admin, "bob", current).outcome is Outcome.ACCEPTED
+    assert (
+        services.credentials.verify(admin, "bob", variant.format(current)).outcome
+        is Outcome.REJECTED
+    )
+    assert services.credentials.verify(admin, "bob", int(current)).outcome is Outcome.REJECTED
+    assert services.credentials.verify(admin, "bob", current).outcome is Outcome.ACCEPTED
 
 
 # --- throttling (docs/requirements.md#throttling)
 # -------------------------------------------------
 
 
-def _fail(service: CredentialService, who: Principal, clock: FakeClock, times: int) -> None:
+def _fail(services: Services, who: Principal, clock: FakeClock, times: int) -> None:
     for _ in range(times):
-        assert service.verify(who, "bob", wrong(clock)).outcome is Outcome.REJECTED
+        assert services.credentials.verify(who, "bob", wrong(clock)).outcome is Outcome.REJECTED
 
 
 def test_throttled_after_five_failures(
-    service: CredentialService,
+    services: Services,
     admin: Principal,
     clock: FakeClock,
     store: MemoryStore,
     sealer: FakeSealer,
 ) -> None:
-    enrol(service, admin)
-    _fail(service, admin, clock, 4)
+    enrol(services, admin)
+    _fail(services, admin, clock, 4)
     assert stored(store, "acme").throttle == ThrottleState(failures=4, not_before=0)
-    _fail(service, admin, clock, 1)
+    _fail(services, admin, clock, 1)
     state = stored(store, "acme").throttle
     assert state == ThrottleState(failures=5, not_before=clock.seconds + 1, since=clock.seconds)
     # Within the delay the right code gets the same answer as a wrong one, is not counted,
     # and changes no throttle or replay state (docs/requirements.md#throttling,
     # docs/requirements.md); each refusal is counted.
     for attempt in (code(clock), wrong(clock), code(clock), "junk"):
-        assert service.verify(admin, "bob", attempt).outcome is Outcome.THROTTLED
+        assert services.credentials.verify(admin, "bob", attempt).outcome is Outcome.THROTTLED
     assert stored(store, "acme").throttle == state
     assert stored(store, "acme").last_step == -1
     assert stored(store, "acme").refused == 4
     clock.advance(1)
-    result = service.verify(admin, "bob", code(clock))
+    result = services.credentials.verify(admin, "bob", code(clock))
     assert result.outcome is Outcome.ACCEPTED
     assert stored(store, "acme").throttle == ThrottleState()
     # The budget is whole again: four more failures go unthrottled.
     clock.advance(30)
-    _fail(service, admin, clock, 4)
+    _fail(services, admin, clock, 4)
     assert stored(store, "acme").throttle.not_before == 0
 
 
 def test_delays_double_and_cap_at_15_minutes(
-    service: CredentialService, admin: Principal, clock: FakeClock, store: MemoryStore
+    services: Services, admin: Principal, clock: FakeClock, store: MemoryStore
 ) -> None:
-    enrol(service, admin)
-    _fail(service, admin, clock, 4)
+    enrol(services, admin)
+    _fail(services, admin, clock, 4)
     delays = []
     for _ in range(14):
-        assert service.verify(admin, "bob", wrong(clock)).outcome is Outcome.REJECTED
+        assert services.credentials.verify(admin, "bob", wrong(clock)).outcome is Outcome.REJECTED
         state = stored(store, "acme").throttle
         delay = state.not_before - clock.seconds
         delays.append(delay)
         clock.advance(delay - 1)  # a flood in the last second neither counts nor extends
         for _ in range(3):
-            assert service.verify(admin, "bob", code(clock)).outcome is Outcome.THROTTLED
+            assert (
+                services.credentials.verify(admin, "bob", code(clock)).outcome is Outcome.THROTTLED
+            )
         assert stored(store, "acme").throttle == state
         clock.advance(1)
     assert delays == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900, 900, 900]
     assert stored(store, "acme").throttle.failures == 18
-    assert service.verify(admin, "bob", code(clock)).outcome is Outcome.ACCEPTED
+    assert services.credentials.verify(admin, "bob", code(clock)).outcome is Outcome.ACCEPTED
     assert stored(store, "acme").throttle == ThrottleState()
 
 
 def test_throttle_is_per_credential(
-    service: CredentialService, admin: Principal, clock: FakeClock, store: MemoryStore
+    services: Services, admin: Principal, clock: FakeClock, store: MemoryStore
 ) -> None:
-    enrol(service, admin)
-    enrol(service, admin, name="carol")
-    _fail(service, admin, clock, 5)
-    assert service.verify(admin, "bob", code(clock)).outcome is Outcome.THROTTLED
-    assert service.verify(admin, "carol", code(clock)).outcome is Outcome.ACCEPTED
+    enrol(services, admin)
+    enrol(services, admin, name="carol")
+    _fail(services, admin, clock, 5)
+    assert services.credentials.verify(admin, "bob", code(clock)).outcome is Outcome.THROTTLED
+    assert services.credentials.verify(admin, "carol", code(clock)).outcome is Outcome.ACCEPTED
     assert stored(store, "acme", "carol").throttle == ThrottleState()
 
 
 def test_custom_throttle_policy(store: MemoryStore, sealer: FakeSealer, clock: FakeClock) -> None:
-    service = CredentialService(
+    services = compose_services(
         store,
         sealer,
         clock,
         throttle=ThrottlePolicy(free_failures=2, base_delay=60),
         label_prefix="Sbox",
     )
-    admin = principal(service, "acme")
-    enrol(service, admin)
-    _fail(service, admin, clock, 2)
+    admin = principal(services, "acme")
+    enrol(services, admin)
+    _fail(services, admin, clock, 2)
     assert stored(store, "acme").throttle.not_before == clock.seconds + 60
 
 
@@ -363,13 +374,13 @@ def test_custom_throttle_policy(store: MemoryStore, sealer: FakeSealer, clock: F
     "name", ["nosuch", "", " ", "*", "%", "%20", "BOB", " bob", "bob ", "bob\t"]
 )
 def test_unknown_name_is_unknown_and_counts_nothing(
-    service: CredentialService, admin: Principal, clock: FakeClock, store: MemoryStore, name: str
+    services: Services, admin: Principal, clock: FakeClock, store: MemoryStore, name: str
 ) -> None:
-    enrol(service, admin)
-    enrol(service, principal(service, "globex"))
+    enrol(services, admin)
+    enrol(services, principal(services, "globex"))
     before = snapshot(store)
     for _ in range(10):
-        result = service.verify(admin, name, code(clock))
+        result = services.credentials.verify(admin, name, code(clock))
         assert result.outcome is Outcome.UNKNOWN and not result.accepted
         assert result.matched_step is None
     assert snapshot(store) == before
@@ -377,15 +388,18 @@ def test_unknown_name_is_unknown_and_counts_nothing(
 
 @pytest.mark.parametrize("credential_id", [0, -1, 2, 999, 2**63])
 def test_unknown_id_is_unknown_and_counts_nothing(
-    service: CredentialService,
+    services: Services,
     admin: Principal,
     clock: FakeClock,
     store: MemoryStore,
     credential_id: int,
 ) -> None:
-    enrol(service, admin)  # id 1
+    enrol(services, admin)  # id 1
     before = snapshot(store)
-    assert service.verify_by_id(admin, credential_id, code(clock)).outcome is Outcome.UNKNOWN
+    assert (
+        services.credentials.verify_by_id(admin, credential_id, code(clock)).outcome
+        is Outcome.UNKNOWN
+    )
     assert snapshot(store) == before
 
 
@@ -394,81 +408,88 @@ def test_unknown_id_is_unknown_and_counts_nothing(
 
 
 def test_same_name_in_two_tenants_is_two_credentials(
-    service: CredentialService, clock: FakeClock, store: MemoryStore
+    services: Services, clock: FakeClock, store: MemoryStore
 ) -> None:
-    a, b = principal(service, "tenant-a"), principal(service, "tenant-b")
-    enrol(service, a, secret=SEED)
-    enrol(service, b, secret=OTHER_SEED)
-    assert service.reveal_secret(a, "bob").reveal() == SEED
-    assert service.reveal_secret(b, "bob").reveal() == OTHER_SEED
-    assert service.verify(b, "bob", code(clock, SEED)).outcome is Outcome.REJECTED
-    assert service.verify(a, "bob", code(clock, OTHER_SEED)).outcome is Outcome.REJECTED
-    _fail(service, a, clock, 4)  # with the one above: five, so A is throttled
-    assert service.verify(a, "bob", code(clock, SEED)).outcome is Outcome.THROTTLED
+    a, b = principal(services, "tenant-a"), principal(services, "tenant-b")
+    enrol(services, a, secret=SEED)
+    enrol(services, b, secret=OTHER_SEED)
+    assert services.credentials.reveal_secret(a, "bob").reveal() == SEED
+    assert services.credentials.reveal_secret(b, "bob").reveal() == OTHER_SEED
+    assert services.credentials.verify(b, "bob", code(clock, SEED)).outcome is Outcome.REJECTED
+    assert (
+        services.credentials.verify(a, "bob", code(clock, OTHER_SEED)).outcome is Outcome.REJECTED
+    )
+    _fail(services, a, clock, 4)  # with the one above: five, so A is throttled
+    assert services.credentials.verify(a, "bob", code(clock, SEED)).outcome is Outcome.THROTTLED
     assert stored(store, "tenant-b").throttle.failures == 1  # only its own failure above
-    assert service.verify(b, "bob", code(clock, OTHER_SEED)).outcome is Outcome.ACCEPTED
+    assert (
+        services.credentials.verify(b, "bob", code(clock, OTHER_SEED)).outcome is Outcome.ACCEPTED
+    )
     assert stored(store, "tenant-a").throttle.failures == 5
 
 
-def test_replay_state_is_per_tenant(service: CredentialService, clock: FakeClock) -> None:
-    a, b = principal(service, "tenant-a"), principal(service, "tenant-b")
-    enrol(service, a, secret=SEED)
-    enrol(service, b, secret=SEED)  # the same secret enrolled twice
+def test_replay_state_is_per_tenant(services: Services, clock: FakeClock) -> None:
+    a, b = principal(services, "tenant-a"), principal(services, "tenant-b")
+    enrol(services, a, secret=SEED)
+    enrol(services, b, secret=SEED)  # the same secret enrolled twice
     current = code(clock)
-    assert service.verify(a, "bob", current).outcome is Outcome.ACCEPTED
-    assert service.verify(b, "bob", current).outcome is Outcome.ACCEPTED
-    assert service.verify(a, "bob", current).outcome is Outcome.REPLAYED
-    assert service.verify(b, "bob", current).outcome is Outcome.REPLAYED
+    assert services.credentials.verify(a, "bob", current).outcome is Outcome.ACCEPTED
+    assert services.credentials.verify(b, "bob", current).outcome is Outcome.ACCEPTED
+    assert services.credentials.verify(a, "bob", current).outcome is Outcome.REPLAYED
+    assert services.credentials.verify(b, "bob", current).outcome is Outcome.REPLAYED
 
 
 def test_another_tenants_credential_is_not_found(
-    service: CredentialService, clock: FakeClock, store: MemoryStore
+    services: Services, clock: FakeClock, store: MemoryStore
 ) -> None:
-    a, b = principal(service, "tenant-a"), principal(service, "tenant-b")
-    record = enrol(service, a, name="alice")
+    a, b = principal(services, "tenant-a"), principal(services, "tenant-b")
+    record = enrol(services, a, name="alice")
     before = snapshot(store)
-    assert service.verify_by_id(b, record.id, code(clock)).outcome is Outcome.UNKNOWN
-    assert service.verify(b, "alice", code(clock)).outcome is Outcome.UNKNOWN
+    assert services.credentials.verify_by_id(b, record.id, code(clock)).outcome is Outcome.UNKNOWN
+    assert services.credentials.verify(b, "alice", code(clock)).outcome is Outcome.UNKNOWN
     assert snapshot(store) == before
     with pytest.raises(NotFound):
-        service.get_credential_by_id(b, record.id)
+        services.credentials.get_credential_by_id(b, record.id)
     for call in (
-        service.get_credential,
-        service.current_code,
-        service.reveal_secret,
-        service.key_uri,
-        service.delete_credential,
+        services.credentials.get_credential,
+        services.credentials.current_code,
+        services.credentials.reveal_secret,
+        services.credentials.key_uri,
+        services.credentials.delete_credential,
     ):
         with pytest.raises(NotFound):
             call(b, "alice")
     with pytest.raises(NotFound):
-        service.replace_credential(b, CredentialSpec(name="alice"))
-    assert service.list_credentials(b) == []
+        services.credentials.replace_credential(b, CredentialSpec(name="alice"))
+    assert services.credentials.list_credentials(b) == []
     assert snapshot(store) == before
-    assert service.verify(a, "alice", code(clock)).outcome is Outcome.ACCEPTED
+    assert services.credentials.verify(a, "alice", code(clock)).outcome is Outcome.ACCEPTED
 
 
 # --- scopes (docs/requirements.md#least-privilege)
 # -------------------------------------------------------------------
 
-Op = Callable[[CredentialService, Principal, int, FakeClock], object]
+Op = Callable[[Services, Principal, int, FakeClock], object]
 
 OPERATIONS: dict[str, tuple[Scope, Op]] = {
-    "create": (Scope.WRITE, lambda s, p, i, c: s.create_credential(p, CredentialSpec(name="new"))),
+    "create": (
+        Scope.WRITE,
+        lambda s, p, i, c: s.credentials.create_credential(p, CredentialSpec(name="new")),
+    ),
     "replace": (
         Scope.WRITE,
-        lambda s, p, i, c: s.replace_credential(p, CredentialSpec(name="bob")),
+        lambda s, p, i, c: s.credentials.replace_credential(p, CredentialSpec(name="bob")),
     ),
-    "delete": (Scope.WRITE, lambda s, p, i, c: s.delete_credential(p, "bob")),
-    "get": (Scope.READ, lambda s, p, i, c: s.get_credential(p, "bob")),
-    "get-by-id": (Scope.READ, lambda s, p, i, c: s.get_credential_by_id(p, i)),
-    "list": (Scope.READ, lambda s, p, i, c: s.list_credentials(p)),
-    "get-code": (Scope.CODE, lambda s, p, i, c: s.current_code(p, "bob")),
-    "reveal": (Scope.REVEAL, lambda s, p, i, c: s.reveal_secret(p, "bob")),
-    "key-uri": (Scope.REVEAL, lambda s, p, i, c: s.key_uri(p, "bob")),
-    "verify": (Scope.VERIFY, lambda s, p, i, c: s.verify(p, "bob", code(c))),
-    "verify-by-id": (Scope.VERIFY, lambda s, p, i, c: s.verify_by_id(p, i, code(c))),
-    "seal": (Scope.SEAL, lambda s, p, i, c: s.seal(p)),
+    "delete": (Scope.WRITE, lambda s, p, i, c: s.credentials.delete_credential(p, "bob")),
+    "get": (Scope.READ, lambda s, p, i, c: s.credentials.get_credential(p, "bob")),
+    "get-by-id": (Scope.READ, lambda s, p, i, c: s.credentials.get_credential_by_id(p, i)),
+    "list": (Scope.READ, lambda s, p, i, c: s.credentials.list_credentials(p)),
+    "get-code": (Scope.CODE, lambda s, p, i, c: s.credentials.current_code(p, "bob")),
+    "reveal": (Scope.REVEAL, lambda s, p, i, c: s.credentials.reveal_secret(p, "bob")),
+    "key-uri": (Scope.REVEAL, lambda s, p, i, c: s.credentials.key_uri(p, "bob")),
+    "verify": (Scope.VERIFY, lambda s, p, i, c: s.credentials.verify(p, "bob", code(c))),
+    "verify-by-id": (Scope.VERIFY, lambda s, p, i, c: s.credentials.verify_by_id(p, i, code(c))),
+    "seal": (Scope.SEAL, lambda s, p, i, c: s.sealing.seal(p)),
 }
 
 ROLES = {
@@ -485,7 +506,7 @@ ROLES = {
 @pytest.mark.parametrize("role", list(ROLES))
 @pytest.mark.parametrize("operation", list(OPERATIONS))
 def test_scope_matrix(
-    service: CredentialService,
+    services: Services,
     admin: Principal,
     clock: FakeClock,
     store: MemoryStore,
@@ -493,32 +514,32 @@ def test_scope_matrix(
     role: str,
     operation: str,
 ) -> None:
-    record = enrol(service, admin)
-    _, key = service.create_client("acme", "caller", ROLES[role])
-    caller = service.authenticate(key)
+    record = enrol(services, admin)
+    _, key = services.access.create_client("acme", "caller", ROLES[role])
+    caller = services.access.authenticate(key)
     scope, op = OPERATIONS[operation]
     before = snapshot(store)
     if scope in caller.scopes:
-        op(service, caller, record.id, clock)
+        op(services, caller, record.id, clock)
     else:
         with pytest.raises(Forbidden):
-            op(service, caller, record.id, clock)
+            op(services, caller, record.id, clock)
         assert snapshot(store) == before
         assert not sealer.sealed
         # Forbidden comes before any lookup: an unknown name says nothing either.
         with pytest.raises(Forbidden):
-            op(service, caller, 12345, clock)
+            op(services, caller, 12345, clock)
 
 
-def test_only_a_system_client_can_seal(service: CredentialService, sealer: FakeSealer) -> None:
-    _, key = service.create_client("system", "operator", [Scope.SEAL])
-    operator = service.authenticate(key)
+def test_only_a_system_client_can_seal(services: Services, sealer: FakeSealer) -> None:
+    _, key = services.access.create_client("system", "operator", [Scope.SEAL])
+    operator = services.access.authenticate(key)
     assert operator.scopes == frozenset({Scope.SEAL})
     with pytest.raises(Forbidden):
-        service.verify(operator, "bob", "123456")
-    assert service.seal(operator).sealed
+        services.credentials.verify(operator, "bob", "123456")
+    assert services.sealing.seal(operator).sealed
     assert sealer.sealed
-    assert service.seal_status().sealed
+    assert services.sealing.seal_status().sealed
 
 
 # --- sealed (docs/requirements.md#sealed)
@@ -526,36 +547,38 @@ def test_only_a_system_client_can_seal(service: CredentialService, sealer: FakeS
 
 
 def test_sealed_raises_and_changes_nothing(
-    service: CredentialService,
+    services: Services,
     admin: Principal,
     clock: FakeClock,
     store: MemoryStore,
     sealer: FakeSealer,
 ) -> None:
-    record = enrol(service, admin)
+    record = enrol(services, admin)
     used = code(clock, steps=-1)
-    assert service.verify(admin, "bob", used).outcome is Outcome.ACCEPTED
-    _fail(service, admin, clock, 2)
+    assert services.credentials.verify(admin, "bob", used).outcome is Outcome.ACCEPTED
+    _fail(services, admin, clock, 2)
     current = code(clock)
     before = snapshot(store)
     sealer.seal()
     opened = sealer.opened
     calls: list[Callable[[], object]] = [
-        lambda: service.verify(admin, "bob", current),
-        lambda: service.verify(admin, "bob", wrong(clock)),
-        lambda: service.verify(admin, "bob", used),
-        lambda: service.verify(admin, "nosuch", current),
-        lambda: service.verify_by_id(admin, record.id, current),
-        lambda: service.create_credential(admin, CredentialSpec(name="new")),
-        lambda: service.create_credential(admin, CredentialSpec(name="new"), SecretBytes(SEED)),
-        lambda: service.replace_credential(admin, CredentialSpec(name="bob")),
-        lambda: service.delete_credential(admin, "bob"),
-        lambda: service.get_credential(admin, "bob"),
-        lambda: service.get_credential_by_id(admin, record.id),
-        lambda: service.list_credentials(admin),
-        lambda: service.current_code(admin, "bob"),
-        lambda: service.reveal_secret(admin, "bob"),
-        lambda: service.key_uri(admin, "bob"),
+        lambda: services.credentials.verify(admin, "bob", current),
+        lambda: services.credentials.verify(admin, "bob", wrong(clock)),
+        lambda: services.credentials.verify(admin, "bob", used),
+        lambda: services.credentials.verify(admin, "nosuch", current),
+        lambda: services.credentials.verify_by_id(admin, record.id, current),
+        lambda: services.credentials.create_credential(admin, CredentialSpec(name="new")),
+        lambda: services.credentials.create_credential(
+            admin, CredentialSpec(name="new"), SecretBytes(SEED)
+        ),
+        lambda: services.credentials.replace_credential(admin, CredentialSpec(name="bob")),
+        lambda: services.credentials.delete_credential(admin, "bob"),
+        lambda: services.credentials.get_credential(admin, "bob"),
+        lambda: services.credentials.get_credential_by_id(admin, record.id),
+        lambda: services.credentials.list_credentials(admin),
+        lambda: services.credentials.current_code(admin, "bob"),
+        lambda: services.credentials.reveal_secret(admin, "bob"),
+        lambda: services.credentials.key_uri(admin, "bob"),
     ]
     for call in calls:
         for _ in range(3):
@@ -564,34 +587,32 @@ def test_sealed_raises_and_changes_nothing(
     assert snapshot(store) == before
     assert sealer.opened == opened
     assert stored(store, "acme").throttle.failures == 2
-    assert service.submit_unseal_share(FakeSealer.SHARE).sealed is False
+    assert services.sealing.submit_unseal_share(FakeSealer.SHARE).sealed is False
     assert snapshot(store) == before
-    assert service.verify(admin, "bob", current).outcome is Outcome.ACCEPTED
-    assert service.verify(admin, "bob", current).outcome is Outcome.REPLAYED
+    assert services.credentials.verify(admin, "bob", current).outcome is Outcome.ACCEPTED
+    assert services.credentials.verify(admin, "bob", current).outcome is Outcome.REPLAYED
 
 
 # --- API clients (docs/requirements.md#model; docs/requirements.md#least-privilege)
 # -------------------------------------------------
 
 
-def test_create_client_key_and_authentication(
-    service: CredentialService, store: MemoryStore
-) -> None:
-    client, key = service.create_client("acme", "radius", [Scope.VERIFY, Scope.READ])
+def test_create_client_key_and_authentication(services: Services, store: MemoryStore) -> None:
+    client, key = services.access.create_client("acme", "radius", [Scope.VERIFY, Scope.READ])
     assert re.fullmatch(r"[A-Za-z0-9]{40}", key)
     assert client.key_hash == hashlib.sha256(key.encode()).hexdigest()
     assert key not in repr(store.list_clients("acme"))
     assert key not in repr(vars(store))
     assert key not in repr(client)
-    who = service.authenticate(key)
+    who = services.access.authenticate(key)
     assert who == Principal(
         tenant="acme", client="radius", scopes=frozenset({Scope.VERIFY, Scope.READ})
     )
     assert store.get_tenant("acme") is not None  # created on the way
 
 
-def test_wrong_keys_are_unauthenticated(service: CredentialService) -> None:
-    _, key = service.create_client("acme", "radius", [Scope.VERIFY])
+def test_wrong_keys_are_unauthenticated(services: Services) -> None:
+    _, key = services.access.create_client("acme", "radius", [Scope.VERIFY])
     flipped = key[:-1] + ("A" if key[-1] != "A" else "B")
     swapped_case = key.swapcase()
     bad: list[object] = [
@@ -611,19 +632,19 @@ def test_wrong_keys_are_unauthenticated(service: CredentialService) -> None:
         bad.append(swapped_case)
     for attempt in bad:
         with pytest.raises(Unauthenticated):
-            service.authenticate(attempt)  # type: ignore[arg-type]
+            services.access.authenticate(attempt)  # type: ignore[arg-type]
 
 
-def test_client_keys_are_distinct(service: CredentialService) -> None:
-    keys = {service.create_client("acme", f"c{i}", [Scope.READ])[1] for i in range(100)}
+def test_client_keys_are_distinct(services: Services) -> None:
+    keys = {services.access.create_client("acme", f"c{i}", [Scope.READ])[1] for i in range(100)}
     assert len(keys) == 100
 
 
-def test_client_name_taken(service: CredentialService) -> None:
-    service.create_client("acme", "radius", [Scope.VERIFY])
+def test_client_name_taken(services: Services) -> None:
+    services.access.create_client("acme", "radius", [Scope.VERIFY])
     with pytest.raises(AlreadyExists):
-        service.create_client("acme", "radius", [Scope.READ])
-    service.create_client("globex", "radius", [Scope.VERIFY])  # other tenant: fine
+        services.access.create_client("acme", "radius", [Scope.READ])
+    services.access.create_client("globex", "radius", [Scope.VERIFY])  # other tenant: fine
 
 
 @pytest.mark.parametrize(
@@ -642,10 +663,10 @@ def test_client_name_taken(service: CredentialService) -> None:
     ],
 )
 def test_create_client_refusals(
-    service: CredentialService, store: MemoryStore, tenant: str, name: str, scopes: list[Scope]
+    services: Services, store: MemoryStore, tenant: str, name: str, scopes: list[Scope]
 ) -> None:
     with pytest.raises(InvalidInput):
-        service.create_client(tenant, name, scopes)
+        services.access.create_client(tenant, name, scopes)
     assert store.list_tenants() == []
 
 
@@ -654,52 +675,55 @@ def test_create_client_refusals(
 
 
 def test_replace_without_new_secret_keeps_replay_state(
-    service: CredentialService, admin: Principal, clock: FakeClock
+    services: Services, admin: Principal, clock: FakeClock
 ) -> None:
-    enrol(service, admin)
+    enrol(services, admin)
     current = code(clock)
-    assert service.verify(admin, "bob", current).outcome is Outcome.ACCEPTED
-    service.replace_credential(admin, CredentialSpec(name="bob", issuer="renamed"))
-    assert service.verify(admin, "bob", current).outcome is Outcome.REPLAYED
+    assert services.credentials.verify(admin, "bob", current).outcome is Outcome.ACCEPTED
+    services.credentials.replace_credential(admin, CredentialSpec(name="bob", issuer="renamed"))
+    assert services.credentials.verify(admin, "bob", current).outcome is Outcome.REPLAYED
 
 
 def test_replace_with_the_same_secret_keeps_replay_state(
-    service: CredentialService, admin: Principal, clock: FakeClock
+    services: Services, admin: Principal, clock: FakeClock
 ) -> None:
     """Re-importing the secret it already has (a Strongbox PUT repeating passcode32) must not
     re-admit a consumed code. The sealer draws a fresh nonce per call, like AES-GCM, so the
     ciphertexts differ although the secrets are equal."""
-    enrol(service, admin)
+    enrol(services, admin)
     current = code(clock)
-    assert service.verify(admin, "bob", current).outcome is Outcome.ACCEPTED
-    service.replace_credential(admin, CredentialSpec(name="bob"), SecretBytes(SEED))
-    assert service.verify(admin, "bob", current).outcome is Outcome.REPLAYED
+    assert services.credentials.verify(admin, "bob", current).outcome is Outcome.ACCEPTED
+    services.credentials.replace_credential(admin, CredentialSpec(name="bob"), SecretBytes(SEED))
+    assert services.credentials.verify(admin, "bob", current).outcome is Outcome.REPLAYED
 
 
 def test_replace_with_a_new_secret_resets_state(
-    service: CredentialService, admin: Principal, clock: FakeClock, store: MemoryStore
+    services: Services, admin: Principal, clock: FakeClock, store: MemoryStore
 ) -> None:
-    enrol(service, admin)
-    assert service.verify(admin, "bob", code(clock)).outcome is Outcome.ACCEPTED
-    _fail(service, admin, clock, 5)
-    service.replace_credential(admin, CredentialSpec(name="bob"), SecretBytes(OTHER_SEED))
+    enrol(services, admin)
+    assert services.credentials.verify(admin, "bob", code(clock)).outcome is Outcome.ACCEPTED
+    _fail(services, admin, clock, 5)
+    services.credentials.replace_credential(
+        admin, CredentialSpec(name="bob"), SecretBytes(OTHER_SEED)
+    )
     assert stored(store, "acme").throttle == ThrottleState()
-    assert service.verify(admin, "bob", code(clock, OTHER_SEED)).outcome is Outcome.ACCEPTED
+    assert (
+        services.credentials.verify(admin, "bob", code(clock, OTHER_SEED)).outcome
+        is Outcome.ACCEPTED
+    )
 
 
 # --- concurrency (docs/requirements.md#single-use)
 # --------------------------------------------------------------
 
 
-def _burst(
-    service: CredentialService, who: Principal, name: str, attempt: str, n: int
-) -> list[Outcome]:
+def _burst(services: Services, who: Principal, name: str, attempt: str, n: int) -> list[Outcome]:
     barrier = threading.Barrier(n)
     outcomes: list[Outcome] = []
 
     def run() -> None:
         barrier.wait()
-        outcomes.append(service.verify(who, name, attempt).outcome)
+        outcomes.append(services.credentials.verify(who, name, attempt).outcome)
 
     workers = [threading.Thread(target=run) for _ in range(n)]
     for worker in workers:
@@ -710,12 +734,12 @@ def _burst(
 
 
 def test_one_code_accepted_once_under_concurrency(
-    service: CredentialService, admin: Principal, clock: FakeClock
+    services: Services, admin: Principal, clock: FakeClock
 ) -> None:
     """in miniature: threads released together submit one valid code."""
     for n in range(20):
-        enrol(service, admin, name=f"user{n}")
-        outcomes = _burst(service, admin, f"user{n}", code(clock), 16)
+        enrol(services, admin, name=f"user{n}")
+        outcomes = _burst(services, admin, f"user{n}", code(clock), 16)
         assert len(outcomes) == 16
         assert outcomes.count(Outcome.ACCEPTED) == 1
 
@@ -737,15 +761,15 @@ def test_a_step_is_accepted_at_most_once(
     free_failures: int, skew: int, operations: list[tuple[int, str]]
 ) -> None:
     store, clock = MemoryStore(), FakeClock()
-    service = CredentialService(
+    services = compose_services(
         store,
         FakeSealer(),
         clock,
         throttle=ThrottlePolicy(free_failures=free_failures),
         label_prefix="Sbox",
     )
-    admin = principal(service, "acme")
-    enrol(service, admin, params=OtpParams(skew=skew))
+    admin = principal(services, "acme")
+    enrol(services, admin, params=OtpParams(skew=skew))
     accepted: set[int] = set()
     last_step = -1
     previous = "000000"
@@ -761,7 +785,7 @@ def test_a_step_is_accepted_at_most_once(
         else:
             attempt = previous
         previous = attempt
-        result = service.verify(admin, "bob", attempt)
+        result = services.credentials.verify(admin, "bob", attempt)
         record = stored(store, "acme")
         if result.outcome is Outcome.ACCEPTED:
             assert result.matched_step is not None
@@ -776,33 +800,33 @@ def test_a_step_is_accepted_at_most_once(
 
 
 def test_replace_keeps_contact_details_the_spec_does_not_carry(
-    service: CredentialService, admin: Principal
+    services: Services, admin: Principal
 ) -> None:
     """A Strongbox PUT (no email/phone fields) must not drop what Token2's createuser stored."""
-    enrolled = service.enrol_user(admin, email="ann@example.com", phone="+41791234567")
+    enrolled = services.enrolment.enrol_user(admin, email="ann@example.com", phone="+41791234567")
     name = enrolled.record.name
-    service.replace_credential(admin, CredentialSpec(name=name, issuer="x", account_name="ann"))
-    after = service.get_credential(admin, name)
+    services.credentials.replace_credential(
+        admin, CredentialSpec(name=name, issuer="x", account_name="ann")
+    )
+    after = services.credentials.get_credential(admin, name)
     assert (after.email, after.phone) == ("ann@example.com", "+41791234567")
     assert (after.issuer, after.account_name) == ("x", "ann")
 
 
-def test_conditional_writes_refuse_a_stale_version(
-    service: CredentialService, admin: Principal
-) -> None:
+def test_conditional_writes_refuse_a_stale_version(services: Services, admin: Principal) -> None:
     from otpd.core.errors import PreconditionFailed
 
     spec = CredentialSpec(name="alice")
-    record, _ = service.create_credential(admin, spec)
-    newer = service.replace_credential(admin, CredentialSpec(name="alice", issuer="x"))
+    record, _ = services.credentials.create_credential(admin, spec)
+    newer = services.credentials.replace_credential(admin, CredentialSpec(name="alice", issuer="x"))
     assert newer.version == record.version + 1
     with pytest.raises(PreconditionFailed):
-        service.replace_credential(admin, spec, expect_version=record.version)
+        services.credentials.replace_credential(admin, spec, expect_version=record.version)
     with pytest.raises(PreconditionFailed):
-        service.delete_credential(admin, "alice", expect_version=record.version)
-    service.delete_credential(admin, "alice", expect_version=newer.version)
+        services.credentials.delete_credential(admin, "alice", expect_version=record.version)
+    services.credentials.delete_credential(admin, "alice", expect_version=newer.version)
     # RFC 9110 §13.1.1: a condition on a credential that is gone is false too (412) ...
     with pytest.raises(PreconditionFailed):
-        service.delete_credential(admin, "alice", expect_version=newer.version)
+        services.credentials.delete_credential(admin, "alice", expect_version=newer.version)
     with pytest.raises(NotFound):  # ... while a plain delete of it is 404
-        service.delete_credential(admin, "alice")
+        services.credentials.delete_credential(admin, "alice")

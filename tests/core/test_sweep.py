@@ -4,27 +4,29 @@ from __future__ import annotations
 
 import pytest
 
+from otpd.bootstrap import Services
 from otpd.core.errors import NotFound, Unauthenticated
 from otpd.core.model import Principal
-from otpd.core.service import CredentialService
 from otpd.core.tokens import hash_token
 from otpd.store.memory import MemoryStore
 from tests.support.fakes import FakeClock
 
 
 def test_sweep_removes_only_what_expired(
-    service: CredentialService, store: MemoryStore, clock: FakeClock, admin: Principal
+    services: Services, store: MemoryStore, clock: FakeClock, admin: Principal
 ) -> None:
-    client = service.create_client("acme", "sb", ["read"])[1]
-    old = service.login("sb", client)
-    enrolment = service.enrol_user(admin, email=None, phone="+41790000000")
-    clock.advance(service.tokens.ttl_s + 1)  # the token and the 15-minute ticket have expired
-    fresh = service.login("sb", client)
-    assert service.sweep_expired() == 2
+    client = services.access.create_client("acme", "sb", ["read"])[1]
+    old = services.access.login("sb", client)
+    enrolment = services.enrolment.enrol_user(admin, email=None, phone="+41790000000")
+    clock.advance(
+        services.access.tokens.ttl_s + 1
+    )  # the token and the 15-minute ticket have expired
+    fresh = services.access.login("sb", client)
+    assert services.sweep_expired() == 2
     assert store.get_token(hash_token(old.token)) is None
     assert store.get_token(hash_token(fresh.token)) is not None
     with pytest.raises(Unauthenticated):
-        service.authenticate_token(old.token)
+        services.access.authenticate_token(old.token)
     with pytest.raises(NotFound):
-        service.enrolment_uri(enrolment.ticket)
-    assert service.sweep_expired() == 0
+        services.enrolment.enrolment_uri(enrolment.ticket)
+    assert services.sweep_expired() == 0

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from otpd.bootstrap import compose_services
 from otpd.core.model import CredentialRecord, CredentialSpec, Outcome, Principal, SecretBytes
-from otpd.core.service import CredentialService
 from otpd.store.memory import MemoryStore
 from otpd.store.sqlite import SqliteStore
 from tests.support.fakes import ALL_SCOPES, FakeClock, FakeSealer, ref_totp
@@ -54,19 +54,19 @@ def test_right_code_read_before_throttle_is_not_accepted_after_it(
         _RacingMemoryStore() if kind == "memory" else _RacingSqliteStore(tmp_path / "otpd.db")
     )
     clock = FakeClock()
-    service = CredentialService(store, FakeSealer(), clock, label_prefix="Sbox")
-    _, key = service.create_client("acme", "c1", ALL_SCOPES)
-    admin: Principal = service.authenticate(key)
-    service.create_credential(admin, CredentialSpec(name="bob"), SecretBytes(SECRET))
+    services = compose_services(store, FakeSealer(), clock, label_prefix="Sbox")
+    _, key = services.access.create_client("acme", "c1", ALL_SCOPES)
+    admin: Principal = services.access.authenticate(key)
+    services.credentials.create_credential(admin, CredentialSpec(name="bob"), SecretBytes(SECRET))
     right = ref_totp(SECRET, clock.seconds)
     wrong = f"{(int(right) + 1) % 10**6:06d}"
 
     def parallel_wrong_guesses() -> None:
         for _ in range(6):
-            service.verify(admin, "bob", wrong)
+            services.credentials.verify(admin, "bob", wrong)
 
     store.during_read = parallel_wrong_guesses
-    result = service.verify(admin, "bob", right)
+    result = services.credentials.verify(admin, "bob", right)
     assert result.outcome is Outcome.THROTTLED
     record = store.get_credential("acme", "bob")
     assert record is not None and record.last_step == -1

@@ -86,7 +86,7 @@ def create_clients(data_dir: Path) -> dict[str, str]:
     runtime = build_runtime(Settings(data_dir=data_dir))
     try:
         return {
-            role: runtime.service.create_client(tenant, role, [Scope(s) for s in scopes])[1]
+            role: runtime.access.create_client(tenant, role, [Scope(s) for s in scopes])[1]
             for role, (tenant, scopes) in ROLES.items()
         }
     finally:

@@ -11,9 +11,9 @@ import hmac
 import secrets
 import struct
 
+from otpd.bootstrap import Services
 from otpd.core.errors import InvalidShare, Sealed, SecretCorrupted
 from otpd.core.model import Principal, Scope, SealStatus, SecretBytes
-from otpd.core.service import CredentialService
 
 TIME_ZONES = ("UTC", "America/St_Johns")  # St. John's: UTC-3:30 with DST, a non-whole offset
 START = 1_699_999_990  # 2023-11-14T22:13:10Z: ten seconds into a 30 s step
@@ -131,10 +131,8 @@ class FakeSealer:
         self.sealed = True
 
 
-def principal(
-    service: CredentialService, tenant: str, scopes: frozenset[Scope] = ALL_SCOPES
-) -> Principal:
+def principal(services: Services, tenant: str, scopes: frozenset[Scope] = ALL_SCOPES) -> Principal:
     """A principal the way adapters get one: create a client, authenticate with its key."""
     name = "c" + secrets.token_hex(6)
-    _, key = service.create_client(tenant, name, scopes)
-    return service.authenticate(key)
+    _, key = services.access.create_client(tenant, name, scopes)
+    return services.access.authenticate(key)

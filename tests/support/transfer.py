@@ -1,4 +1,4 @@
-"""Helpers for the transfer tests: a real service over a real SQLite file and the real
+"""Helpers for the transfer tests: the real services over a real SQLite file and the real
 AES-GCM sealer, with a clock the test sets; oathtool as the independent code oracle."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from pathlib import Path
 
 from tests.support.fakes import FakeClock
 
+from otpd.bootstrap import Services, compose_services
 from otpd.core.bulk import BulkService
 from otpd.core.model import Principal, Scope
-from otpd.core.service import CredentialService
 from otpd.crypto import open_seal
 from otpd.store.sqlite import SqliteStore
 
@@ -22,7 +22,7 @@ ALL_SCOPES = frozenset({Scope.READ, Scope.WRITE, Scope.VERIFY, Scope.CODE, Scope
 class Deployment:
     data_dir: Path
     store: SqliteStore
-    service: CredentialService
+    services: Services
     bulk: BulkService
     clock: FakeClock
 
@@ -34,11 +34,11 @@ def open_deployment(data_dir: Path, now: int, tenants: tuple[str, ...] = ("acme"
     data_dir.mkdir(parents=True, exist_ok=True)
     store = SqliteStore(data_dir / "otpd.sqlite3")
     clock = FakeClock(now)
-    service = CredentialService(store, open_seal(data_dir, store), clock, label_prefix="Sbox")
+    services = compose_services(store, open_seal(data_dir, store), clock, label_prefix="Sbox")
     for tenant in tenants:
         if store.get_tenant(tenant) is None:
-            service.create_tenant(tenant)
-    return Deployment(data_dir, store, service, BulkService(service), clock)
+            services.access.create_tenant(tenant)
+    return Deployment(data_dir, store, services, services.bulk, clock)
 
 
 def oathtool(secret: bytes, at: int, digits: int = 6, period: int = 30, algo: str = "sha1") -> str:

@@ -121,10 +121,12 @@ def test_backup_during_write_burst_restores_every_acknowledged_credential(
             record = d.store.get_credential("acme", name)
             assert record is not None, name
             assert record.last_step >= now // 30 + record.params.skew  # the replay floor
-            assert not d.service.verify(d.principal(), name, oathtool(secret, now)).accepted
+            assert not d.services.credentials.verify(
+                d.principal(), name, oathtool(secret, now)
+            ).accepted
             later = now + 30 * (record.params.skew + 2)
             d.clock.set(later)
-            result = d.service.verify(d.principal(), name, oathtool(secret, later))
+            result = d.services.credentials.verify(d.principal(), name, oathtool(secret, later))
             assert result.outcome is Outcome.ACCEPTED, name
             d.clock.set(now)
     finally:

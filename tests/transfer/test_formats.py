@@ -50,9 +50,11 @@ def test_rfc6238_secrets_verify_after_import(
         d.clock.set(t)
         for name, cred in zip(names, creds, strict=True):
             code = oathtool(cred.secret, t, digits=8, algo=cred.algorithm)
-            result = d.service.verify(d.principal(), name, code)
+            result = d.services.credentials.verify(d.principal(), name, code)
             assert result.outcome is Outcome.ACCEPTED, (fmt, name, t)
-            assert d.service.verify(d.principal(), name, code).outcome is Outcome.REPLAYED
+            assert (
+                d.services.credentials.verify(d.principal(), name, code).outcome is Outcome.REPLAYED
+            )
     d.store.close()
 
 
@@ -76,7 +78,9 @@ def test_sha1_only_csv_files(fmt: str, data: bytes, tmp_path: Path) -> None:
     )
     report = run_import(d.bulk, d.principal(), data, options)
     assert report.count("imported") == 1
-    result = d.service.verify(d.principal(), report.rows[0].name, oathtool(secret, 1111111109))
+    result = d.services.credentials.verify(
+        d.principal(), report.rows[0].name, oathtool(secret, 1111111109)
+    )
     assert result.outcome is Outcome.ACCEPTED
     d.store.close()
 
@@ -93,10 +97,10 @@ def test_replay_floor_spends_the_cut_over_window(floor: str, tmp_path: Path) -> 
     assert d.store.get_credential("acme", "alice").last_step == t // 30 + window  # type: ignore[union-attr]
     for ahead in range(window + 1):
         code = oathtool(creds[0].secret, t + 30 * ahead)
-        assert not d.service.verify(d.principal(), "alice", code).accepted
+        assert not d.services.credentials.verify(d.principal(), "alice", code).accepted
     d.clock.set(t + 30 * (window + 1))
     code = oathtool(creds[0].secret, t + 30 * (window + 1))
-    assert d.service.verify(d.principal(), "alice", code).accepted
+    assert d.services.credentials.verify(d.principal(), "alice", code).accepted
     d.store.close()
 
 
@@ -114,7 +118,11 @@ def test_carried_step_is_honoured_even_when_ahead(tmp_path: Path) -> None:
     name = report.rows[0].name
     assert name == "alice@realm1"
     d.clock.set(t + 30)
-    assert not d.service.verify(d.principal(), name, oathtool(creds[0].secret, t + 30)).accepted
+    assert not d.services.credentials.verify(
+        d.principal(), name, oathtool(creds[0].secret, t + 30)
+    ).accepted
     d.clock.set(t + 60)
-    assert d.service.verify(d.principal(), name, oathtool(creds[0].secret, t + 60)).accepted
+    assert d.services.credentials.verify(
+        d.principal(), name, oathtool(creds[0].secret, t + 60)
+    ).accepted
     d.store.close()

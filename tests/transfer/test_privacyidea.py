@@ -120,12 +120,18 @@ def test_privacyidea_round_trip_keeps_the_used_code_refused(
         for tenant in ("acme", "viapskc"):
             record = d.store.get_credential(tenant, "TOTP0001")
             assert record is not None and record.last_step == step
-            result = d.service.verify(d.principal(tenant), "TOTP0001", code)
+            result = d.services.credentials.verify(d.principal(tenant), "TOTP0001", code)
             assert result.outcome is Outcome.REPLAYED
-        assert d.service.verify(d.principal(), "TOTP0001", code).outcome is Outcome.REPLAYED
+        assert (
+            d.services.credentials.verify(d.principal(), "TOTP0001", code).outcome
+            is Outcome.REPLAYED
+        )
         d.clock.set(now + 30)
         later = oathtool(SECRET, now + 30)
-        assert d.service.verify(d.principal(), "TOTP0001", later).outcome is Outcome.ACCEPTED
+        assert (
+            d.services.credentials.verify(d.principal(), "TOTP0001", later).outcome
+            is Outcome.ACCEPTED
+        )
     finally:
         d.store.close()
     # the otpd-accepted step (now + 30) is carried back in <Counter>

@@ -103,7 +103,7 @@ def test_import_export_import_keeps_everything(deployment: Deployment, tmp_path:
     run_import(d.bulk, d.principal(), b.pskc(CREDS), options)
     d.clock.set(2000000000)
     code = oathtool(CREDS[1].secret, 2000000000)
-    assert d.service.verify(d.principal(), "bob", code).outcome is Outcome.ACCEPTED
+    assert d.services.credentials.verify(d.principal(), "bob", code).outcome is Outcome.ACCEPTED
     document = to_pskc(d.bulk.export(d.principal()), "correct horse battery")
     options = ImportOptions(
         format="pskc", replay_floor=ReplayFloor.parse("carried"), key=b"correct horse battery"
@@ -118,9 +118,14 @@ def test_import_export_import_keeps_everything(deployment: Deployment, tmp_path:
             first.issuer,
             first.last_step,
         )
-        assert d.service.reveal_secret(d.principal("other"), cred.account).reveal() == cred.secret
+        assert (
+            d.services.credentials.reveal_secret(d.principal("other"), cred.account).reveal()
+            == cred.secret
+        )
     # bob's code accepted before the export is refused after the re-import
-    assert d.service.verify(d.principal("other"), "bob", code).outcome is Outcome.REPLAYED
+    assert (
+        d.services.credentials.verify(d.principal("other"), "bob", code).outcome is Outcome.REPLAYED
+    )
     assert re.search(rb"<pskc:Counter>\s*<pskc:PlainValue>\d+", document)
 
 

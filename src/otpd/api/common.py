@@ -23,8 +23,12 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from otpd.core.access_service import AccessService
+from otpd.core.bulk import BulkService
+from otpd.core.credential_service import CredentialService
+from otpd.core.enrolment_service import EnrolmentService
 from otpd.core.errors import InvalidInput
-from otpd.core.service import CredentialService
+from otpd.core.seal_service import SealService
 
 __all__ = [
     "ApiRuntime",
@@ -36,7 +40,6 @@ __all__ = [
     "one_hop",
     "parse_json_object",
     "runtime_of",
-    "service_of",
 ]
 
 P = ParamSpec("P")
@@ -46,21 +49,29 @@ _HOPPED = "otpd.hopped"  # ASGI scope key: this request has made its worker hop
 
 
 class ApiRuntime(Protocol):
-    """What an adapter may reach at request time: the services. Configuration is given to
-    each adapter when its routes are built, never read from here."""
+    """What an adapter may reach at request time: the services (docs/design.md#services).
+    Configuration is given to each adapter when its routes are built, never read from here."""
 
     @property
-    def service(self) -> CredentialService: ...
+    def access(self) -> AccessService: ...
+
+    @property
+    def credentials(self) -> CredentialService: ...
+
+    @property
+    def enrolment(self) -> EnrolmentService: ...
+
+    @property
+    def sealing(self) -> SealService: ...
+
+    @property
+    def bulk(self) -> BulkService: ...
 
 
 def runtime_of(request: Request) -> ApiRuntime:
     """The one place an adapter reaches the runtime the app's lifespan built."""
     runtime: ApiRuntime = request.app.state.runtime
     return runtime
-
-
-def service_of(request: Request) -> CredentialService:
-    return runtime_of(request).service
 
 
 async def one_hop(request: Request, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

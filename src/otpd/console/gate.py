@@ -84,13 +84,13 @@ def create_admin(runtime: Runtime, name: str, tenant: str | None, password: str)
     """Create an admin and its TOTP credential; returns the otpauth URI (shown once)."""
     validate_admin_name(name)
     if tenant is not None:
-        runtime.service.get_tenant(validate_tenant_id(tenant))
+        runtime.access.get_tenant(validate_tenant_id(tenant))
     if len(password) < 12:
         raise InvalidInput("password", "must be at least 12 characters")
     store = _store(runtime)
     if store.get_admin(name) is not None:
         raise InvalidInput("name", "an admin with this name exists")
-    runtime.service.ensure_tenant(SYSTEM_TENANT)
+    runtime.access.ensure_tenant(SYSTEM_TENANT)
     spec = CredentialSpec(
         name=admin_credential_name(name), issuer="otpd console", account_name=name
     )
@@ -101,14 +101,16 @@ def create_admin(runtime: Runtime, name: str, tenant: str | None, password: str)
         credential_id=credential_id,
         tenant=SYSTEM_TENANT,
         key_size=len(secret),
-        created_at_us=runtime.service.clock.now_us(),
+        created_at_us=runtime.context.now_us(),
         sealed_secret=runtime.sealer.seal_secret(
             secret, tenant=SYSTEM_TENANT, credential_id=credential_id
         ),
     )
-    runtime.store.insert_credential(record)  # the service refuses the system tenant on purpose
+    runtime.store.insert_credential(
+        record
+    )  # CredentialService refuses the system tenant, on purpose
     store.insert_admin(
-        AdminAccount(name, tenant, auth.hash_password(password), spec.name, runtime.service.now())
+        AdminAccount(name, tenant, auth.hash_password(password), spec.name, runtime.context.now())
     )
     return build_uri(
         secret=secret,
@@ -128,11 +130,11 @@ def sign_in(runtime: Runtime, name: str, password: str, code: str) -> str | None
     password_ok = auth.check_password(account.password_hash if account else None, password)
     system = Principal(SYSTEM_TENANT, "console", frozenset({Scope.VERIFY}))
     credential = account.credential if account else admin_credential_name("-")
-    result = runtime.service.verify(system, credential, code if password_ok else "")
+    result = runtime.credentials.verify(system, credential, code if password_ok else "")
     if account is None or not password_ok or not result.accepted:
         return None
     cookie = auth.new_cookie()  # always new: a cookie planted before sign-in is never adopted
-    now = runtime.service.clock.now_us()
+    now = runtime.context.now_us()
     session = ConsoleSession(auth.hash_cookie(cookie), account.name, auth.new_csrf(), now, now)
     store.insert_session(session)
     store.delete_sessions_older_than(now - auth.IDLE_TIMEOUT_US)  # keeps the table small
@@ -144,7 +146,7 @@ def admin_for(runtime: Runtime, cookie: str | None) -> Admin:
     if not cookie or len(cookie) > 128:
         raise Unauthenticated("not signed in")
     store = _store(runtime)
-    now = runtime.service.clock.now_us()
+    now = runtime.context.now_us()
     session = store.touch_session(
         auth.hash_cookie(cookie), now, auth.IDLE_TIMEOUT_US, auth.ABSOLUTE_TIMEOUT_US
     )
@@ -174,22 +176,22 @@ def search(runtime: Runtime, admin: Admin, tenant: str, prefix: str, after: str)
 
 
 def credential(runtime: Runtime, admin: Admin, tenant: str, name: str) -> CredentialRecord:
-    return runtime.service.get_credential(admin.tenant(tenant), name)
+    return runtime.credentials.get_credential(admin.tenant(tenant), name)
 
 
 def act_on_credential(runtime: Runtime, admin: Admin, tenant: str, name: str, action: str) -> str:
     """disable, enable, reset (the throttle) or delete; returns what happened, for the page."""
     principal = admin.tenant(tenant)
-    runtime.service.get_credential(principal, name)  # NotFound, and the seal check
+    runtime.credentials.get_credential(principal, name)  # NotFound, and the seal check
     if action in ("disable", "enable"):
         state = "disabled" if action == "disable" else "active"
         _store(runtime).set_credential_state(tenant, name, state)
         return f"{name} is now {state}"
     if action == "reset":
-        runtime.service.reset_credential(tenant, name)
+        runtime.credentials.reset_credential(tenant, name)
         return f"the throttle of {name} is reset"
     if action == "delete":
-        runtime.service.delete_credential(principal, name)
+        runtime.credentials.delete_credential(principal, name)
         return f"{name} is deleted"
     raise InvalidInput("action", "must be disable, enable, reset or delete")
 
@@ -199,10 +201,10 @@ def issue_link(runtime: Runtime, admin: Admin, tenant: str, name: str) -> str:
     the existing one with a new secret, pending again. The ticket is shown once."""
     principal = admin.tenant(tenant)
     validate_credential_name(name)
-    service = runtime.service
+    credentials = runtime.credentials
     existing = runtime.store.get_credential(tenant, name)
     if existing is None:
-        record, _ = service.create_credential(
+        record, _ = credentials.create_credential(
             principal, CredentialSpec(name=name, issuer=tenant, account_name=name)
         )
     else:  # a new secret: the old one (and any ticket for it) stops working now
@@ -213,10 +215,10 @@ def issue_link(runtime: Runtime, admin: Admin, tenant: str, name: str) -> str:
             account_name=existing.account_name,
         )
         secret = SecretBytes(secrets.token_bytes(existing.key_size))
-        record = service.replace_credential(principal, spec, secret)
+        record = credentials.replace_credential(principal, spec, secret)
     _store(runtime).set_credential_state(tenant, name, "pending")
     ticket, stored = new_ticket(
-        secrets.token_bytes(TICKET_BYTES), tenant, record.id, service.clock.now_us()
+        secrets.token_bytes(TICKET_BYTES), tenant, record.id, runtime.context.now_us()
     )
     runtime.store.insert_enrolment_ticket(stored)
     return ticket
@@ -225,23 +227,22 @@ def issue_link(runtime: Runtime, admin: Admin, tenant: str, name: str) -> str:
 # --- self-service enrolment (no admin: the ticket is the authority) --------------------------
 def enrolling(runtime: Runtime, ticket: str) -> Enrolling:
     """What a live link for a pending credential shows; NotFound for anything else."""
-    service = runtime.service
-    record = credential_for_ticket(runtime.store, ticket, service.clock.now_us())
+    record = credential_for_ticket(runtime.store, ticket, runtime.context.now_us())
     if record.state != "pending":
         raise NotFound("no such enrolment ticket")
     secret = runtime.sealer.open_secret(
         record.sealed_secret, tenant=record.tenant, credential_id=record.id
     )
     key = base64.b32encode(secret.reveal()).decode("ascii").rstrip("=")
-    return Enrolling(record, service.uri_for(record, secret), key)
+    return Enrolling(record, runtime.credentials.uri_for(record, secret), key)
 
 
 def confirm(runtime: Runtime, ticket: str, code: str) -> bool:
     """The first code: its step is consumed, then the credential is active and the link dead."""
-    record = credential_for_ticket(runtime.store, ticket, runtime.service.clock.now_us())
+    record = credential_for_ticket(runtime.store, ticket, runtime.context.now_us())
     if record.state != "pending":
         raise NotFound("no such enrolment ticket")
-    if not runtime.service.confirm_pending(record, code).accepted:
+    if not runtime.enrolment.confirm_pending(record, code).accepted:
         return False
     runtime.store.delete_enrolment_tickets(record.tenant, record.id)
     _store(runtime).set_credential_state(record.tenant, record.name, "active")
@@ -264,13 +265,13 @@ def create_client(runtime: Runtime, admin: Admin, tenant: str, name: str, scopes
     if Scope.SEAL in chosen:
         raise InvalidInput("scopes", "seal clients are made with the command line")
     validate_tenant_id(name, "name")
-    return runtime.service.create_client(tenant, name, chosen)[1]
+    return runtime.access.create_client(tenant, name, chosen)[1]
 
 
 def revoke_client(runtime: Runtime, admin: Admin, tenant: str, name: str) -> str:
     """Delete the client and its bearer tokens; returns what happened, for the page."""
     admin.tenant(tenant)
-    runtime.service.revoke_client(tenant, name)
+    runtime.access.revoke_client(tenant, name)
     return f"{name} is revoked"
 
 
@@ -280,7 +281,7 @@ def rotate_client(
     """A new key (shown once) and what happens to the old one, for the page."""
     admin.tenant(tenant)
     grace_s = parse_grace(grace)
-    key = runtime.service.rotate_client(tenant, name, grace_s)[1]
+    key = runtime.access.rotate_client(tenant, name, grace_s)[1]
     old = (
         "The old key is refused from now on."
         if grace_s == 0
@@ -291,7 +292,7 @@ def rotate_client(
 
 # --- the seal -------------------------------------------------------------------------------
 def seal_status(runtime: Runtime) -> SealStatus:
-    return runtime.service.seal_status()
+    return runtime.sealing.seal_status()
 
 
 def seal_view(runtime: Runtime, cookie: str | None) -> tuple[Admin | None, SealStatus]:
@@ -305,11 +306,11 @@ def seal_view(runtime: Runtime, cookie: str | None) -> tuple[Admin | None, SealS
 
 def unseal(runtime: Runtime, share: str) -> SealStatus:
     """Shares are the authority (as the API's unseal): no sign-in needed, or possible."""
-    return runtime.service.submit_unseal_share(share)
+    return runtime.sealing.submit_unseal_share(share)
 
 
 def seal(runtime: Runtime, admin: Admin) -> SealStatus:
     if admin.account.tenant is not None:
         raise Forbidden("only an admin of every tenant may seal")
     principal = Principal(SYSTEM_TENANT, "console:" + admin.account.name, frozenset({Scope.SEAL}))
-    return runtime.service.seal(principal)
+    return runtime.sealing.seal(principal)

@@ -36,7 +36,7 @@ def _admin_scope(admin: Admin) -> str | None:
 
 
 def overview_charts(runtime: Runtime, admin: Admin) -> Charts:
-    store, now = _audit_store(runtime), runtime.service.clock.now_us()
+    store, now = _audit_store(runtime), runtime.context.now_us()
     scope = _admin_scope(admin)
     drift = None
     if scope is None:
@@ -68,4 +68,4 @@ def tenant_rows(runtime: Runtime, admin: Admin) -> list[tuple[Tenant, int, int]]
 def reset_unseal(runtime: Runtime, nonce: str) -> SealStatus:
     """Discard the shares given so far; only with the nonce the unseal in progress returned
     (docs/operations.md), so a passer-by cannot undo a ceremony."""
-    return runtime.service.reset_unseal(nonce)
+    return runtime.sealing.reset_unseal(nonce)

@@ -52,7 +52,7 @@ class Audit(ConsoleEndpoint):
         runtime = gate.runtime_of(request)
 
         def act(admin: gate.Admin) -> tuple[gate.Admin, object]:
-            query = _query(params, runtime.service.clock.now_us())
+            query = _query(params, runtime.context.now_us())
             return admin, gate_audit.audit_view(runtime, admin, query)
 
         admin, found = await hop(request, act)

@@ -10,7 +10,7 @@ import secrets
 import string
 
 from otpd.core.errors import Forbidden, InvalidInput
-from otpd.core.model import ApiClient, Principal, Scope
+from otpd.core.model import SYSTEM_TENANT, ApiClient, Principal, Scope
 
 __all__ = [
     "KEY_ALPHABET",
@@ -22,6 +22,7 @@ __all__ = [
     "new_key",
     "parse_grace",
     "require",
+    "require_credential_tenant",
 ]
 
 KEY_ALPHABET = string.ascii_letters + string.digits
@@ -39,6 +40,13 @@ def hash_key(key: str) -> str:
 def require(principal: Principal, scope: Scope) -> None:
     if scope not in principal.scopes:
         raise Forbidden(f"missing scope {scope.value}")
+
+
+def require_credential_tenant(principal: Principal) -> None:
+    """The system tenant holds the seal's clients and the console's admins, no credentials
+    an API may create."""
+    if principal.tenant == SYSTEM_TENANT:
+        raise Forbidden("the system tenant holds no credentials")
 
 
 # --- key lifecycle (docs/operations.md#api-clients-list-rotate-revoke) --------------------

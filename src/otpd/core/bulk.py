@@ -13,10 +13,10 @@ from enum import StrEnum
 from fnmatch import fnmatchcase
 
 from otpd.core import access
-from otpd.core.access_service import audit_log
-from otpd.core.errors import AlreadyExists, ConfigError, Forbidden, NotFound, Sealed
+from otpd.core.context import ServiceContext, audit_log
+from otpd.core.credential_service import CredentialService
+from otpd.core.errors import AlreadyExists, ConfigError, NotFound
 from otpd.core.model import (
-    SYSTEM_TENANT,
     CredentialRecord,
     CredentialSpec,
     Principal,
@@ -24,8 +24,8 @@ from otpd.core.model import (
     SecretBytes,
     validate_secret,
 )
-from otpd.core.ports import BulkCredentialStore
-from otpd.core.service import CredentialService
+from otpd.core.ports import BulkCredentialStore, CredentialStateStore, Sealer, TenantStore
+from otpd.core.seal_service import require_unsealed
 
 __all__ = ["BulkService", "Conflict", "ImportItem", "Written"]
 
@@ -50,15 +50,33 @@ class ImportItem:
 
 
 class BulkService:
-    def __init__(self, service: CredentialService) -> None:
-        self.service = service
+    """Given the credential and tenant ports; the bulk port is the same store's, when it has
+    one (ports.BulkCredentialStore)."""
+
+    def __init__(
+        self,
+        store: CredentialStateStore,
+        tenants: TenantStore,
+        sealer: Sealer,
+        context: ServiceContext,
+        credentials: CredentialService,
+    ) -> None:
+        self._store = store
+        self._tenants = tenants
+        self._sealer = sealer
+        self._context = context
+        self._credentials = credentials
 
     @property
     def store(self) -> BulkCredentialStore:
-        store = self.service.store
+        store = self._store
         if not isinstance(store, BulkCredentialStore):
             raise ConfigError("this database cannot import credentials")
         return store
+
+    def now(self) -> int:
+        """The time in seconds, for the replay floor of an import."""
+        return self._context.now()
 
     def existing_names(self, principal: Principal, names: Sequence[str]) -> set[str]:
         self._check_writable(principal)
@@ -83,7 +101,7 @@ class BulkService:
             validate_secret(item.secret)
         fresh = [i for i in items if i.spec.name not in current]
         ids = [] if dry_run or not fresh else self.store.allocate_credential_ids(len(fresh))
-        now_us = self.service.clock.now_us()
+        now_us = self._context.now_us()
         inserts: list[CredentialRecord] = []
         replaces: list[CredentialRecord] = []
         results: list[Written] = []
@@ -115,11 +133,10 @@ class BulkService:
         """Every credential of the tenant (whose name matches the glob) with its secret:
         scope reveal, and audited, since the result can mint codes for every user."""
         access.require(principal, Scope.REVEAL)
-        if self.service.sealer.is_sealed():
-            raise Sealed()
-        records = self.service.store.list_credentials(principal.tenant)
+        require_unsealed(self._sealer)
+        records = self._store.list_credentials(principal.tenant)
         chosen = [r for r in records if select is None or fnmatchcase(r.name, select)]
-        result = [(r, self.service.secret_of(principal, r)) for r in chosen]
+        result = [(r, self._credentials.secret_of(principal, r)) for r in chosen]
         audit_log.info(
             "export tenant=%s client=%s credentials=%d",
             principal.tenant,
@@ -136,9 +153,7 @@ class BulkService:
         now_us: int,
         old: CredentialRecord | None,
     ) -> CredentialRecord:
-        sealed = self.service.sealer.seal_secret(
-            item.secret, tenant=tenant, credential_id=credential_id
-        )
+        sealed = self._sealer.seal_secret(item.secret, tenant=tenant, credential_id=credential_id)
         record = CredentialRecord.from_spec(
             item.spec,
             credential_id=credential_id,
@@ -151,9 +166,7 @@ class BulkService:
 
     def _check_writable(self, principal: Principal) -> None:
         access.require(principal, Scope.WRITE)
-        if principal.tenant == SYSTEM_TENANT:
-            raise Forbidden("the system tenant holds no credentials")
-        if self.service.sealer.is_sealed():
-            raise Sealed()
-        if self.service.store.get_tenant(principal.tenant) is None:
+        access.require_credential_tenant(principal)
+        require_unsealed(self._sealer)
+        if self._tenants.get_tenant(principal.tenant) is None:
             raise NotFound("no such tenant")

@@ -22,7 +22,7 @@ class NumericCode:
 
     def __post_init__(self) -> None:
         if type(self.value) is not int or self.value < 0:
-            raise InvalidInput("otp", "a number must be a non-negative integer")
+            raise InvalidInput("code", "a number must be a non-negative integer")
 
     # a submitted code is never logged (docs/requirements.md#no-secret-leaves)
     def __repr__(self) -> str:

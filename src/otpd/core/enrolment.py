@@ -28,7 +28,7 @@ from otpd.core.model import (
 )
 
 if TYPE_CHECKING:  # ports imports EnrolmentTicket from here
-    from otpd.core.ports import CredentialStore, Sealer
+    from otpd.core.ports import CredentialStateStore, Sealer
 
 __all__ = [
     "TICKET_BYTES",
@@ -134,7 +134,7 @@ def candidate_names(email: str | None, credential_id: int) -> Iterator[str]:
 
 
 def enrol(
-    store: CredentialStore,
+    store: CredentialStateStore,
     sealer: Sealer,
     tenant: str,
     *,
@@ -173,10 +173,12 @@ def enrol(
         ticket, stored = new_ticket(random_bytes(TICKET_BYTES), tenant, credential_id, now_us)
         store.insert_enrolment_ticket(stored)
         return Enrolment(record, secret, ticket)
-    raise AlreadyExists("no free user name")
+    raise AlreadyExists("no free credential name")
 
 
-def credential_for_ticket(store: CredentialStore, ticket: object, now_us: int) -> CredentialRecord:
+def credential_for_ticket(
+    store: CredentialStateStore, ticket: object, now_us: int
+) -> CredentialRecord:
     """The credential a live ticket stands for. Malformed, unknown, expired, or a credential
     deleted since: all the same NotFound, so the image URL says nothing after expiry."""
     if not is_well_formed_ticket(ticket):

@@ -6,7 +6,7 @@ arriving in between would return while the write was still to come, and the oper
 holds it exclusively, so it returns only after every verification of this process that started
 before it has finished. Waiting sealers go first: new verifications queue behind them, so a
 steady stream of verifications cannot hold a seal off. Worker processes of the same node are
-covered by the verification's last look at the seal just before its write (core.service).
+covered by the verification's last look at the seal just before its write (core.verification).
 """
 
 from __future__ import annotations

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from otpd.core.errors import InvalidInput
-from otpd.core.model import Algorithm, OtpParams, SecretBytes
+from otpd.core.model import Algorithm, CredentialRecord, OtpParams, SecretBytes
+from otpd.core.ports import TenantStore
 
-__all__ = ["KeyUri", "b32decode_strict", "b32encode", "build_uri", "parse_uri"]
+__all__ = ["KeyUri", "KeyUriBuilder", "b32decode_strict", "b32encode", "build_uri", "parse_uri"]
 
 _B32 = re.compile(r"[A-Z2-7]*")
 _NUMBER = re.compile(r"[0-9]{1,10}")  # ASCII only: int() would take " 8" and Arabic-Indic digits
@@ -75,6 +76,28 @@ def build_uri(
     if params.period != 30:
         uri += f"&period={params.period}"
     return uri
+
+
+class KeyUriBuilder:
+    """The otpauth URI of a stored credential. A tenant with an issuer (a company, issue #13)
+    names its credentials in the app; else the label prefix setting decides ("issuer": the
+    credential's own issuer)."""
+
+    def __init__(self, tenants: TenantStore, label_prefix: str) -> None:
+        self._tenants = tenants
+        self._label_prefix = label_prefix  # configuration (settings): no default here
+
+    def uri_for(self, record: CredentialRecord, secret: SecretBytes) -> str:
+        tenant = self._tenants.get_tenant(record.tenant)
+        issuer = tenant.issuer if tenant is not None and tenant.issuer else None
+        prefix = record.issuer if self._label_prefix == "issuer" else self._label_prefix
+        return build_uri(
+            secret=secret,
+            label_prefix=issuer or prefix,
+            account_name=record.account_name,
+            issuer=issuer or record.issuer,
+            params=record.params,
+        )
 
 
 @dataclass(frozen=True)

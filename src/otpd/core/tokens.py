@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from otpd.core.access import key_is_live
 from otpd.core.errors import Unauthenticated
 from otpd.core.model import ApiClient, Principal, TokenRecord
-from otpd.core.ports import CredentialStore
+from otpd.core.ports import ClientStore
 
 __all__ = ["IssuedToken", "TokenPolicy", "hash_token", "new_token_record", "resolve_token"]
 
@@ -57,7 +57,7 @@ def renewed_expiry(
     return min(now_us + ttl * 1_000_000, record.created_at_us + policy.max_ttl_s * 1_000_000)
 
 
-def resolve_token(store: CredentialStore, token: str, now_us: int) -> tuple[TokenRecord, ApiClient]:
+def resolve_token(store: ClientStore, token: str, now_us: int) -> tuple[TokenRecord, ApiClient]:
     """Token -> its record and its client as stored now (current scopes), in one store lookup.
     One answer for every failure: expired, unknown, its client revoked, or the key that logged
     it in rotated out (core.access.key_is_live: a token lives no longer than its key)."""

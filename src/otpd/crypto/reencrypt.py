@@ -93,7 +93,7 @@ def progress() -> dict[str, int | bool]:
 
 
 def _context(row: Row) -> tuple[str, int]:
-    """The AAD fields the row's blob was sealed with (core.service, core.nas)."""
+    """The AAD fields the row's blob was sealed with (core.credential_service, core.nas)."""
     if row.kind == "credential":
         return row.tenant, int(row.ref)
     return f"radius-nas/{row.tenant}/{row.ref}", 0

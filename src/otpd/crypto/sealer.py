@@ -85,7 +85,7 @@ class SealManager:
             raise Sealed()
         owner = key_owner(tenant)
         if self._key_rows is None or not TENANT_ID.fullmatch(owner):
-            # No tenant (the timing dummy of core.service): the keyring key, as before #14.
+            # No tenant (the timing dummy of core.verification): the keyring key, as before #14.
             return seal_blob(keyring, secret.reveal(), tenant, credential_id)
         version, key = self._tenant_keyring(keyring).active(owner)
         return seal_with(key, FORMAT_TENANT, version, secret.reveal(), tenant, credential_id)

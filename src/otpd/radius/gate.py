@@ -1,9 +1,9 @@
 """RadiusGate: the RADIUS front-end's one door into otpd's core.
 
-Every call the RADIUS code makes into CredentialService (and the NAS port of the store) is in
-this module, so splitting the service later means re-pointing this file only. Codes go through
-`CredentialService.verify`, the very path of the HTTP APIs: one replay state and one throttle
-budget for every protocol.
+Every call the RADIUS code makes into the services (and the NAS port of the store) is in this
+module, so re-pointing the RADIUS code at other services means changing this file only. Codes
+go through `CredentialService.verify`, the very path of the HTTP APIs: one replay state and one
+throttle budget for every protocol.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ import string
 from dataclasses import replace
 from typing import Protocol, cast
 
+from otpd.core.access_service import AccessService
+from otpd.core.context import ServiceContext
+from otpd.core.credential_service import CredentialService
 from otpd.core.errors import InvalidInput, NotFound, SecretCorrupted
 from otpd.core.model import SYSTEM_TENANT, Outcome, Principal, Scope, SecretBytes
 from otpd.core.nas import (
@@ -24,8 +27,7 @@ from otpd.core.nas import (
     validate_group_label,
     validate_nas_name,
 )
-from otpd.core.ports import NasStore
-from otpd.core.service import CredentialService
+from otpd.core.ports import NasStore, Sealer
 
 __all__ = ["GateRuntime", "RadiusGate", "gate_for", "new_nas_secret"]
 
@@ -36,20 +38,36 @@ DEFAULT_DIGITS = 6
 
 
 class GateRuntime(Protocol):
-    """What the gate needs of a runtime (bootstrap.Runtime is one): the service and the
-    store, which implements NasStore beside its credential ports."""
+    """What the gate needs of a runtime (bootstrap.Runtime is one): two services, the clock
+    and audit events, the sealer (for the NAS secrets) and the store, which implements NasStore
+    beside its credential ports."""
 
     @property
-    def service(self) -> CredentialService: ...
+    def access(self) -> AccessService: ...
+
+    @property
+    def credentials(self) -> CredentialService: ...
+
+    @property
+    def context(self) -> ServiceContext: ...
+
+    @property
+    def sealer(self) -> Sealer: ...
 
     @property
     def store(self) -> object: ...
 
 
 def gate_for(runtime: GateRuntime) -> RadiusGate:
-    """The gate over a runtime's service and store (the SQL and memory stores implement
+    """The gate over a runtime's services and store (the SQL and memory stores implement
     NasStore beside CredentialStore)."""
-    return RadiusGate(runtime.service, cast(NasStore, runtime.store))
+    return RadiusGate(
+        runtime.access,
+        runtime.credentials,
+        runtime.context,
+        runtime.sealer,
+        cast(NasStore, runtime.store),
+    )
 
 
 def new_nas_secret() -> str:
@@ -57,8 +75,18 @@ def new_nas_secret() -> str:
 
 
 class RadiusGate:
-    def __init__(self, service: CredentialService, store: NasStore) -> None:
-        self._service = service
+    def __init__(
+        self,
+        access: AccessService,
+        credentials: CredentialService,
+        context: ServiceContext,
+        sealer: Sealer,
+        store: NasStore,
+    ) -> None:
+        self._access = access
+        self._credentials = credentials
+        self._context = context
+        self._sealer = sealer
         self._store = store
 
     # --- administration (CLI) ------------------------------------------------------------
@@ -67,11 +95,11 @@ class RadiusGate:
         validate_nas_name(nas.name)
         if nas.tenant == SYSTEM_TENANT:
             raise InvalidInput("tenant", f"{SYSTEM_TENANT!r} holds no credentials to verify")
-        self._service.get_tenant(nas.tenant)  # NotFound: no such tenant
+        self._access.get_tenant(nas.tenant)  # NotFound: no such tenant
         check_overlaps(nas, self._store.list_nas())
         secret = new_nas_secret()
         sealed = self._seal(nas, secret.encode("ascii"))
-        created = replace(nas, sealed_secret=sealed, created_at=self._service.now())
+        created = replace(nas, sealed_secret=sealed, created_at=self._context.now())
         self._store.insert_nas(created)
         self._audit("nas create", "ok", nas.tenant, nas.name)
         return created, secret
@@ -111,7 +139,7 @@ class RadiusGate:
 
     # --- serving -------------------------------------------------------------------------
     def is_sealed(self) -> bool:
-        return self._service.sealer.is_sealed()
+        return self._sealer.is_sealed()
 
     def load_nas(self) -> list[tuple[NasClient, bytes]]:
         """Every NAS with its opened secret (raises Sealed). A NAS whose secret does not open
@@ -119,7 +147,7 @@ class RadiusGate:
         opened = []
         for nas in self._store.list_nas():
             try:
-                secret = self._service.sealer.open_secret(
+                secret = self._sealer.open_secret(
                     nas.sealed_secret, tenant=nas.secret_context(), credential_id=0
                 )
             except SecretCorrupted:
@@ -132,12 +160,12 @@ class RadiusGate:
 
     def verify(self, nas: NasClient, user: str, code: str) -> Outcome:
         """The HTTP APIs' verification: same replay state, same throttle budget."""
-        return self._service.verify(_principal(nas), user, code).outcome
+        return self._credentials.verify(_principal(nas), user, code).outcome
 
     def code_digits(self, nas: NasClient, user: str) -> int:
         """How many trailing characters of a password+otp User-Password are the code."""
         try:
-            return self._service.get_credential(_principal(nas), user).params.digits
+            return self._credentials.get_credential(_principal(nas), user).params.digits
         except (NotFound, InvalidInput):
             return DEFAULT_DIGITS  # verified (and rejected) like any unknown name
 
@@ -147,14 +175,14 @@ class RadiusGate:
     def start_challenge(self, nas: NasClient, user: str) -> bytes:
         """A fresh State for an Access-Challenge, kept in the database (single use, 120 s)."""
         state = secrets.token_bytes(STATE_BYTES)
-        expires = self._service.clock.now_us() + CHALLENGE_SECONDS * 1_000_000
+        expires = self._context.now_us() + CHALLENGE_SECONDS * 1_000_000
         challenge = RadiusChallenge(_state_hash(state), nas.tenant, nas.name, user, expires)
         self._store.insert_radius_challenge(challenge)
         return state
 
     def take_challenge(self, nas: NasClient, state: bytes, user: str) -> bool:
         """True if `state` is a live challenge of this tenant, NAS and user; used up either way."""
-        now_us = self._service.clock.now_us()
+        now_us = self._context.now_us()
         found = self._store.take_radius_challenge(_state_hash(state), now_us)
         return found is not None and (found.tenant, found.nas, found.user) == (
             nas.tenant,
@@ -163,16 +191,16 @@ class RadiusGate:
         )
 
     def sweep(self) -> int:
-        return self._store.delete_expired_radius_challenges(self._service.clock.now_us())
+        return self._store.delete_expired_radius_challenges(self._context.now_us())
 
     # --- helpers -------------------------------------------------------------------------
     def _audit(self, action: str, outcome: str, tenant: str, target: str) -> None:
         """A NAS change in the audit trail, like a client change: names only, never the
         shared secret (docs/operations.md#audit-trail). The caller is the CLI's user."""
-        self._service.emit(action, outcome, tenant=tenant, target=target)
+        self._context.emit(action, outcome, tenant=tenant, target=target)
 
     def _seal(self, nas: NasClient, secret: bytes) -> bytes:
-        return self._service.sealer.seal_secret(
+        return self._sealer.seal_secret(
             SecretBytes(secret), tenant=nas.secret_context(), credential_id=0
         )
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from otpd.bootstrap import Runtime, build_runtime, open_store
-from otpd.core.bulk import BulkService, Conflict
+from otpd.core.bulk import Conflict
 from otpd.core.errors import ConfigError, OtpdError
 from otpd.core.model import Principal, Scope
 from otpd.settings import Settings
@@ -116,7 +116,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     runtime = build_runtime(settings)
     try:
         _unseal(runtime, stdin_taken=args.file == "-")
-        bulk = BulkService(runtime.service)
+        bulk = runtime.bulk
         principal = Principal(args.tenant, "cli", CLI_SCOPES)
         progress = _ProgressBar() if sys.stderr.isatty() else None
         try:
@@ -191,9 +191,7 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     runtime = build_runtime(settings)
     try:
         _unseal(runtime, stdin_taken=False)
-        items = BulkService(runtime.service).export(
-            Principal(args.tenant, "cli", CLI_SCOPES), args.select
-        )
+        items = runtime.bulk.export(Principal(args.tenant, "cli", CLI_SCOPES), args.select)
     finally:
         runtime.close()
     if args.format == "otpauth":

@@ -108,7 +108,7 @@ def run_import(
         raise InvalidInput("format", "must be one of " + ", ".join(PARSERS))
     _check_template(options.name_template)
     parse_options = ParseOptions(key=options.key, secret_encoding=options.secret_encoding)
-    now = bulk.service.now()
+    now = bulk.now()
     report = ImportReport(dry_run=options.dry_run)
     items: list[tuple[int, ImportItem]] = []
     seen: dict[str, int] = {}

@@ -1,5 +1,5 @@
 """create_app(settings): the one ASGI application. Nothing happens at import (DESIGN habit 8):
-the lifespan builds the runtime (store, seal, service) and closes it."""
+the lifespan builds the runtime (store, seal, services) and closes it."""
 
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ async def _sweep_forever(runtime: Runtime) -> None:
         if runtime.sealer.is_sealed():
             continue  # sealed means nothing changes (docs/requirements.md#sealed)
         try:
-            await run_in_threadpool(runtime.service.sweep_expired)
+            await run_in_threadpool(runtime.sweep_expired)
             await run_in_threadpool(runtime.trail.prune)  # the audit_retention_days setting
         except OtpdError as error:  # a busy or full disk: try again next time
             log.warning("sweep of expired tokens and tickets failed: %s", type(error).__name__)
@@ -179,8 +179,8 @@ def create_app(
         if metrics is not None:
             metrics.sealed.set(1 if app.state.runtime.sealer.is_sealed() else 0)
         if not owned and metrics is not None:  # a runtime shared by tests: count its events too
-            service = app.state.runtime.service
-            service.events = Fanout([service.events, metrics])
+            context = app.state.runtime.context
+            context.events = Fanout([context.events, metrics])
         sweeper = asyncio.create_task(_sweep_forever(app.state.runtime))
         reencrypter = asyncio.create_task(reencrypt_forever(app.state.runtime))  # issue #14
         try:

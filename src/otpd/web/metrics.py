@@ -214,7 +214,7 @@ def throttled_now(runtime: Any) -> dict[str, int] | None:
     store = runtime.store
     try:
         counts = {tenant.id: 0 for tenant in store.list_tenants()}
-        counts.update(store.count_throttled(runtime.service.clock.now_us() // 1_000_000))
+        counts.update(store.count_throttled(runtime.context.now()))
     except OtpdError:
         return None
     return counts

@@ -14,6 +14,7 @@ from starlette.datastructures import Headers
 
 from otpd.api.phenixid.auth import CertSource, caller_of, is_trusted_proxy
 from otpd.api.phenixid.parse import basic_credentials, parse_token_auth, tenant_header
+from otpd.bootstrap import compose_services
 from otpd.core.codes import NumericCode, code_text
 from otpd.core.errors import Forbidden, InvalidInput, Unauthenticated
 from otpd.core.model import (
@@ -25,7 +26,6 @@ from otpd.core.model import (
     SecretBytes,
     Tenant,
 )
-from otpd.core.service import CredentialService
 from otpd.core.tenants import Caller, admit, validate_operations, validate_subjects
 from otpd.store.memory import MemoryStore
 from otpd.subjects import canonical_subject, subject_of_der, subject_of_pem
@@ -275,9 +275,9 @@ def test_caller_of_picks_exactly_one_source() -> None:
 # --- the service's PhenixID methods over the memory store -------------------------------------
 def test_service_basic_and_numeric_codes() -> None:
     clock = FakeClock()
-    service = CredentialService(MemoryStore(), FakeSealer(), clock, label_prefix="Sbox")
-    _, key = service.create_client("ot", "app", [Scope.VERIFY, Scope.WRITE])
-    assert service.authenticate_basic("app", key).tenant == "ot"
+    services = compose_services(MemoryStore(), FakeSealer(), clock, label_prefix="Sbox")
+    _, key = services.access.create_client("ot", "app", [Scope.VERIFY, Scope.WRITE])
+    assert services.access.authenticate_basic("app", key).tenant == "ot"
     for name, wrong in (
         ("other", key),
         ("app", key[:-1] + ("x" if key[-1] != "x" else "y")),
@@ -285,19 +285,19 @@ def test_service_basic_and_numeric_codes() -> None:
         (None, key),
     ):
         with pytest.raises(Unauthenticated):
-            service.authenticate_basic(name, wrong)
+            services.access.authenticate_basic(name, wrong)
     writer = Principal(tenant="ot", client="app", scopes=frozenset({Scope.WRITE}))
     secret = SecretBytes(b"12345678901234567890")
     for name, digits in (("six", 6), ("eight", 8)):
-        service.create_credential(
+        services.credentials.create_credential(
             writer, CredentialSpec(name=name, params=OtpParams(digits=digits)), secret
         )
-    principal = service.admit_caller("ot", Caller(basic=("app", key)), "otp_token_auth")
+    principal = services.access.admit_caller("ot", Caller(basic=("app", key)), "otp_token_auth")
     assert principal.scopes == frozenset({Scope.VERIFY})
     for name, digits in (("six", 6), ("eight", 8)):
         code = ref_totp(secret.reveal(), clock.seconds, digits=digits)
-        assert service.verify(principal, name, NumericCode(int(code))).accepted
+        assert services.credentials.verify(principal, name, NumericCode(int(code))).accepted
     with pytest.raises(Forbidden):
-        service.admit_caller("nope", Caller(basic=("app", key)), "otp_token_auth")
+        services.access.admit_caller("nope", Caller(basic=("app", key)), "otp_token_auth")
     with pytest.raises(Forbidden):
-        service.admit_caller("NOT A TENANT", Caller(basic=("app", key)), "otp_token_auth")
+        services.access.admit_caller("NOT A TENANT", Caller(basic=("app", key)), "otp_token_auth")

@@ -23,11 +23,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from otpd.api.common import media_type, one_hop, service_of
+from otpd.api.common import ApiRuntime, media_type, one_hop, runtime_of
 from otpd.api.phenixid.auth import CertSource, caller_of
 from otpd.api.phenixid.errors import status_response
 from otpd.api.phenixid.parse import parse_token_auth, tenant_header
-from otpd.core.service import CredentialService
 from otpd.core.tenants import Caller
 
 __all__ = ["PREFIX", "routes"]
@@ -37,7 +36,7 @@ ALLOW = {"Allow": "PUT"}
 
 
 def _token_auth(
-    service: CredentialService,
+    runtime: ApiRuntime,
     tenant: str | None,
     caller: Caller,
     operation: str,
@@ -46,9 +45,9 @@ def _token_auth(
 ) -> bool:
     """Steps 2-4. True when the code is accepted; raises a domain error otherwise. No `tenant`
     header, or more than one, is an unknown tenant ("" is no tenant id)."""
-    principal = service.admit_caller(tenant or "", caller, operation)
+    principal = runtime.access.admit_caller(tenant or "", caller, operation)
     command = parse_token_auth(content_type, body)
-    return service.verify(principal, command.username, command.otp).accepted
+    return runtime.credentials.verify(principal, command.username, command.otp).accepted
 
 
 class TokenAuth(HTTPEndpoint):
@@ -64,7 +63,7 @@ class TokenAuth(HTTPEndpoint):
         accepted = await one_hop(
             request,
             _token_auth,
-            service_of(request),
+            runtime_of(request),
             tenant_header(headers),
             caller,
             request.path_params["operation"],

@@ -10,42 +10,43 @@ import base64
 from starlette.requests import Request
 from starlette.responses import Response
 
-from otpd.api.common import bearer_token, one_hop, service_of
+from otpd.api.common import ApiRuntime, bearer_token, one_hop, runtime_of
 from otpd.api.strongbox.context import Config, RawBody, path_name, reply
 from otpd.core.errors import InvalidInput, NotFound
 from otpd.core.model import Outcome, Scope
-from otpd.core.service import CredentialService
 from otpd.qr import png_bytes
 
 __all__ = ["get_code", "get_qr_code", "verify_code"]
 
 
-def _code(svc: CredentialService, token: str | None, name: str) -> str:
-    return svc.current_code(svc.authenticate_token(token, Scope.CODE), name)
+def _code(runtime: ApiRuntime, token: str | None, name: str) -> str:
+    return runtime.credentials.current_code(
+        runtime.access.authenticate_token(token, Scope.CODE), name
+    )
 
 
 async def get_code(request: Request, config: Config) -> Response:
     token, name = bearer_token(request.headers), path_name(request)
-    code = await one_hop(request, _code, service_of(request), token, name)
+    code = await one_hop(request, _code, runtime_of(request), token, name)
     return reply(request, {"code": code})
 
 
-def _qr(svc: CredentialService, token: str | None, name: str) -> dict[str, str]:
-    url = svc.key_uri(svc.authenticate_token(token, Scope.REVEAL), name)
+def _qr(runtime: ApiRuntime, token: str | None, name: str) -> dict[str, str]:
+    url = runtime.credentials.key_uri(runtime.access.authenticate_token(token, Scope.REVEAL), name)
     return {"qr-code": base64.b64encode(png_bytes(url)).decode("ascii"), "url": url}
 
 
 async def get_qr_code(request: Request, config: Config) -> Response:
     token, name = bearer_token(request.headers), path_name(request)
-    return reply(request, await one_hop(request, _qr, service_of(request), token, name))
+    return reply(request, await one_hop(request, _qr, runtime_of(request), token, name))
 
 
-def _verify(svc: CredentialService, token: str | None, name: str, body: RawBody) -> bool:
-    caller = svc.authenticate_token(token, Scope.VERIFY)
+def _verify(runtime: ApiRuntime, token: str | None, name: str, body: RawBody) -> bool:
+    caller = runtime.access.authenticate_token(token, Scope.VERIFY)
     value = body.parse().value
     if not isinstance(value, dict) or not isinstance(value.get("code"), str):
         raise InvalidInput("code", "is required and must be a string")
-    result = svc.verify(caller, name, value["code"])
+    result = runtime.credentials.verify(caller, name, value["code"])
     if result.outcome is Outcome.UNKNOWN:  # the vendor page lists 404 (requirements.md#no-oracle)
         raise NotFound("no such credential")
     return result.accepted
@@ -57,5 +58,5 @@ async def verify_code(request: Request, config: Config) -> Response:
     is 400."""
     token, name = bearer_token(request.headers), path_name(request)
     body = await RawBody.read(request)
-    valid = await one_hop(request, _verify, service_of(request), token, name, body)
+    valid = await one_hop(request, _verify, runtime_of(request), token, name, body)
     return reply(request, {"valid": valid})

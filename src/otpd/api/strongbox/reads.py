@@ -12,7 +12,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
-from otpd.api.common import bearer_token, one_hop, service_of
+from otpd.api.common import ApiRuntime, bearer_token, one_hop, runtime_of
 from otpd.api.strongbox.context import Conditions, Config, check_site, flag, path_name, reply
 from otpd.api.strongbox.parse import parse_content, parse_fields
 from otpd.api.strongbox.render import (
@@ -23,32 +23,35 @@ from otpd.api.strongbox.render import (
     state_view,
     totp_config,
 )
+from otpd.core.credential_service import CredentialService
 from otpd.core.model import CredentialRecord, Principal, Scope
 from otpd.core.provisioning import b32encode
-from otpd.core.service import CredentialService
 
 __all__ = ["get_config", "get_state", "list_config", "list_state"]
 
 
 def _view(
-    svc: CredentialService, caller: Principal, record: CredentialRecord, content: str | None
+    credentials: CredentialService, caller: Principal, record: CredentialRecord, content: str | None
 ) -> dict[str, Any]:
     """One TOTP object; `content` None means the configuration view (/v1/config)."""
-    secret = svc.secret_of(caller, record) if Scope.REVEAL in caller.scopes else None
+    secret = credentials.secret_of(caller, record) if Scope.REVEAL in caller.scopes else None
     config = totp_config(record, None if secret is None else b32encode(secret))
     if content is None:
         return config
     state = {"creation-time": iso_time(record.created_at_us)}
     if secret is not None:
-        state = {"url": svc.uri_for(record, secret), **state}
+        state = {"url": credentials.uri_for(record, secret), **state}
     return state_view(config, state, content)
 
 
 def _views(
-    svc: CredentialService, caller: Principal, records: list[CredentialRecord], content: str | None
+    credentials: CredentialService,
+    caller: Principal,
+    records: list[CredentialRecord],
+    content: str | None,
 ) -> list[dict[str, Any]]:
     # The records as listed (and as the list ETag saw them), with no second read per entry.
-    return [_view(svc, caller, record, content) for record in records]
+    return [_view(credentials, caller, record, content) for record in records]
 
 
 def _content(query: QueryParams, state: bool, site: str) -> str | None:
@@ -59,19 +62,19 @@ def _content(query: QueryParams, state: bool, site: str) -> str | None:
 
 
 def _list(
-    svc: CredentialService,
+    runtime: ApiRuntime,
     token: str | None,
     query: QueryParams,
     read: tuple[bool, str],
     conditions: Conditions,
 ) -> tuple[Any, str, bool]:
     """In the worker: authenticate (scope read), check the query, list, build the views."""
-    caller = svc.authenticate_token(token, Scope.READ)
+    caller = runtime.access.authenticate_token(token, Scope.READ)
     content = _content(query, *read)
     fields = parse_fields(query.get("fields"))
     flag(query, "validate")  # a read has nothing to validate; the value is still checked
     count, keys = flag(query, "count"), flag(query, "keys")
-    records = svc.list_credentials(caller)
+    records = runtime.credentials.list_credentials(caller)
     tag = list_etag(records)
     if conditions.not_modified(tag):
         return None, tag, True
@@ -81,27 +84,30 @@ def _list(
     elif keys:
         body = [record.name for record in records]
     else:
-        body = [filter_fields(view, fields) for view in _views(svc, caller, records, content)]
+        body = [
+            filter_fields(view, fields)
+            for view in _views(runtime.credentials, caller, records, content)
+        ]
     return body, tag, False
 
 
 def _get(
-    svc: CredentialService,
+    runtime: ApiRuntime,
     token: str | None,
     query: QueryParams,
     read: tuple[bool, str],
     conditions: Conditions,
     name: str,
 ) -> tuple[Any, str, bool]:
-    caller = svc.authenticate_token(token, Scope.READ)
+    caller = runtime.access.authenticate_token(token, Scope.READ)
     content = _content(query, *read)
     fields = parse_fields(query.get("fields"))
     flag(query, "validate")  # a read has nothing to validate; the value is still checked
-    record = svc.get_credential(caller, name)
+    record = runtime.credentials.get_credential(caller, name)
     tag = etag(record)
     if conditions.not_modified(tag):
         return None, tag, True
-    return filter_fields(_view(svc, caller, record, content), fields), tag, False
+    return filter_fields(_view(runtime.credentials, caller, record, content), fields), tag, False
 
 
 def _answer(request: Request, body: Any, tag: str, not_modified: bool) -> Response:
@@ -117,13 +123,13 @@ async def _read(request: Request, config: Config, state: bool, one: bool) -> Res
         Conditions.of(request),
     )
     read = (state, config.site)
-    svc = service_of(request)
+    runtime = runtime_of(request)
     if one:
         answer = await one_hop(
-            request, _get, svc, token, query, read, conditions, path_name(request)
+            request, _get, runtime, token, query, read, conditions, path_name(request)
         )
     else:
-        answer = await one_hop(request, _list, svc, token, query, read, conditions)
+        answer = await one_hop(request, _list, runtime, token, query, read, conditions)
     return _answer(request, *answer)
 
 

@@ -11,12 +11,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from otpd.api.common import bearer_token, one_hop, service_of
+from otpd.api.common import bearer_token, one_hop, runtime_of
 from otpd.api.strongbox.context import Config, RawBody, reply
 from otpd.api.strongbox.parse import parse_duration
 from otpd.api.strongbox.render import iso_time
+from otpd.core.access_service import AccessService
 from otpd.core.errors import InvalidInput
-from otpd.core.service import CredentialService
 from otpd.core.tokens import IssuedToken
 
 __all__ = ["login", "refresh"]
@@ -34,11 +34,11 @@ def _token_body(issued: IssuedToken, now_us: int) -> dict[str, Any]:
     }
 
 
-def _login(svc: CredentialService, body: RawBody) -> dict[str, Any]:
+def _login(access: AccessService, body: RawBody) -> dict[str, Any]:
     value = body.parse().value
     if not isinstance(value, dict):
         raise InvalidInput("body", "must be an object")
-    issued = svc.login(value.get("username"), value.get("password"), value.get("tenant"))
+    issued = access.login(value.get("username"), value.get("password"), value.get("tenant"))
     return _token_body(issued, issued.record.created_at_us)
 
 
@@ -46,12 +46,12 @@ async def login(request: Request, config: Config) -> Response:
     """Client name and key (and optionally the tenant) -> a bearer token. Missing or
     non-string fields are a failed login (401), like a wrong key."""
     body = await RawBody.read(request)
-    return reply(request, await one_hop(request, _login, service_of(request), body))
+    return reply(request, await one_hop(request, _login, runtime_of(request).access, body))
 
 
-def _refresh(svc: CredentialService, token: str | None, body: RawBody) -> dict[str, Any]:
+def _refresh(access: AccessService, token: str | None, body: RawBody) -> dict[str, Any]:
     # The token first: an outsider's body is never parsed.
-    svc.authenticate_token(token)
+    access.authenticate_token(token)
     parsed = body.parse(required=False)
     if parsed.present and not isinstance(parsed.value, dict):
         raise InvalidInput("body", "must be an object")
@@ -59,7 +59,7 @@ def _refresh(svc: CredentialService, token: str | None, body: RawBody) -> dict[s
     if parsed.present and parsed.value.get("increment") is not None:
         increment = parse_duration(parsed.value["increment"], "increment")
     assert token is not None  # authenticate_token refused None
-    issued = svc.refresh_token(token, increment)
+    issued = access.refresh_token(token, increment)
     return _token_body(issued, issued.record.renewed_at_us)
 
 
@@ -68,4 +68,4 @@ async def refresh(request: Request, config: Config) -> Response:
     asks for a shorter TTL (never longer than the configured one)."""
     token = bearer_token(request.headers)
     body = await RawBody.read(request)
-    return reply(request, await one_hop(request, _refresh, service_of(request), token, body))
+    return reply(request, await one_hop(request, _refresh, runtime_of(request).access, token, body))

@@ -10,10 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from otpd.api.common import bearer_token, one_hop, parse_json_object, service_of
-from otpd.core.bulk import BulkService
+from otpd.api.common import ApiRuntime, bearer_token, one_hop, parse_json_object, runtime_of
 from otpd.core.errors import InvalidInput
-from otpd.core.service import CredentialService
 from otpd.transfer.exporter import to_otpauth, to_pskc
 
 __all__ = ["ROUTES"]
@@ -22,14 +20,14 @@ PATH = "/v1/state/strongbox/system/export"
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _export(service: CredentialService, token: str | None, raw: bytes) -> Response:
+def _export(runtime: ApiRuntime, token: str | None, raw: bytes) -> Response:
     """In the request's one worker hop: the key first (so an outsider never reaches the
     PBKDF2), then the body, the store's records and the PSKC document. The scope is checked
     by BulkService.export, after the body: this path has always answered a bad body 400
     before a missing scope 403 (kept as it is; the other paths check the scope first)."""
-    principal = service.authenticate_bearer(token, None)
+    principal = runtime.access.authenticate_bearer(token, None)
     fmt, password, select = _options(parse_json_object(raw))
-    items = BulkService(service).export(principal, select)
+    items = runtime.bulk.export(principal, select)
     if fmt == "otpauth":
         return Response(to_otpauth(items), media_type="text/plain", headers=_NO_STORE)
     # RFC 6030 §12.1 registers application/pskc+xml.
@@ -41,7 +39,7 @@ class Export(HTTPEndpoint):
     async def post(self, request: Request) -> Response:
         token = bearer_token(request.headers)
         raw = await request.body()
-        return await one_hop(request, _export, service_of(request), token, raw)
+        return await one_hop(request, _export, runtime_of(request), token, raw)
 
 
 def _options(body: dict[str, object]) -> tuple[str, str, str | None]:

@@ -15,11 +15,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from otpd.api.common import bearer_token, one_hop, parse_json_object, service_of
+from otpd.api.common import ApiRuntime, bearer_token, one_hop, parse_json_object, runtime_of
 from otpd.api.system import export
 from otpd.core.errors import InvalidInput
 from otpd.core.model import Scope, SealStatus
-from otpd.core.service import CredentialService
+from otpd.core.seal_service import SealService
 
 __all__ = ["PREFIX", "ROUTES"]
 
@@ -39,38 +39,39 @@ def _share_holder_body(status: SealStatus) -> dict[str, object]:
     return body
 
 
-def _unseal(service: CredentialService, raw: bytes) -> dict[str, Any]:
+def _unseal(sealing: SealService, raw: bytes) -> dict[str, Any]:
     body = parse_json_object(raw)
     if body.get("reset") is True:
         nonce = body.get("nonce")
         if not isinstance(nonce, str):
             raise InvalidInput("nonce", "a reset must carry the nonce of the unseal")
-        return _status_body(service.reset_unseal(nonce))
+        return _status_body(sealing.reset_unseal(nonce))
     if not isinstance(body.get("share"), str):
         raise InvalidInput("share", "must be a string (or send reset: true with the nonce)")
-    return _share_holder_body(service.submit_unseal_share(body["share"]))
+    return _share_holder_body(sealing.submit_unseal_share(body["share"]))
 
 
-def _seal(service: CredentialService, token: str | None) -> dict[str, Any]:
-    return _status_body(service.seal(service.authenticate_bearer(token, Scope.SEAL)))
+def _seal(runtime: ApiRuntime, token: str | None) -> dict[str, Any]:
+    principal = runtime.access.authenticate_bearer(token, Scope.SEAL)
+    return _status_body(runtime.sealing.seal(principal))
 
 
 class Unseal(HTTPEndpoint):
     async def post(self, request: Request) -> Response:
         raw = await request.body()
-        return JSONResponse(await one_hop(request, _unseal, service_of(request), raw))
+        return JSONResponse(await one_hop(request, _unseal, runtime_of(request).sealing, raw))
 
 
 class Seal(HTTPEndpoint):
     async def post(self, request: Request) -> Response:
         token = bearer_token(request.headers)
-        return JSONResponse(await one_hop(request, _seal, service_of(request), token))
+        return JSONResponse(await one_hop(request, _seal, runtime_of(request), token))
 
 
 class SealStatusEndpoint(HTTPEndpoint):
     async def get(self, request: Request) -> Response:
         # No hop: the seal state is in memory (crypto.SealManager), no store read.
-        return JSONResponse(_status_body(service_of(request).seal_status()))
+        return JSONResponse(_status_body(runtime_of(request).sealing.seal_status()))
 
 
 ROUTES = [

@@ -19,14 +19,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
-from otpd.api.common import one_hop, service_of
+from otpd.api.common import ApiRuntime, one_hop, runtime_of
 from otpd.api.token2 import parse, render
 from otpd.api.token2.errors import Failure, InFormat, failure_for
 from otpd.api.token2.parse import Call, Format, Params
+from otpd.core.enrolment_service import EnrolmentService
 from otpd.core.errors import NotFound, OtpdError
 from otpd.core.model import Scope as AccessScope
 from otpd.core.provisioning import b32encode
-from otpd.core.service import CredentialService
 from otpd.qr import png_bytes
 
 __all__ = ["render_domain_error", "render_error", "routes"]
@@ -45,7 +45,7 @@ class Reply(NamedTuple):
     ok: bool  # what format 3 says
 
 
-Work = Callable[[CredentialService, Params, str], Reply]
+Work = Callable[[ApiRuntime, Params, str], Reply]
 
 
 class CallSpec(NamedTuple):
@@ -83,7 +83,7 @@ def render_domain_error(error: OtpdError, scope: Scope) -> Response:
 def _run(
     call: Call,
     work: Work,
-    service: CredentialService,
+    runtime: ApiRuntime,
     query: Sequence[tuple[str, str]],
     raw: bytes | None,
     base_url: str,
@@ -92,7 +92,7 @@ def _run(
     params = parse.params_of(query, raw)
     fmt = params.format(call)
     try:
-        return work(service, params, base_url), fmt
+        return work(runtime, params, base_url), fmt
     except OtpdError as error:
         raise InFormat(error, fmt) from error
 
@@ -100,31 +100,31 @@ def _run(
 # --- the calls ---------------------------------------------------------------------------
 
 
-def _createuser(service: CredentialService, params: Params, base_url: str) -> Reply:
-    caller = service.authenticate(params.key(), AccessScope.WRITE)  # 403 before 400
+def _createuser(runtime: ApiRuntime, params: Params, base_url: str) -> Reply:
+    caller = runtime.access.authenticate(params.key(), AccessScope.WRITE)  # 403 before 400
     command = parse.create_user(params)
-    enrolled = service.enrol_user(caller, email=command.email, phone=command.phone)
+    enrolled = runtime.enrolment.enrol_user(caller, email=command.email, phone=command.phone)
     secret = b32encode(enrolled.secret)
     qr_url = render.hashqr(base_url, enrolled.ticket, secret)
     return Reply(render.created(enrolled.record.id, secret, qr_url), ok=True)
 
 
-def _validate(service: CredentialService, params: Params, base_url: str) -> Reply:
-    caller = service.authenticate(params.key(), AccessScope.VERIFY)
+def _validate(runtime: ApiRuntime, params: Params, base_url: str) -> Reply:
+    caller = runtime.access.authenticate(params.key(), AccessScope.VERIFY)
     command = parse.validate(params)
     if command.token is None or command.send_sms:
         # Nothing to check: no lookup and no failure counted, so no oracle either.
         return Reply(render.no_token(command.userid_text), ok=False)
-    result = service.verify_by_id(caller, command.userid, command.token)
+    result = runtime.credentials.verify_by_id(caller, command.userid, command.token)
     if result.accepted:
         return Reply(render.valid_otp(command.userid_text), ok=True)
     return Reply(render.INVALID_OTP, ok=False)
 
 
-def _listusers(service: CredentialService, params: Params, base_url: str) -> Reply:
-    caller = service.authenticate(params.key(), AccessScope.READ)
+def _listusers(runtime: ApiRuntime, params: Params, base_url: str) -> Reply:
+    caller = runtime.access.authenticate(params.key(), AccessScope.READ)
     parse.require_listusers(params)
-    return Reply(render.user_rows(service.list_credentials(caller)), ok=True)
+    return Reply(render.user_rows(runtime.credentials.list_credentials(caller)), ok=True)
 
 
 class Token2Call(HTTPEndpoint):
@@ -145,7 +145,7 @@ class Token2Call(HTTPEndpoint):
             _run,
             self.spec.call,
             self.spec.work,
-            service_of(request),
+            runtime_of(request),
             query,
             raw,
             self._base(request),
@@ -168,8 +168,8 @@ class Token2Call(HTTPEndpoint):
 # --- enrolment images and the Authy leftover ---------------------------------------------
 
 
-def _qr_png(service: CredentialService, ticket: str) -> bytes:
-    return png_bytes(service.enrolment_uri(ticket))
+def _qr_png(enrolment: EnrolmentService, ticket: str) -> bytes:
+    return png_bytes(enrolment.enrolment_uri(ticket))
 
 
 class QrImage(HTTPEndpoint):
@@ -178,7 +178,7 @@ class QrImage(HTTPEndpoint):
         authority. The `secret` query parameter is ignored (it is there for the WordPress
         plugin only)."""
         ticket: str = request.path_params["ticket"]
-        png = await one_hop(request, _qr_png, service_of(request), ticket)
+        png = await one_hop(request, _qr_png, runtime_of(request).enrolment, ticket)
         return Response(png, media_type="image/png", headers=_QR_HEADERS)
 
 
