@@ -146,14 +146,8 @@ def _postgres(settings: Settings, url: str) -> Store:
     )
 
 
-def build_runtime(
-    settings: Settings, node: NodeSession | None = None, listeners: Sequence[Events] = ()
-) -> Runtime:
-    """Open (and on first use initialise) the data directory, database and seal. The services'
-    events go to the `otpd.audit` log, the database trail, the clock watch and `listeners`
-    (the web app's metrics)."""
-    ensure_data_dir(settings.data_dir)
-    throttle = ThrottlePolicy(
+def _throttle_policy(settings: Settings) -> ThrottlePolicy:
+    return ThrottlePolicy(
         free_failures=settings.throttle_free_failures,
         base_delay=settings.throttle_base_delay,
         max_delay=settings.throttle_max_delay,
@@ -161,6 +155,15 @@ def build_runtime(
         guess_probability=settings.guess_probability,
         lock_timeout=settings.guess_lock_timeout,
     )
+
+
+def build_runtime(
+    settings: Settings, node: NodeSession | None = None, listeners: Sequence[Events] = ()
+) -> Runtime:
+    """Open (and on first use initialise) the data directory, database and seal. The services'
+    events go to the `otpd.audit` log, the database trail, the clock watch and `listeners`
+    (the web app's metrics)."""
+    ensure_data_dir(settings.data_dir)
     store = open_store(settings)
     try:
         sealer = open_seal(settings.data_dir, store, node)
@@ -174,7 +177,7 @@ def build_runtime(
         store,
         sealer,
         clock,
-        throttle=throttle,
+        throttle=_throttle_policy(settings),
         label_prefix=settings.strongbox_label_prefix,
         events=Fanout([LogEvents(), trail, clock_watch, *listeners]),
     )

@@ -71,6 +71,13 @@ class Verifier:
             # door, after the same HMACs and with the same one write.
             outcome, step = Outcome.REJECTED, None
         require_unsealed(self._sealer)  # a sibling worker may have sealed since the unseal above
+        return self._commit(record, outcome, step, now)
+
+    def _commit(
+        self, record: CredentialRecord, outcome: Outcome, step: int | None, now: int
+    ) -> VerifyResult:
+        """The one write of a known credential's verification, and the answer it decides."""
+        params = record.params
         if is_throttled(record.throttle, now):
             # The outcome is not used and no failure is counted, so a flood cannot extend the
             # wait; the write counts a refusal, which no rule reads (docs/security.md).
