@@ -1,6 +1,6 @@
 -- 007: the admin console and self-service enrolment (issue #16, docs/console.md).
 -- A credential's state: 'pending' until its self-service enrolment is confirmed with a first
--- code, 'disabled' by an admin; only 'active' credentials accept a code (core.service).
+-- code, 'disabled' by an admin; only 'active' credentials accept a code (core.credential_service).
 ALTER TABLE credential ADD COLUMN state TEXT NOT NULL DEFAULT 'active'
     CHECK (state IN ('active', 'disabled', 'pending'));
 
