@@ -18,6 +18,7 @@ from otpd.core.service import CredentialService
 from otpd.store.memory import MemoryStore
 from otpd.store.sqlite import SqliteStore
 from tests.support.fakes import FakeClock, FakeSealer
+from tests.support.stores import stored_token
 
 HOUR_US = 3600 * 1_000_000
 
@@ -81,7 +82,7 @@ def test_grace_zero_ends_the_old_key_and_its_tokens_at_once(
             attempt()
     with pytest.raises(Unauthenticated):
         service.authenticate_token(old_token.token)
-    assert store.get_token(old_token.record.token_hash) is None  # deleted with the rotation
+    assert stored_token(store, old_token.record.token_hash) is None  # deleted with the rotation
     new_token = service.login("app", new).token
     assert service.authenticate_token(new_token).client == "app"
 
@@ -124,7 +125,7 @@ def test_revoke_kills_key_and_tokens_and_spares_other_clients(
             service.authenticate_token(issued.token)
         with pytest.raises(Unauthenticated):
             service.refresh_token(issued.token)
-        assert store.get_token(issued.record.token_hash) is None
+        assert stored_token(store, issued.record.token_hash) is None
     assert service.authenticate_token(other_token).client == "other"
     assert [c.name for c in service.list_clients("acme")] == ["other"]
     with pytest.raises(NotFound):

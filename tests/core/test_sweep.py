@@ -10,6 +10,7 @@ from otpd.core.service import CredentialService
 from otpd.core.tokens import hash_token
 from otpd.store.memory import MemoryStore
 from tests.support.fakes import FakeClock
+from tests.support.stores import stored_token
 
 
 def test_sweep_removes_only_what_expired(
@@ -21,8 +22,8 @@ def test_sweep_removes_only_what_expired(
     clock.advance(service.tokens.ttl_s + 1)  # the token and the 15-minute ticket have expired
     fresh = service.login("sb", client)
     assert service.sweep_expired() == 2
-    assert store.get_token(hash_token(old.token)) is None
-    assert store.get_token(hash_token(fresh.token)) is not None
+    assert stored_token(store, hash_token(old.token)) is None
+    assert stored_token(store, hash_token(fresh.token)) is not None
     with pytest.raises(Unauthenticated):
         service.authenticate_token(old.token)
     with pytest.raises(NotFound):
