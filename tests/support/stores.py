@@ -123,9 +123,10 @@ def _select(store: object, sql: str, params: Sequence[object]) -> list[dict[str,
             conn.row_factory = sqlite3.Row
             return [dict(row) for row in conn.execute(sql, params)]
     if isinstance(store, PostgresStore):
-        with store._pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        with store._pool.connection() as pg, pg.cursor(row_factory=dict_row) as cur:
             cur.execute(pg_sql(sql), params)
-            return cur.fetchall()
+            found: list[dict[str, Any]] = cur.fetchall()
+            return found
     raise TypeError(f"no SQL tables behind {store!r}")
 
 
