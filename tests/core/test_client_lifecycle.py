@@ -18,6 +18,7 @@ from otpd.core.ports import CredentialStore
 from otpd.store.memory import MemoryStore
 from otpd.store.sqlite import SqliteStore
 from tests.support.fakes import FakeClock, FakeSealer
+from tests.support.stores import stored_token
 
 HOUR_US = 3600 * 1_000_000
 
@@ -84,7 +85,7 @@ def test_grace_zero_ends_the_old_key_and_its_tokens_at_once(
             attempt()
     with pytest.raises(Unauthenticated):
         services.access.authenticate_token(old_token.token)
-    assert store.get_token(old_token.record.token_hash) is None  # deleted with the rotation
+    assert stored_token(store, old_token.record.token_hash) is None  # deleted with the rotation
     new_token = services.access.login("app", new).token
     assert services.access.authenticate_token(new_token).client == "app"
 
@@ -127,7 +128,7 @@ def test_revoke_kills_key_and_tokens_and_spares_other_clients(
             services.access.authenticate_token(issued.token)
         with pytest.raises(Unauthenticated):
             services.access.refresh_token(issued.token)
-        assert store.get_token(issued.record.token_hash) is None
+        assert stored_token(store, issued.record.token_hash) is None
     assert services.access.authenticate_token(other_token).client == "other"
     assert [c.name for c in services.access.list_clients("acme")] == ["other"]
     with pytest.raises(NotFound):

@@ -10,6 +10,7 @@ from otpd.core.model import Principal
 from otpd.core.tokens import hash_token
 from otpd.store.memory import MemoryStore
 from tests.support.fakes import FakeClock
+from tests.support.stores import stored_token
 
 
 def test_sweep_removes_only_what_expired(
@@ -23,8 +24,8 @@ def test_sweep_removes_only_what_expired(
     )  # the token and the 15-minute ticket have expired
     fresh = services.access.login("sb", client)
     assert services.sweep_expired() == 2
-    assert store.get_token(hash_token(old.token)) is None
-    assert store.get_token(hash_token(fresh.token)) is not None
+    assert stored_token(store, hash_token(old.token)) is None
+    assert stored_token(store, hash_token(fresh.token)) is not None
     with pytest.raises(Unauthenticated):
         services.access.authenticate_token(old.token)
     with pytest.raises(NotFound):

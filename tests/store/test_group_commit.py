@@ -20,7 +20,7 @@ from otpd.core.errors import StoreUnavailable
 from otpd.core.model import ThrottleState
 from otpd.store.sqlite import SqliteStore
 from tests.support.disk import fill, small_tmpfs
-from tests.support.stores import add_credential, never_throttle
+from tests.support.stores import add_credential, never_throttle, unknown_attempts
 
 Call = Callable[[], Any]
 
@@ -124,7 +124,7 @@ def test_one_failing_write_fails_only_its_own_caller(store: SqliteStore) -> None
     assert row(store._path, "good") == (5, 0, 0)
     assert row(store._path, "bad") == (-1, 0, 0)
     assert row(store._path, "counted") == (-1, 1, 0)
-    assert store.unknown_attempts("acme") == 1
+    assert unknown_attempts(store, "acme") == 1
     # alone in its batch (no savepoint), the same: it fails, and the next batch is unharmed
     alone = one_batch(store, [lambda: store.advance(bad.id, 6, now=0)])
     assert isinstance(alone[0], StoreUnavailable)
@@ -160,3 +160,32 @@ def test_a_full_disk_fails_the_whole_batch_and_acknowledges_nothing(small_disk: 
     assert row(small_disk / "otpd.db", "u0") == (3, 0, 0)
     for i in range(1, 40):
         assert row(small_disk / "otpd.db", f"u{i}") == (-1, 0, 0)
+
+
+def test_under_contention_every_caller_gets_its_own_answer(store: SqliteStore) -> None:
+    """Many callers at once, batch after batch: the lead passes from caller to caller and
+    every call returns, with exactly the results of the same writes one after another."""
+    shared = add_credential(store, name="shared")
+    own = [add_credential(store, name=f"u{i}") for i in range(16)]
+    counts: list[list[int]] = [[] for _ in own]
+    wins: list[list[bool]] = [[] for _ in own]
+
+    def work(index: int) -> None:
+        for step in range(1, 41):
+            counted = store.record_failure(shared.id, 0, never_throttle)
+            assert counted is not None
+            counts[index].append(counted.failures)
+            wins[index].append(store.advance(own[index].id, step, now=0))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(own))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+        assert not thread.is_alive(), "a caller never got its answer"
+    assert sorted(c for per_thread in counts for c in per_thread) == list(range(1, 641))
+    assert all(per_thread == sorted(per_thread) for per_thread in counts)
+    assert all(all(per_thread) and len(per_thread) == 40 for per_thread in wins)
+    assert row(store._path, "shared")[1] == 640
+    assert all(row(store._path, f"u{i}")[0] == 40 for i in range(len(own)))
+    assert store._group._queue == [] and not store._group._leading

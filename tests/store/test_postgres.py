@@ -15,7 +15,7 @@ import pytest
 
 from otpd.core.errors import ConfigError, StoreUnavailable
 from otpd.settings import mask_url
-from otpd.store import postgres
+from otpd.store import pg_connect
 from otpd.store.postgres import PostgresStore
 from tests.support.pgserver import PgServer
 from tests.support.server import run_cli
@@ -45,11 +45,11 @@ def _sql(url: str, sql: str) -> list[tuple[object, ...]]:
 def test_migrations_are_recorded_and_mirror_sqlite(url: str) -> None:
     PostgresStore(url).close()
     versions = _sql(url, "SELECT version FROM schema_version ORDER BY version")
-    assert versions == [(m.version,) for m in postgres.migrations()]
+    assert versions == [(m.version,) for m in pg_connect.migrations()]
     from otpd.store import migrate
 
     sqlite_names = [(m.version, m.name) for m in migrate.load()]
-    assert [(m.version, m.name) for m in postgres.migrations()] == sqlite_names
+    assert [(m.version, m.name) for m in pg_connect.migrations()] == sqlite_names
 
 
 def test_newer_schema_is_refused_and_left_untouched(url: str) -> None:
@@ -77,7 +77,7 @@ def test_instances_opening_a_fresh_database_at_once_migrate_once(url: str) -> No
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(open_one, range(4)))
     versions = _sql(url, "SELECT version FROM schema_version ORDER BY version")
-    assert versions == [(m.version,) for m in postgres.migrations()]
+    assert versions == [(m.version,) for m in pg_connect.migrations()]
     assert _sql(url, "SELECT value FROM credential_id_seq") == [(0,)]
 
 

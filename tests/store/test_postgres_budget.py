@@ -8,7 +8,7 @@ import psycopg
 
 from otpd.core.model import ThrottleState
 from otpd.core.policy import LOCKED_FOREVER
-from otpd.store import migrate, postgres
+from otpd.store import migrate, pg_connect
 from otpd.store.postgres import PostgresStore
 from tests.support.pgserver import PgServer
 
@@ -18,9 +18,9 @@ NOW = 1_700_000_000
 def test_upgrade_from_version_4_keeps_a_backoff_in_progress(pg_server: PgServer) -> None:
     url = pg_server.create_database("pgbudget")
     with psycopg.connect(url, autocommit=True) as conn:
-        old = [m for m in postgres.migrations() if m.version <= 4]
+        old = [m for m in pg_connect.migrations() if m.version <= 4]
         insert_version = "INSERT INTO schema_version (version, applied_at) VALUES (%s, %s)"
-        migrator = postgres._Migrator(conn)
+        migrator = pg_connect.Migrator(conn)
         migrate.apply(
             migrator, old, split=lambda script: [script], begin="BEGIN", record=insert_version
         )

@@ -129,8 +129,6 @@ class ClientStore(Protocol):
     # --- bearer tokens (Strongbox login) -------------------------------------------------
     def insert_token(self, token: TokenRecord) -> None: ...
 
-    def get_token(self, token_hash: str) -> TokenRecord | None: ...
-
     def get_token_with_client(self, token_hash: str) -> tuple[TokenRecord, ApiClient] | None:
         """The token and its client in one lookup (every bearer-token request); None if the
         token or its client is gone."""
@@ -225,8 +223,6 @@ class CredentialStateStore(Protocol):
         (docs/requirements.md#equal-work); it changes no credential's state
         (docs/requirements.md#throttling)."""
         ...
-
-    def unknown_attempts(self, tenant_id: str) -> int: ...
 
     # --- Token2 enrolment tickets (issue #5): only the SHA-256 of a ticket is stored -----
     def insert_enrolment_ticket(self, ticket: EnrolmentTicket) -> None:
@@ -374,12 +370,9 @@ class AuditStore(Protocol):
     hash (otpd.core.audit). Every store implements it; the database holds the trail so every
     instance writes to one chain."""
 
-    def append_audit(self, entry: AuditEntry) -> AuditEntry:
-        """Link `entry` to the chain head and store it, in one transaction; returns it linked."""
-        ...
-
     def append_audit_batch(self, entries: Sequence[AuditEntry]) -> list[AuditEntry]:
-        """Several entries, linked in order, in one transaction (the trail's group commit)."""
+        """Link `entries` in order to the chain head and store them, in one transaction (the
+        trail's group commit); returns them linked."""
         ...
 
     def list_audit(self, query: AuditQuery) -> list[AuditEntry]: ...

@@ -1,6 +1,6 @@
 """The audit trail's table (issue #13) for the SQL and memory stores: otpd.core.ports.AuditStore.
 
-Mixins like radius_rows.py, using the host store's `_query`, `_change` and `_transaction`.
+Mixins like radius_rows.py, using the host store's plumbing (sql_rows.SqlHost).
 An append reads the chain head and moves it in one write transaction (SQLite: BEGIN
 IMMEDIATE holds the write lock; PostgreSQL: the head row is locked FOR UPDATE), so appends
 from several instances on one database stay one linear chain.
@@ -11,11 +11,12 @@ from several instances on one database stay one linear chain.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from otpd.core.audit import GENESIS, AuditEntry, AuditQuery, chain_hash
+from otpd.store.sql_rows import NamedRow, SqlHost, named_rows
 
 __all__ = ["MemoryAuditRows", "SqlAuditRows"]
 
@@ -29,19 +30,19 @@ _INSERT = (
 )
 
 
-def _entry(row: Sequence[Any]) -> AuditEntry:
+def _entry(row: NamedRow) -> AuditEntry:
     return AuditEntry(
-        seq=int(row[0]),
-        time_us=int(row[1]),
-        tenant=row[2],
-        caller=row[3],
-        source=row[4],
-        request_id=row[5],
-        action=row[6],
-        target=row[7],
-        outcome=row[8],
-        prev_hash=row[9],
-        hash=row[10],
+        seq=int(row["seq"]),
+        time_us=int(row["time_us"]),
+        tenant=row["tenant"],
+        caller=row["caller"],
+        source=row["source"],
+        request_id=row["request_id"],
+        action=row["action"],
+        target=row["target"],
+        outcome=row["outcome"],
+        prev_hash=row["prev_hash"],
+        hash=row["hash"],
     )
 
 
@@ -95,29 +96,22 @@ def _where(query: AuditQuery) -> tuple[str, list[object]]:
 # _MAX_COUNTED rows are counted, so the answer's size and the grouping stay bounded.
 _MAX_COUNTED = 1_000_000
 _THROTTLED = (
-    "SELECT tenant, COUNT(*) FROM (SELECT tenant FROM credential"
+    "SELECT tenant, COUNT(*) AS throttled FROM (SELECT tenant FROM credential"
     " WHERE not_before > ? AND throttled_at <= ? LIMIT ?) AS throttled GROUP BY tenant"
 )
 
 
-class SqlAuditRows:
-    """For a SQL store; statements in SQLite's `?` style, converted by `_audit_sql`."""
+class SqlAuditRows(SqlHost):
+    """For a SQL store (sql_rows.SqlHost)."""
 
-    _audit_sql: Callable[[str], str] = staticmethod(lambda sql: sql)
     _head_lock = ""  # PostgreSQL: " FOR UPDATE"
-    _query: Callable[..., list[Any]]
-    _change: Callable[..., int]
-    _transaction: Callable[[str], Any]
-
-    def append_audit(self, entry: AuditEntry) -> AuditEntry:
-        return self.append_audit_batch([entry])[0]
 
     def append_audit_batch(self, entries: Sequence[AuditEntry]) -> list[AuditEntry]:
         """Link and store `entries` in order, in one transaction (one commit for many)."""
-        sql = self._audit_sql
+        sql = self._sql
         with self._transaction("audit") as tx:
-            head = tx.execute(sql(_HEAD + self._head_lock)).fetchone()
-            seq, last = int(head[0]), head[1]
+            head = named_rows(tx.execute(sql(_HEAD + self._head_lock)))[0]
+            seq, last = int(head["seq"]), head["hash"]
             linked_all = []
             for entry in entries:
                 linked = _linked(entry, seq, last)
@@ -136,23 +130,25 @@ class SqlAuditRows:
         # Only fixed column names are put together here; every value is a parameter.
         order = " DESC" if query.newest_first else ""
         sql = f"SELECT {_COLUMNS} FROM audit{where} ORDER BY seq{order}{limit}"  # noqa: S608
-        return [_entry(row) for row in self._query(self._audit_sql(sql), params)]
+        return [_entry(row) for row in self._named(self._sql(sql), params)]
 
     def audit_head(self) -> tuple[int, str] | None:
-        row = self._query(_HEAD)
-        return None if not row or int(row[0][0]) == 0 else (int(row[0][0]), row[0][1])
+        rows = self._named(_HEAD)
+        if not rows or int(rows[0]["seq"]) == 0:
+            return None
+        return int(rows[0]["seq"]), str(rows[0]["hash"])
 
     def prune_audit(self, before_us: int) -> int:
         """Delete entries older than `before_us` (retention), always keeping the newest, so
         the trail still ends at its head and `otpd audit verify` stays meaningful."""
         sql = "DELETE FROM audit WHERE time_us < ? AND seq < (SELECT seq FROM audit_head)"
-        return self._change(self._audit_sql(sql), (before_us,), "audit")
+        return self._change(self._sql(sql), (before_us,), "audit")
 
     def count_throttled(self, now_s: int) -> dict[str, int]:
         """Credentials throttled or locked at `now_s` (Unix seconds), by tenant; tenants with
         none are absent."""
-        rows = self._query(self._audit_sql(_THROTTLED), (now_s, now_s, _MAX_COUNTED))
-        return {str(tenant): int(count) for tenant, count in rows}
+        rows = self._named(self._sql(_THROTTLED), (now_s, now_s, _MAX_COUNTED))
+        return {str(row["tenant"]): int(row["throttled"]) for row in rows}
 
 
 class MemoryAuditRows:
@@ -165,9 +161,6 @@ class MemoryAuditRows:
             rows = self.__dict__["_audit_rows"] = []
             self.__dict__["_audit_head"] = (0, GENESIS)
         return rows
-
-    def append_audit(self, entry: AuditEntry) -> AuditEntry:
-        return self.append_audit_batch([entry])[0]
 
     def append_audit_batch(self, entries: Sequence[AuditEntry]) -> list[AuditEntry]:
         with self._lock:

@@ -1,33 +1,33 @@
-"""API client lifecycle for the SQL and memory stores (issue #14): revoke, rotate, scopes,
-coarse last-used, and a bearer token looked up together with its client.
+"""API clients and their bearer tokens for the SQL and memory stores: creation and look-up,
+the lifecycle of issue #14 (revoke, rotate, scopes, coarse last-used), and a bearer token looked
+up together with its client.
 
-Mixins, as radius_rows.py, so the lifecycle adds its few methods without growing the store
-modules; they use the host store's own plumbing (`_query`, `_change`, `_transaction`).
-Docs: docs/operations.md#api-clients-list-rotate-revoke.
+Mixins, as radius_rows.py, so sqlite.py and postgres.py share one copy; they use the host
+store's plumbing (sql_rows.SqlHost). Docs: docs/operations.md#api-clients-list-rotate-revoke.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
-from dataclasses import replace
-from typing import Any
+from collections.abc import Iterable, Iterator
+from dataclasses import astuple, replace
 
-from otpd.core.errors import AlreadyExists
+from otpd.core.errors import AlreadyExists, NotFound
 from otpd.core.model import ApiClient, Scope, TokenRecord
+from otpd.store.sql_rows import NamedRow, SqlHost
+from otpd.store.sql_statements import _BY_KEY, _CLIENT
 
-__all__ = ["MemoryClientRows", "SqlClientRows", "client_from_row"]
+__all__ = ["MemoryClientRows", "SqlClientRows", "client_from_row", "token_from_row"]
 
-# A token's columns (TokenRecord's field order), then its client's (as sqlite._CLIENT).
+# A token's columns, then its client's but its tenant (the join makes it the token's): one
+# row, which token_from_row and client_from_row both read by name.
 _BEARER_AND_CLIENT = (
     "SELECT t.token_hash, t.accessor, t.tenant, t.client, t.created_at_us, t.renewed_at_us,"
-    " t.expires_at_us, t.client_key_hash, c.tenant, c.name, c.scopes, c.key_hash, c.created_at,"
+    " t.expires_at_us, t.client_key_hash, c.name, c.scopes, c.key_hash, c.created_at,"
     " c.previous_key_hash, c.previous_key_expires_at_us, c.last_used_at_us"
     " FROM token t JOIN api_client c ON c.tenant = t.tenant AND c.name = t.client"
     " WHERE t.token_hash = ?"
 )
-_TOKEN_FIELDS = 8
 # The previous key is kept (with its expiry) or dropped; `?` is the expiry, NULL to drop.
 # SET's right-hand sides read the row as it was, so `previous_key_hash = key_hash` keeps the
 # outgoing key; a key replaced before its grace ended is gone at once.
@@ -43,17 +43,31 @@ _DEAD_TOKENS = (
 )
 
 
-def client_from_row(row: Sequence[Any]) -> ApiClient:
-    scopes = frozenset(Scope(s) for s in row[2].split(",") if s)
+def client_from_row(row: NamedRow) -> ApiClient:
+    """sql_statements._CLIENT's columns, by name."""
     return ApiClient(
-        tenant=row[0],
-        name=row[1],
-        scopes=scopes,
-        key_hash=row[3],
-        created_at=row[4],
-        previous_key_hash=row[5],
-        previous_key_expires_at_us=row[6],
-        last_used_at_us=row[7],
+        tenant=row["tenant"],
+        name=row["name"],
+        scopes=frozenset(Scope(s) for s in row["scopes"].split(",") if s),
+        key_hash=row["key_hash"],
+        created_at=row["created_at"],
+        previous_key_hash=row["previous_key_hash"],
+        previous_key_expires_at_us=row["previous_key_expires_at_us"],
+        last_used_at_us=row["last_used_at_us"],
+    )
+
+
+def token_from_row(row: NamedRow) -> TokenRecord:
+    """The token table's columns, by name."""
+    return TokenRecord(
+        token_hash=row["token_hash"],
+        accessor=row["accessor"],
+        tenant=row["tenant"],
+        client=row["client"],
+        created_at_us=row["created_at_us"],
+        renewed_at_us=row["renewed_at_us"],
+        expires_at_us=row["expires_at_us"],
+        client_key_hash=row["client_key_hash"],
     )
 
 
@@ -61,41 +75,77 @@ def scopes_text(scopes: Iterable[Scope]) -> str:
     return ",".join(sorted(scopes))
 
 
-class SqlClientRows:
-    """For a SQL store with `_query`, `_change` and `_transaction` (sqlite.py, postgres.py);
-    statements use `?` placeholders, which `_client_sql` translates for another driver."""
+class SqlClientRows(SqlHost):
+    """For a SQL store (sql_rows.SqlHost); `_byte_order` as in record_rows.SqlRecordRows."""
 
-    def _query(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
-        raise NotImplementedError  # the host store's
+    _byte_order = ""
 
-    def _change(self, sql: str, params: Sequence[object], what: str) -> int:
-        raise NotImplementedError  # the host store's
+    def create_client(self, client: ApiClient) -> None:
+        # INSERT ... SELECT so a missing tenant reads as NotFound even when the key hash
+        # clashes with another tenant's client, as in MemoryStore.
+        c = client
+        inserted = self._change(
+            self._sql(
+                "INSERT INTO api_client (tenant, name, scopes, key_hash, created_at)"
+                " SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM tenant WHERE id = ?)"
+            ),
+            (c.tenant, c.name, scopes_text(c.scopes), c.key_hash, c.created_at, c.tenant),
+            "client",
+        )
+        if not inserted:
+            raise NotFound("no such tenant")
 
-    def _transaction(self, what: str) -> AbstractContextManager[Any]:
-        # The host's: it yields sqlite3's connection or psycopg's cursor, whose execute()
-        # both return a cursor with a rowcount.
-        raise NotImplementedError
+    def find_client_by_key_hash(self, key_hash: str) -> ApiClient | None:
+        rows = self._named(self._sql(_CLIENT + _BY_KEY), (key_hash, key_hash))
+        return client_from_row(rows[0]) if rows else None
 
-    @staticmethod
-    def _client_sql(sql: str) -> str:
-        return sql
+    def list_clients(self, tenant_id: str) -> list[ApiClient]:
+        sql = self._sql(_CLIENT + "WHERE tenant = ? ORDER BY name" + self._byte_order)
+        return [client_from_row(row) for row in self._named(sql, (tenant_id,))]
+
+    def get_client(self, tenant_id: str, name: str) -> ApiClient | None:
+        sql = self._sql(_CLIENT + "WHERE tenant = ? AND name = ?")
+        rows = self._named(sql, (tenant_id, name))
+        return client_from_row(rows[0]) if rows else None
+
+    # --- bearer tokens -------------------------------------------------------------------
+    def insert_token(self, token: TokenRecord) -> None:
+        sql = (
+            "INSERT INTO token (token_hash, accessor, tenant, client, created_at_us,"
+            " renewed_at_us, expires_at_us, client_key_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        self._change(self._sql(sql), astuple(token), "token")  # in TokenRecord field order
 
     def get_token_with_client(self, token_hash: str) -> tuple[TokenRecord, ApiClient] | None:
         # One statement: the join also proves the client still exists (a revoked client's
         # tokens are deleted with it, and would not join if one were left).
-        rows = self._query(self._client_sql(_BEARER_AND_CLIENT), (token_hash,))
+        rows = self._named(self._sql(_BEARER_AND_CLIENT), (token_hash,))
         if not rows:
             return None
-        row = rows[0]
-        return TokenRecord(*row[:_TOKEN_FIELDS]), client_from_row(row[_TOKEN_FIELDS:])
+        return token_from_row(rows[0]), client_from_row(rows[0])
 
+    def renew_token(self, token_hash: str, renewed_at_us: int, expires_at_us: int) -> bool:
+        # The expiry test is in the WHERE clause, so a renewal racing the clock cannot revive
+        # an expired token.
+        sql = (
+            "UPDATE token SET renewed_at_us = ?, expires_at_us = ?"
+            " WHERE token_hash = ? AND expires_at_us > ?"
+        )
+        params = (renewed_at_us, expires_at_us, token_hash, renewed_at_us)
+        return self._change(self._sql(sql), params, "token") == 1
+
+    def delete_expired_tokens(self, now_us: int) -> int:
+        sql = self._sql("DELETE FROM token WHERE expires_at_us <= ?")
+        return self._change(sql, (now_us,), "token")
+
+    # --- lifecycle (issue #14) -----------------------------------------------------------
     def delete_client(self, tenant_id: str, name: str) -> bool:
         with self._transaction("client") as cur:
             cur.execute(
-                self._client_sql("DELETE FROM token WHERE tenant = ? AND client = ?"),
+                self._sql("DELETE FROM token WHERE tenant = ? AND client = ?"),
                 (tenant_id, name),
             )
-            sql = self._client_sql("DELETE FROM api_client WHERE tenant = ? AND name = ?")
+            sql = self._sql("DELETE FROM api_client WHERE tenant = ? AND name = ?")
             return bool(cur.execute(sql, (tenant_id, name)).rowcount)
 
     def rotate_client_key(
@@ -104,15 +154,15 @@ class SqlClientRows:
         expiry = previous_expires_at_us
         with self._transaction("client") as cur:
             params = (expiry, expiry, key_hash, tenant_id, name)
-            if not cur.execute(self._client_sql(_ROTATE), params).rowcount:
+            if not cur.execute(self._sql(_ROTATE), params).rowcount:
                 return False
-            cur.execute(self._client_sql(_DEAD_TOKENS), (tenant_id, name))
+            cur.execute(self._sql(_DEAD_TOKENS), (tenant_id, name))
             return True
 
     def set_client_scopes(self, tenant_id: str, name: str, scopes: frozenset[Scope]) -> bool:
         sql = "UPDATE api_client SET scopes = ? WHERE tenant = ? AND name = ?"
         params = (scopes_text(scopes), tenant_id, name)
-        return bool(self._change(self._client_sql(sql), params, "client"))
+        return bool(self._change(self._sql(sql), params, "client"))
 
     def touch_client(self, tenant_id: str, name: str, now_us: int, stale_before_us: int) -> bool:
         # Conditional: of the instances that see a stale value at once, one writes.
@@ -121,7 +171,7 @@ class SqlClientRows:
             " WHERE tenant = ? AND name = ? AND last_used_at_us < ?"
         )
         params = (now_us, tenant_id, name, stale_before_us)
-        return bool(self._change(self._client_sql(sql), params, "client"))
+        return bool(self._change(self._sql(sql), params, "client"))
 
 
 class MemoryClientRows:

@@ -1,7 +1,7 @@
 """The admin console's tables (issue #16) for the SQL and memory stores: ports.ConsoleStore.
 
-Mixins like radius_rows.py: they use the host store's `_query`/`_change` and its placeholder
-hook `_radius_sql`, so sqlite.py and postgres.py each gain them with one base class.
+Mixins like radius_rows.py: they use the host store's plumbing (sql_rows.SqlHost), so sqlite.py
+and postgres.py each gain them with one base class.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from otpd.core.console import AdminAccount, ConsoleSession, CredentialPage
 from otpd.core.errors import AlreadyExists, NotFound
 from otpd.core.model import CredentialRecord, Tenant, TokenRecord
 from otpd.store import sql_statements
-from otpd.store.sql_rows import credential_from_row
+from otpd.store.sql_rows import NamedRow, SqlHost, credential_from_row
 
 __all__ = ["MemoryConsoleRows", "SqlConsoleRows"]
 
@@ -27,25 +27,34 @@ _SESSION = "SELECT session_hash, admin, csrf, created_at_us, seen_at_us FROM con
 _PREFIX_END = "\x7f"
 
 
-class SqlConsoleRows:
-    def _query(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
-        raise NotImplementedError  # the host store's
+def _admin(row: NamedRow) -> AdminAccount:
+    return AdminAccount(
+        name=row["name"],
+        tenant=row["tenant"],
+        password_hash=row["password_hash"],
+        credential=row["credential"],
+        created_at=row["created_at"],
+    )
 
-    def _named(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
-        raise NotImplementedError  # the host store's: rows read by column name
 
-    def _change(self, sql: str, params: Sequence[object], what: str) -> int:
-        raise NotImplementedError  # the host store's
+def _session(row: NamedRow) -> ConsoleSession:
+    return ConsoleSession(
+        session_hash=row["session_hash"],
+        admin=row["admin"],
+        csrf=row["csrf"],
+        created_at_us=row["created_at_us"],
+        seen_at_us=row["seen_at_us"],
+    )
 
-    @staticmethod
-    def _radius_sql(sql: str) -> str:
-        return sql
+
+class SqlConsoleRows(SqlHost):
+    """For a SQL store (sql_rows.SqlHost)."""
 
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
-        return self._query(self._radius_sql(sql), params)
+        return self._named(self._sql(sql), params)
 
     def _write(self, sql: str, params: Sequence[object], what: str) -> int:
-        return self._change(self._radius_sql(sql), params, what)
+        return self._change(self._sql(sql), params, what)
 
     def insert_admin(self, admin: AdminAccount) -> None:
         if self.get_admin(admin.name) is not None:
@@ -59,7 +68,7 @@ class SqlConsoleRows:
 
     def get_admin(self, name: str) -> AdminAccount | None:
         rows = self._rows(_ADMIN + "WHERE name = ?", (name,))
-        return AdminAccount(*rows[0]) if rows else None
+        return _admin(rows[0]) if rows else None
 
     def insert_session(self, session: ConsoleSession) -> None:
         s = session
@@ -82,7 +91,7 @@ class SqlConsoleRows:
         with getattr(self, "_write_lock", contextlib.nullcontext()):
             rows = self._rows(sql, (now_us, session_hash, now_us - idle_us, now_us - absolute_us))
         if rows:
-            return ConsoleSession(*rows[0])
+            return _session(rows[0])
         self.delete_session(session_hash)  # expired (or never was): gone either way
         return None
 
@@ -111,7 +120,7 @@ class SqlConsoleRows:
             + f"WHERE tenant = ? AND {lower} AND name < ? ORDER BY name LIMIT ?"
         )
         params = (tenant_id, start, prefix + _PREFIX_END, limit + 1)
-        rows = [credential_from_row(row) for row in self._named(self._radius_sql(sql), params)]
+        rows = [credential_from_row(row) for row in self._rows(sql, params)]
         return _page(rows, limit)
 
 

@@ -40,7 +40,8 @@ class _Sqlite:
         return self.conn.execute(sql, params).fetchall()
 
     def columns(self, table: str) -> list[str]:
-        return [str(row[1]) for row in self._all(f"PRAGMA table_info({table})")]
+        sql = "SELECT name FROM pragma_table_info(?) ORDER BY cid"
+        return [str(row[0]) for row in self._all(sql, (table,))]
 
     def count(self, table: str) -> int:
         return int(self._all(f"SELECT COUNT(*) FROM {table}")[0][0])  # noqa: S608 (our names)

@@ -2,19 +2,19 @@
 table, the compare-and-set re-encryption of sealed columns, the atomic swap of seal meta
 values for a rekey, and the cascading delete of a tenant.
 
-Mixins like radius_rows.py: they use the host store's `_query`, `_change` and `_transaction`
-(or `_lock` in memory), so every backend keeps one contract (tests/store/test_key_rows.py).
+Mixins like radius_rows.py: they use the host store's plumbing (sql_rows.SqlHost), or `_lock`
+in memory, so every backend keeps one contract (tests/store/test_key_rows.py).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any, NamedTuple
 
 from otpd.core.model import ApiClient, CredentialRecord, Tenant
+from otpd.store.sql_rows import NamedRow, SqlHost
 
 __all__ = ["MemoryKeyRows", "SealedRow", "SqlKeyRows", "TenantKeyRow"]
 
@@ -52,30 +52,21 @@ _TENANT_TABLES = (
 )
 
 
-class SqlKeyRows:
-    """For sqlite.py and postgres.py; statements use `?` and go through `_key_sql`."""
+def _tenant_key(row: NamedRow) -> TenantKeyRow:
+    return TenantKeyRow(row["tenant"], row["version"], row["wrapped"], row["created_at"])
 
-    def _query(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
-        raise NotImplementedError  # the host store's
 
-    def _change(self, sql: str, params: Sequence[object], what: str) -> int:
-        raise NotImplementedError  # the host store's
-
-    def _transaction(self, what: str) -> AbstractContextManager[Any]:
-        raise NotImplementedError  # the host store's
-
-    @staticmethod
-    def _key_sql(sql: str) -> str:
-        return sql
+class SqlKeyRows(SqlHost):
+    """For sqlite.py and postgres.py (sql_rows.SqlHost)."""
 
     def tenant_keys(self, tenant_id: str) -> list[TenantKeyRow]:
         sql = "SELECT tenant, version, wrapped, created_at FROM tenant_key WHERE tenant = ?"
-        rows = self._query(self._key_sql(sql + " ORDER BY version"), (tenant_id,))
-        return [TenantKeyRow(*row) for row in rows]
+        rows = self._named(self._sql(sql + " ORDER BY version"), (tenant_id,))
+        return [_tenant_key(row) for row in rows]
 
     def all_tenant_keys(self) -> list[TenantKeyRow]:
         sql = "SELECT tenant, version, wrapped, created_at FROM tenant_key ORDER BY tenant, version"
-        return [TenantKeyRow(*row) for row in self._query(self._key_sql(sql))]
+        return [_tenant_key(row) for row in self._named(sql)]
 
     def add_tenant_key(self, tenant_id: str, version: int, wrapped: str, created_at: int) -> bool:
         """Insert unless that version exists: two writers racing on one version, one wins."""
@@ -84,22 +75,24 @@ class SqlKeyRows:
             "INSERT INTO tenant_key (tenant, version, wrapped, created_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (tenant, version) DO NOTHING"
         )
-        return bool(self._change(self._key_sql(sql), tuple(row), "tenant key"))
+        return bool(self._change(self._sql(sql), tuple(row), "tenant key"))
 
     def retire_tenant_key(self, tenant_id: str, version: int) -> bool:
         sql = "DELETE FROM tenant_key WHERE tenant = ? AND version = ?"
-        return bool(self._change(self._key_sql(sql), (tenant_id, version), "tenant key"))
+        return bool(self._change(self._sql(sql), (tenant_id, version), "tenant key"))
 
     def sealed_rows(self, after_id: int, limit: int) -> list[SealedRow]:
         """Credentials with id > after_id, in id order, then (once after_id passes them all)
         nothing: NAS rows come from nas_sealed_rows."""
         sql = "SELECT id, tenant, secret FROM credential WHERE id > ? ORDER BY id LIMIT ?"
-        rows = self._query(self._key_sql(sql), (after_id, limit))
-        return [SealedRow("credential", t, str(i), bytes(b)) for i, t, b in rows]
+        rows = self._named(self._sql(sql), (after_id, limit))
+        return [
+            SealedRow("credential", r["tenant"], str(r["id"]), bytes(r["secret"])) for r in rows
+        ]
 
     def nas_sealed_rows(self) -> list[SealedRow]:
-        rows = self._query("SELECT tenant, name, secret FROM radius_nas ORDER BY tenant, name")
-        return [SealedRow("nas", t, n, bytes(b)) for t, n, b in rows]
+        rows = self._named("SELECT tenant, name, secret FROM radius_nas ORDER BY tenant, name")
+        return [SealedRow("nas", r["tenant"], r["name"], bytes(r["secret"])) for r in rows]
 
     def reseal(self, row: SealedRow, new_blob: bytes) -> bool:
         """Compare-and-set: replaced only if the column still holds row.blob, so a concurrent
@@ -110,12 +103,12 @@ class SqlKeyRows:
         else:
             sql = "UPDATE radius_nas SET secret = ? WHERE tenant = ? AND name = ? AND secret = ?"
             params = (new_blob, row.tenant, row.ref, row.blob)
-        return bool(self._change(self._key_sql(sql), params, "secret"))
+        return bool(self._change(self._sql(sql), params, "secret"))
 
     def swap_meta(self, changes: Mapping[str, tuple[str, str]]) -> bool:
         """Replace every meta value {key: (expected, new)} in one transaction, or none when any
         value is not the expected one (a rekey racing another rekey)."""
-        sql = self._key_sql("UPDATE meta SET value = ? WHERE key = ? AND value = ?")
+        sql = self._sql("UPDATE meta SET value = ? WHERE key = ? AND value = ?")
         try:
             with self._transaction("meta") as tx:
                 for key, (old, new) in changes.items():
@@ -130,10 +123,10 @@ class SqlKeyRows:
             "INSERT INTO meta (key, value) VALUES (?, ?)"
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
         )
-        self._change(self._key_sql(sql), (key, value), "meta")
+        self._change(self._sql(sql), (key, value), "meta")
 
     def delete_meta(self, key: str) -> None:
-        self._change(self._key_sql("DELETE FROM meta WHERE key = ?"), (key,), "meta")
+        self._change(self._sql("DELETE FROM meta WHERE key = ?"), (key,), "meta")
 
     def delete_tenant(self, tenant_id: str, *, erase: bool = False) -> dict[str, int]:
         """Delete the tenant and everything it owns in one transaction; with `erase` its keys
@@ -151,16 +144,16 @@ class SqlKeyRows:
         self, tx: Any, tenant_id: str, tables: Sequence[str], counts: dict[str, int]
     ) -> None:
         # A console admin's TOTP credential lives in the `system` tenant (docs/console.md).
-        admins = self._key_sql(
+        admins = self._sql(
             "DELETE FROM credential WHERE tenant = 'system'"
             " AND name IN (SELECT credential FROM console_admin WHERE tenant = ?)"
         )
         counts["admin credentials"] = tx.execute(admins, (tenant_id,)).rowcount
         for table in tables:
             # Table names come from the constants above, never from input.
-            sql = self._key_sql(f"DELETE FROM {table} WHERE tenant = ?")  # noqa: S608
+            sql = self._sql(f"DELETE FROM {table} WHERE tenant = ?")  # noqa: S608
             counts[table] = tx.execute(sql, (tenant_id,)).rowcount
-        gone = tx.execute(self._key_sql("DELETE FROM tenant WHERE id = ?"), (tenant_id,))
+        gone = tx.execute(self._sql("DELETE FROM tenant WHERE id = ?"), (tenant_id,))
         if gone.rowcount != 1:
             raise _NoTenant
 

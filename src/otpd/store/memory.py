@@ -206,19 +206,12 @@ class MemoryStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audit 
             if tenant_id in self._tenants:
                 self._unknown_attempts[tenant_id] = self._unknown_attempts.get(tenant_id, 0) + 1
 
-    def unknown_attempts(self, tenant_id: str) -> int:
-        return self._unknown_attempts.get(tenant_id, 0)
-
     # --- tokens --------------------------------------------------------------------------
     def insert_token(self, token: TokenRecord) -> None:
         with self._lock:
             if token.token_hash in self._tokens:
                 raise AlreadyExists("token exists")
             self._tokens[token.token_hash] = token
-
-    def get_token(self, token_hash: str) -> TokenRecord | None:
-        with self._lock:
-            return self._tokens.get(token_hash)
 
     def renew_token(self, token_hash: str, renewed_at_us: int, expires_at_us: int) -> bool:
         with self._lock:

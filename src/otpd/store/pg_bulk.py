@@ -17,14 +17,10 @@ import psycopg
 from otpd.core.errors import NotFound
 from otpd.core.model import CredentialRecord
 from otpd.store import sql_statements
+from otpd.store.pg_connect import pg_sql as _pg
 from otpd.store.sql_rows import credential_config, credential_from_row
 
 __all__ = ["BY_NAMES", "RAISE_FLOOR", "write_batch"]
-
-
-def _pg(sql: str) -> str:
-    return sql.replace("?", "%s")
-
 
 BY_NAMES = _pg(sql_statements._CREDENTIAL) + "WHERE tenant = %s AND name = ANY(%s)"
 _INSERT = _pg(sql_statements._INSERT_CREDENTIAL)

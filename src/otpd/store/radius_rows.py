@@ -1,7 +1,7 @@
 """The RADIUS tables (issue #15) for the SQL and memory stores: otpd.core.ports.NasStore.
 
 Mixins, so the RADIUS front-end adds its few methods without growing the store modules; they
-use the host store's own plumbing (`_query`, `_change`, `_lock`).
+use the host store's own plumbing (sql_rows.SqlHost, or `_lock` in memory).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from otpd.core.errors import AlreadyExists, NotFound
 from otpd.core.model import CredentialRecord, Tenant
 from otpd.core.nas import MaPolicy, NasClient, NasMode, RadiusChallenge
+from otpd.store.sql_rows import NamedRow, SqlHost
 
 __all__ = ["MemoryRadiusRows", "SqlRadiusRows"]
 
@@ -37,13 +38,13 @@ def _settings(nas: NasClient) -> str:
     )
 
 
-def _nas(row: Sequence[Any]) -> NasClient:
-    settings = json.loads(row[4])
+def _nas(row: NamedRow) -> NasClient:
+    settings = json.loads(row["settings"])
     return NasClient(
-        tenant=row[0],
-        name=row[1],
-        networks=tuple(json.loads(row[2])),
-        sealed_secret=bytes(row[3]),
+        tenant=row["tenant"],
+        name=row["name"],
+        networks=tuple(json.loads(row["networks"])),
+        sealed_secret=bytes(row["secret"]),
         mode=NasMode(settings["mode"]),
         message_authenticator=MaPolicy(settings["message_authenticator"]),
         strip_realm=bool(settings["strip_realm"]),
@@ -51,31 +52,19 @@ def _nas(row: Sequence[Any]) -> NasClient:
         group_attribute=settings["group_attribute"],
         ldap_url=settings["ldap_url"],
         ldap_bind_dn=settings["ldap_bind_dn"],
-        ma_seen=bool(row[5]),
-        created_at=row[6],
+        ma_seen=bool(row["ma_seen"]),
+        created_at=row["created_at"],
     )
 
 
-class SqlRadiusRows:
-    """For a SQL store with `_query` and `_change` (sqlite.py). The statements are written with
-    `?` placeholders; a store whose driver wants another style sets `_radius_sql` to its own
-    translation (PostgreSQL's `%s`). Nothing here is specific to one dialect otherwise."""
-
-    def _query(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
-        raise NotImplementedError  # the host store's
-
-    def _change(self, sql: str, params: Sequence[object], what: str) -> int:
-        raise NotImplementedError  # the host store's
-
-    @staticmethod
-    def _radius_sql(sql: str) -> str:
-        return sql
+class SqlRadiusRows(SqlHost):
+    """For a SQL store (sql_rows.SqlHost). Nothing here is specific to one dialect."""
 
     def _nas_rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
-        return self._query(self._radius_sql(sql), params)
+        return self._named(self._sql(sql), params)
 
     def _nas_write(self, sql: str, params: Sequence[object], what: str) -> int:
-        return self._change(self._radius_sql(sql), params, what)
+        return self._change(self._sql(sql), params, what)
 
     def insert_nas(self, nas: NasClient) -> None:
         inserted = self._nas_write(
@@ -127,7 +116,12 @@ class SqlRadiusRows:
         # The host's lock for its writers, if it has one (SQLite queues them in-process).
         with getattr(self, "_write_lock", contextlib.nullcontext()):
             rows = self._nas_rows(sql, (state_hash, now_us))
-        return RadiusChallenge(state_hash, *rows[0]) if rows else None
+        if not rows:
+            return None
+        row = rows[0]
+        return RadiusChallenge(
+            state_hash, row["tenant"], row["nas"], row["user_name"], row["expires_at_us"]
+        )
 
     def delete_expired_radius_challenges(self, now_us: int) -> int:
         sql = "DELETE FROM radius_challenge WHERE expires_at_us <= ?"
@@ -139,14 +133,16 @@ class SqlRadiusRows:
         )
         if not found:
             return False
+        credential_id = found[0]["id"]
         if label is None:
-            self._nas_write("DELETE FROM radius_group WHERE credential_id = ?", found[0], "group")
+            sql = "DELETE FROM radius_group WHERE credential_id = ?"
+            self._nas_write(sql, (credential_id,), "group")
         else:
             sql = (
                 "INSERT INTO radius_group (credential_id, label) VALUES (?, ?)"
                 " ON CONFLICT (credential_id) DO UPDATE SET label = excluded.label"
             )
-            self._nas_write(sql, (found[0][0], label), "group")
+            self._nas_write(sql, (credential_id, label), "group")
         return True
 
     def get_radius_group(self, tenant_id: str, credential: str) -> str | None:
@@ -155,7 +151,7 @@ class SqlRadiusRows:
             " WHERE c.tenant = ? AND c.name = ?",
             (tenant_id, credential),
         )
-        return str(rows[0][0]) if rows else None
+        return str(rows[0]["label"]) if rows else None
 
 
 def _nas_row(nas: NasClient) -> tuple[object, ...]:

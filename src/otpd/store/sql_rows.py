@@ -1,10 +1,15 @@
 """Rows <-> model for the SQL stores: one mapping function per record type, used by sqlite.py,
 postgres.py and pg_bulk.py alike. Rows are read by column NAME (sqlite3.Row for SQLite,
-psycopg's dict_row for PostgreSQL), so a column added to a SELECT cannot shift the others."""
+psycopg's dict_row for PostgreSQL), so a column added to a SELECT cannot shift the others.
+
+`SqlHost` is the plumbing every SQL mixin (the *_rows.py modules) takes from its host store.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from otpd.core.model import (
@@ -18,8 +23,10 @@ from otpd.core.model import (
 
 __all__ = [
     "NamedRow",
+    "SqlHost",
     "credential_config",
     "credential_from_row",
+    "named_rows",
     "tenant_from_row",
     "tenant_settings",
 ]
@@ -29,6 +36,47 @@ class NamedRow(Protocol):
     """A row read by column name: sqlite3.Row or a psycopg dict_row."""
 
     def __getitem__(self, column: str, /) -> Any: ...
+
+
+class _Cursor(Protocol):
+    """What sqlite3's and psycopg's cursors share (PEP 249)."""
+
+    @property
+    def description(self) -> Sequence[Sequence[Any]] | None: ...
+
+    def fetchall(self) -> Sequence[Sequence[Any]]: ...
+
+
+def named_rows(cursor: _Cursor) -> list[dict[str, Any]]:
+    """The rest of `cursor`'s rows by column name, for a statement run inside a transaction
+    (where the host hands out its raw connection or cursor, not `_named`)."""
+    names = [column[0] for column in cursor.description or ()]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+class SqlHost:
+    """What the SQL mixins use of their host store (sqlite.SqliteStore, postgres.PostgresStore).
+
+    Every mixin statement is written in SQLite's `?` style and passed through `_sql`, which a
+    store whose driver spells placeholders otherwise overrides (pg_connect.pg_sql)."""
+
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return sql
+
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        raise NotImplementedError  # the host store's: rows as tuples
+
+    def _named(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        raise NotImplementedError  # the host store's: rows read by column name
+
+    def _change(self, sql: str, params: Sequence[object], what: str) -> int:
+        raise NotImplementedError  # the host store's: a write's rowcount
+
+    def _transaction(self, what: str) -> AbstractContextManager[Any]:
+        # The host's: it yields sqlite3's connection or psycopg's cursor, whose execute()
+        # both return a cursor with a rowcount.
+        raise NotImplementedError
 
 
 def tenant_settings(tenant: Tenant) -> str:

@@ -1,7 +1,8 @@
 """The SQL text of the tenant, client, credential and token statements, in SQLite's `?` style.
 
-sqlite.py runs them as they are; postgres.py and pg_bulk.py rewrite the placeholders, so the
-two stores cannot drift apart (docs/design.md#storage).
+sqlite.py and the shared mixins (record_rows.py, client_rows.py) run them through the host's
+`_sql`, which postgres.py sets to pg_connect.pg_sql, so the two stores cannot drift apart
+(docs/design.md#storage).
 """
 
 from __future__ import annotations
@@ -58,8 +59,4 @@ _IMPORT_REPLACE = (
     + ", last_step = MAX(last_step, ?), "
     + _CLEAR_FAILURES
     + " WHERE id = ? AND tenant = ?"
-)
-_BEARER = (  # columns in TokenRecord field order
-    "SELECT token_hash, accessor, tenant, client, created_at_us, renewed_at_us, expires_at_us,"
-    " client_key_hash FROM token "
 )

@@ -6,37 +6,23 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import astuple
 from pathlib import Path
-from typing import Any
 
 from otpd.core.errors import NotFound
 from otpd.core.model import CredentialRecord
-from otpd.store.sql_rows import credential_config, credential_from_row
+from otpd.store.sql_rows import SqlHost, credential_config, credential_from_row
 from otpd.store.sql_statements import _CREDENTIAL, _IMPORT_REPLACE, _INSERT_CREDENTIAL
 from otpd.store.sqlite_connect import translate
 
 __all__ = ["SqliteBulkRows"]
 
 
-class SqliteBulkRows:
-    """For sqlite.SqliteStore: `_query`, `_change`, `_transaction`, `_connection` and
+class SqliteBulkRows(SqlHost):
+    """For sqlite.SqliteStore: the plumbing (sql_rows.SqlHost), `_connection` and
     `_write_lock` are the host store's."""
 
     _write_lock: threading.Lock
-
-    def _query(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
-        raise NotImplementedError  # the host store's
-
-    def _named(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
-        raise NotImplementedError  # the host store's
-
-    def _change(self, sql: str, params: Sequence[object], what: str) -> int:
-        raise NotImplementedError  # the host store's
-
-    def _transaction(self, what: str) -> AbstractContextManager[sqlite3.Connection]:
-        raise NotImplementedError  # the host store's
 
     def _connection(self) -> sqlite3.Connection:
         raise NotImplementedError  # the host store's
@@ -47,7 +33,7 @@ class SqliteBulkRows:
             rows = self._query(
                 "UPDATE credential_id_seq SET value = value + ? RETURNING value", (count,)
             )
-        last = int(rows[0][0])
+        last = int(rows[0][0])  # the one value RETURNING gives
         return list(range(last - count + 1, last + 1))
 
     def get_credentials_by_name(

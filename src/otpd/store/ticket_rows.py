@@ -1,34 +1,24 @@
 """Token2 enrolment tickets (issue #5) in SQL, shared by the SQLite and PostgreSQL stores, as
-radius_rows.py shares the NAS tables: statements use `?`, and a store whose driver wants
-another placeholder style sets `_ticket_sql` to its own rewrite."""
+radius_rows.py shares the NAS tables (plumbing: sql_rows.SqlHost)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import astuple
-from typing import Any
 
 from otpd.core.enrolment import EnrolmentTicket
 from otpd.core.errors import NotFound
+from otpd.store.sql_rows import SqlHost
 
 __all__ = ["SqlTicketRows"]
 
 
-class SqlTicketRows:
-    def _query(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
-        raise NotImplementedError  # the host store's
-
-    def _change(self, sql: str, params: Sequence[object], what: str) -> int:
-        raise NotImplementedError  # the host store's
-
-    @staticmethod
-    def _ticket_sql(sql: str) -> str:
-        return sql
+class SqlTicketRows(SqlHost):
+    """For a SQL store (sql_rows.SqlHost)."""
 
     def insert_enrolment_ticket(self, ticket: EnrolmentTicket) -> None:
         # INSERT ... SELECT: a credential of another tenant reads as missing, like a deleted one.
         inserted = self._change(
-            self._ticket_sql(
+            self._sql(
                 "INSERT INTO enrolment_ticket (ticket_hash, tenant, credential_id, expires_at_us)"
                 " SELECT ?, ?, ?, ? WHERE EXISTS"
                 " (SELECT 1 FROM credential WHERE id = ? AND tenant = ?)"
@@ -40,19 +30,27 @@ class SqlTicketRows:
             raise NotFound("no such credential")
 
     def get_enrolment_ticket(self, ticket_hash: str) -> EnrolmentTicket | None:
-        rows = self._query(
-            self._ticket_sql(
+        rows = self._named(
+            self._sql(
                 "SELECT ticket_hash, tenant, credential_id, expires_at_us FROM enrolment_ticket"
                 " WHERE ticket_hash = ?"
             ),
             (ticket_hash,),
         )
-        return EnrolmentTicket(*rows[0]) if rows else None
+        if not rows:
+            return None
+        row = rows[0]
+        return EnrolmentTicket(
+            ticket_hash=row["ticket_hash"],
+            tenant=row["tenant"],
+            credential_id=row["credential_id"],
+            expires_at_us=row["expires_at_us"],
+        )
 
     def delete_expired_enrolment_tickets(self, now_us: int) -> int:
-        sql = self._ticket_sql("DELETE FROM enrolment_ticket WHERE expires_at_us <= ?")
+        sql = self._sql("DELETE FROM enrolment_ticket WHERE expires_at_us <= ?")
         return self._change(sql, (now_us,), "enrolment ticket")
 
     def delete_enrolment_tickets(self, tenant_id: str, credential_id: int) -> int:
         sql = "DELETE FROM enrolment_ticket WHERE tenant = ? AND credential_id = ?"
-        return self._change(self._ticket_sql(sql), (tenant_id, credential_id), "enrolment ticket")
+        return self._change(self._sql(sql), (tenant_id, credential_id), "enrolment ticket")
