@@ -25,7 +25,8 @@ with warnings.catch_warnings():  # Starlette would rather have httpx2; httpx is 
 
 from otpd.settings import Settings
 from otpd.web.app import create_app
-from tests.fuzz.strategies import (
+from tests.support.deployment import create_roles
+from tests.support.strategies import (
     BODIES,
     CONTENT_TYPES,
     HEADER_BYTES,
@@ -34,10 +35,8 @@ from tests.fuzz.strategies import (
     TOKEN2_PARAMS,
     TOKEN2_VALUES,
 )
-from tests.support.server import create_client_key
 
 SOME = settings(max_examples=150, deadline=None)
-SCOPES = ["read", "write", "verify", "code", "reveal"]
 
 
 @dataclass
@@ -53,7 +52,7 @@ class App:
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     data_dir: Path = tmp_path_factory.mktemp("fuzz") / "data"
-    key = create_client_key(data_dir, "acme", "admin", SCOPES)
+    key = create_roles(data_dir, ("admin",))["admin"]
     application = create_app(replace(Settings(), data_dir=data_dir))
     with TestClient(application, base_url="http://otpd") as http:
         login = http.post("/v1/login", json={"username": "admin", "password": key})

@@ -13,13 +13,13 @@ from pathlib import Path
 import psycopg
 import pyotp
 
+from tests.support import builders as b
 from tests.support import server as harness
 from tests.support.clients import Cred
 from tests.support.deployment import prepare
 from tests.support.pgserver import PgServer
 from tests.support.scale import strongbox
 from tests.support.server import run_cli
-from tests.transfer import builders as b
 
 
 def _import(data_dir: Path, pg_url: str, export: Path, *extra: str) -> dict[str, object]:
