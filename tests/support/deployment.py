@@ -21,12 +21,13 @@ import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from tests.support.clients import T2, Cred, Phenix, Sb, basic
 from tests.support.server import Server, free_port, operator, register_secret
 
+C = TypeVar("C", Sb, T2, Phenix)
 ALL = ("read", "write", "verify", "code", "reveal")
 ROLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "admin": ("acme", ALL),
@@ -85,29 +86,30 @@ class Deployment:
 
     def sb(self, role: str = "admin", on: Server | None = None) -> Sb:
         """A logged-in Strongbox session for the role (one login per role and instance)."""
-        server = on or self.server
-        made = self._clients.get(("sb", role, server, server.url))
-        if not isinstance(made, Sb):
-            made = Sb.login(server.url, role, self.keys[role], **self.http_options)
-            self._clients["sb", role, server, server.url] = made
-        return made
+        return self._client(Sb, role, on)
 
     def t2(self, role: str = "admin", on: Server | None = None) -> T2:
         """A Token2 client sending the role's key as api_key."""
-        server = on or self.server
-        made = self._clients.get(("t2", role, server, server.url))
-        if not isinstance(made, T2):
-            made = T2(self.http(server), self.keys[role])
-            self._clients["t2", role, server, server.url] = made
-        return made
+        return self._client(T2, role, on)
 
     def phenix(self, role: str = "admin", on: Server | None = None) -> Phenix:
         """A PhenixID client with the role's Basic credentials and its tenant header."""
+        return self._client(Phenix, role, on)
+
+    def _client(self, kind: type[C], role: str, on: Server | None) -> C:
+        """One client of each kind per role and instance (`on`, or the first), kept until
+        `close`: a restarted instance has a new URL, and gets new clients."""
         server = on or self.server
-        made = self._clients.get(("phenix", role, server, server.url))
-        if not isinstance(made, Phenix):
-            made = Phenix(self.http(server), ROLES[role][0], self.basic(role))
-            self._clients["phenix", role, server, server.url] = made
+        made = self._clients.get((kind.__name__, role, server, server.url))
+        if not isinstance(made, kind):
+            if kind is Sb:
+                made = Sb.login(server.url, role, self.keys[role], **self.http_options)
+            elif kind is T2:
+                made = T2(self.http(server), self.keys[role])
+            else:
+                made = Phenix(self.http(server), ROLES[role][0], self.basic(role))
+            assert isinstance(made, kind)
+            self._clients[kind.__name__, role, server, server.url] = made
         return made
 
     def enrol(
