@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.deployment import prepare
-from tests.support.server import Server, run_cli
+from tests.support.server import Server, run_cli, unseal
 
 VENDOR_PATHS = [
     ("GET", "/v1/config/strongbox/totp"),
@@ -34,12 +34,6 @@ def _init(data_dir: Path) -> list[str]:
     out = json.loads(result.stdout)
     assert out["threshold"] == 3 and len(set(out["shares"])) == 5
     return list(out["shares"])
-
-
-def _unseal(url: str, share: str) -> str:
-    result = run_cli("unseal", "--url", url, input=share + "\n")
-    assert result.returncode == 0, result.stderr
-    return result.stdout.splitlines()[0]  # a second line tells the ceremony's nonce
 
 
 def _assert_sealed_everywhere(server: Server) -> None:
@@ -67,12 +61,12 @@ def test_shamir_lifecycle(tmp_path: Path) -> None:
     with deployment.start("sealed"):
         server = deployment.server
         _assert_sealed_everywhere(server)
-        assert _unseal(server.url, shares[4]) == "sealed: 1 of 3 shares given"
+        assert unseal(server.url, shares[4]) == "sealed: 1 of 3 shares given"
         bad = run_cli("unseal", "--url", server.url, input="1:" + "00" * 32 + "\n")
         assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1
-        assert _unseal(server.url, shares[1]) == "sealed: 2 of 3 shares given"
+        assert unseal(server.url, shares[1]) == "sealed: 2 of 3 shares given"
         _assert_sealed_everywhere(server)
-        assert _unseal(server.url, shares[2]) == "unsealed"
+        assert unseal(server.url, shares[2]) == "unsealed"
 
         sb = deployment.sb("noreveal")
         assert sb.create("alice", secret=os.urandom(20)).status_code == 201
@@ -85,7 +79,7 @@ def test_shamir_lifecycle(tmp_path: Path) -> None:
         assert sealed.returncode == 0, sealed.stderr
         _assert_sealed_everywhere(server)
         for share in (shares[0], shares[3], shares[1]):
-            _unseal(server.url, share)
+            unseal(server.url, share)
         # nothing changed while sealed: the code from before is still accepted, once
         assert sb.verify("alice", code).json() == {"valid": True}
         assert sb.verify("alice", code).json() == {"valid": False}
@@ -95,7 +89,7 @@ def test_shamir_lifecycle(tmp_path: Path) -> None:
         server = deployment.server
         _assert_sealed_everywhere(server)
         for share in shares[:3]:
-            _unseal(server.url, share)
+            unseal(server.url, share)
         sb = deployment.sb("noreveal")
         assert sb.get("/v1/config/strongbox/totp/alice").status_code == 200
         assert sb.verify("alice", sb.code("alice")).json()["valid"] in (True, False)
@@ -107,7 +101,7 @@ def test_unseal_reaches_every_worker(tmp_path: Path, workers: str) -> None:
     shares = _init(data_dir)
     with Server(data_dir, "--workers", workers, name="sealed-workers") as server:
         for share in shares[:3]:
-            _unseal(server.url, share)
+            unseal(server.url, share)
         with server.client() as http:
             # new connections land on either worker; every one must see the unsealed state
             for _ in range(30):

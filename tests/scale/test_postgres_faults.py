@@ -16,7 +16,6 @@ import pytest
 from tests.support.clients import PHENIX_PATH, Cred
 from tests.support.deployment import Deployment, start_deployment
 from tests.support.pgserver import PgServer
-from tests.support.server import Server
 
 ENV = {"OTPD_DATABASE_STATEMENT_TIMEOUT": "2", "OTPD_WORKERS": "2"}
 DB_PASSWORD = "pg-pass-never-logged"
@@ -52,11 +51,6 @@ class Caller:
         body = {"username": cred.name, "otp": code}
         r = self.http.put(PHENIX_PATH, json=body, headers=self.basic)
         return r.status_code, r.status_code == 200, r
-
-
-def _health(server: Server) -> tuple[int, object]:
-    response = httpx.get(server.url + "/healthz", timeout=10)
-    return response.status_code, response.json()
 
 
 def _assert_503_forms(caller: Caller, cred: Cred) -> None:
@@ -104,14 +98,14 @@ def test_database_stopped_under_load(own_pg: PgServer, tmp_path: Path) -> None:
         own_pg.stop("fast")
         try:
             time.sleep(0.5)
-            assert _health(server) == (503, {"status": "database unavailable"})
+            assert server.health() == (503, {"status": "database unavailable"})
             _assert_503_forms(caller, creds[-1])
         finally:
             own_pg.start()
         deadline = time.monotonic() + 30
-        while _health(server)[0] != 200 and time.monotonic() < deadline:
+        while server.health()[0] != 200 and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert _health(server) == (200, {"status": "ok"})
+        assert server.health() == (200, {"status": "ok"})
         stop.set()
         worker.join(timeout=60)
         assert server.proc.pid == pid and server.proc.poll() is None  # never restarted

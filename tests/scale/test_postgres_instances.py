@@ -15,14 +15,9 @@ import pytest
 from tests.support.deployment import Deployment, start_deployment
 from tests.support.pgserver import PgServer
 from tests.support.scale import all_at_once, every_api, strongbox
-from tests.support.server import Server, operator, run_cli
+from tests.support.server import operator, run_cli, unseal
 
 ENV = {"OTPD_THROTTLE_BASE_DELAY": "300"}
-
-
-def _health(server: Server) -> tuple[int, object]:
-    response = httpx.get(server.url + "/healthz", timeout=10)
-    return response.status_code, response.json()
 
 
 @pytest.fixture(scope="module")
@@ -84,18 +79,12 @@ def test_stopping_one_instance_leaves_the_others_serving(
     try:
         creds = cluster.createusers(2)
         servers[0].stop()
-        assert [_health(s) for s in servers[1:]] == [(200, {"status": "ok"})] * 2
+        assert [s.health() for s in servers[1:]] == [(200, {"status": "ok"})] * 2
         assert strongbox(cluster, servers[1])(creds[0], creds[0].code())
         servers[1].kill()  # even kill -9
         assert strongbox(cluster, servers[2])(creds[1], creds[1].code())
     finally:
         cluster.close()
-
-
-def _unseal(server: Server, share: str) -> str:
-    result = run_cli("unseal", "--url", server.url, input=share + "\n")
-    assert result.returncode == 0, result.stderr
-    return result.stdout.splitlines()[0]  # a ceremony in progress adds its nonce on a 2nd line
 
 
 def test_shamir_nodes_unseal_and_seal_one_by_one(pg_server: PgServer, tmp_path: Path) -> None:
@@ -107,18 +96,18 @@ def test_shamir_nodes_unseal_and_seal_one_by_one(pg_server: PgServer, tmp_path: 
     shares, sealer = cluster.shares, cluster.keys["sealer"]
     try:
         one, two = cluster.servers
-        assert _health(one) == _health(two) == (503, {"status": "sealed"})
-        assert _unseal(one, shares[0]) == "sealed: 1 of 2 shares given"
-        assert _unseal(one, shares[2]) == "unsealed"
-        assert _health(one) == (200, {"status": "ok"})
-        assert _health(two) == (503, {"status": "sealed"})  # its own shares, as in Vault
+        assert one.health() == two.health() == (503, {"status": "sealed"})
+        assert unseal(one.url, shares[0]) == "sealed: 1 of 2 shares given"
+        assert unseal(one.url, shares[2]) == "unsealed"
+        assert one.health() == (200, {"status": "ok"})
+        assert two.health() == (503, {"status": "sealed"})  # its own shares, as in Vault
         cred = cluster.createusers(1)[0]
-        assert _unseal(two, shares[1]) == "sealed: 1 of 2 shares given"
-        assert _unseal(two, shares[0]) == "unsealed"
+        assert unseal(two.url, shares[1]) == "sealed: 1 of 2 shares given"
+        assert unseal(two.url, shares[0]) == "unsealed"
         sealed = run_cli("seal", "--url", one.url, input=sealer + "\n")
         assert sealed.returncode == 0, sealed.stderr
-        assert _health(one) == (503, {"status": "sealed"})
-        assert _health(two) == (200, {"status": "ok"})
+        assert one.health() == (503, {"status": "sealed"})
+        assert two.health() == (200, {"status": "ok"})
         assert strongbox(cluster, two)(cred, cred.code())
     finally:
         cluster.close()

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.support.deployment import Deployment, start_deployment
@@ -15,11 +14,6 @@ from tests.support.scale import all_at_once, every_api, strongbox
 from tests.support.server import Server, run_cli
 
 THROTTLED_ENV = {"OTPD_THROTTLE_BASE_DELAY": "300"}
-
-
-def _health(server: Server) -> tuple[int, object]:
-    response = httpx.get(server.url + "/healthz", timeout=10)
-    return response.status_code, response.json()
 
 
 @pytest.fixture
@@ -37,8 +31,8 @@ def test_second_start_never_seals_the_first(tmp_path: Path) -> None:
     try:
         cred = deployment.createusers(1)[0]
         with Server(data_dir, name="second") as second:
-            assert _health(first) == (200, {"status": "ok"})
-            assert _health(second) == (200, {"status": "ok"})
+            assert first.health() == (200, {"status": "ok"})
+            assert second.health() == (200, {"status": "ok"})
             # A start that fails (its port is taken) says why in one line, changes nothing.
             port = first.url.rsplit(":", 1)[1]
             taken = run_cli("serve", "--data-dir", str(data_dir), "--port", port, timeout=30)
@@ -48,10 +42,10 @@ def test_second_start_never_seals_the_first(tmp_path: Path) -> None:
             # Sealing the second leaves the first serving.
             sealed = run_cli("seal", "--url", second.url, input=sealer + "\n")
             assert sealed.returncode == 0, sealed.stderr
-            assert _health(second) == (503, {"status": "sealed"})
-            assert _health(first) == (200, {"status": "ok"})
+            assert second.health() == (503, {"status": "sealed"})
+            assert first.health() == (200, {"status": "ok"})
         # Stopping the second leaves the first serving, and verifying.
-        assert _health(first) == (200, {"status": "ok"})
+        assert first.health() == (200, {"status": "ok"})
         assert strongbox(deployment, first)(cred, cred.code())
     finally:
         deployment.close()

@@ -85,6 +85,14 @@ def free_port(*, udp: bool = False, host: str = "127.0.0.1") -> int:
         return port
 
 
+def unseal(url: str, share: str) -> str:
+    """`otpd unseal --url URL` with one share on standard input; the first line it prints (a
+    ceremony in progress adds its nonce on a second)."""
+    result = run_cli("unseal", "--url", url, input=share + "\n")
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()[0]
+
+
 class Server:
     """One `otpd serve` process group; `url` once it printed its listening line."""
 
@@ -138,6 +146,11 @@ class Server:
 
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30, **kwargs)
+
+    def health(self) -> tuple[int, object]:
+        """GET /healthz on a fresh connection (either worker may answer): status and body."""
+        response = httpx.get(self.url + "/healthz", timeout=10)
+        return response.status_code, response.json()
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
