@@ -6,10 +6,11 @@ scope, each single-scope role has exactly one, `noreveal` has all but reveal, `g
 admin of another tenant (tenant isolation), `open`, `certs` and `noops` are admins of the
 tenants with the PhenixID settings in TENANTS, and `sealer` may run `otpd seal --url`.
 
-`start_deployment` builds every deployment: a data directory (optionally Shamir-sealed by
-`otpd init`), the roles' tenants and clients, the NAS a RADIUS test needs, then the instances:
-several on one data directory, or each with its own directory (sharing the seal key file, as
-docs/scale-out.md says) on one `--database`.
+`start_deployment` builds every deployment in two halves: `prepare` makes a data directory
+(optionally Shamir-sealed by `otpd init`), the roles' tenants and clients and the NAS a RADIUS
+test needs; `Deployment.start` starts the instances, several on one data directory or each
+with its own directory (sharing the seal key file, as docs/scale-out.md says) on one
+`--database`, and again after a stop or a kill -9.
 """
 
 from __future__ import annotations
@@ -199,10 +200,8 @@ def init_shares(
     data_dir: Path, shares: int, threshold: int, database: str | None = None
 ) -> list[str]:
     """`otpd init --shares N --threshold K` on a fresh data directory: Shamir mode, sealed."""
-    where = _where(data_dir, database)
-    shown = json.loads(operator("init", "--shares", str(shares), "--threshold", str(threshold),
-                                "--json", *where))  # fmt: skip
-    found: list[str] = shown["shares"]
+    args = ("init", "--shares", str(shares), "--threshold", str(threshold), "--json")
+    found: list[str] = json.loads(operator(*args, *_where(data_dir, database)))["shares"]
     return found
 
 
