@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.support.clients import Sb
+from tests.support.deployment import start_deployment
 from tests.support.keys import (
     client_cli,
     client_json,
@@ -31,11 +32,10 @@ KEYS: list[str] = []  # every key made here: none may reach a log or an error li
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("clients") / "data"
-    data_dir.mkdir(mode=0o700)
-    KEYS.append(new_client(data_dir, "acme", "seed", "read"))
-    with Server(data_dir, name="clients") as running:
-        yield running
-    log = running.log_path.read_text()
+    with start_deployment(data_dir, "clients", roles=("reader",)) as deployment:
+        KEYS.append(deployment.keys["reader"])
+        yield deployment.server
+    log = deployment.server.log_path.read_text()
     for key in KEYS:
         assert key not in log
         assert key_hash(key) not in log
@@ -122,9 +122,9 @@ def test_rotate_prints_like_create_and_the_old_key_keeps_its_grace(server: Serve
 
 @pytest.mark.parametrize("grace", ["1x", "-5", "31d", ""])
 def test_a_bad_grace_is_a_usage_error_and_changes_nothing(server: Server, grace: str) -> None:
-    args = ("rotate", "--tenant", "acme", "--name", "seed", "--grace", grace)
+    args = ("rotate", "--tenant", "acme", "--name", "reader", "--grace", grace)
     assert "argument --grace: must be a duration" in _fails(server, *args, status=2)
-    assert key_works(server.url, "acme", "seed", KEYS[0]) == ALL_APIS
+    assert key_works(server.url, "acme", "reader", KEYS[0]) == ALL_APIS
 
 
 def test_new_scopes_apply_at_once_to_key_and_bearer_token(server: Server) -> None:

@@ -9,17 +9,16 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-import httpx
 import pytest
 
 from otpd.core.errors import SecretCorrupted
 from otpd.crypto import open_seal
 from otpd.store.sqlite import SqliteStore
-from tests.support.clients import Sb
-from tests.support.server import Server, create_client_key, run_cli
+from tests.support.deployment import Deployment, create_roles, prepare
+from tests.support.server import run_cli
 from tests.support.token2 import oathtool
 
-SCOPES = ["read", "write", "verify", "code"]
+ADMINS = {"acme": "noreveal", "globex": "globex"}  # tenant -> its one client (a role)
 # Every tenant-scoped table: nothing of a deleted tenant may stay behind.
 TENANT_TABLES = ("api_client", "credential", "token", "enrolment_ticket", "radius_nas")
 
@@ -29,22 +28,20 @@ def _rows(db: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
         return list(conn.execute(sql, params))
 
 
-def _setup(data_dir: Path) -> tuple[dict[str, str], dict[str, dict[str, bytes]]]:
-    keys = {t: create_client_key(data_dir, t, "admin", SCOPES) for t in ("acme", "beta")}
-    secrets = {t: {f"u{n}": os.urandom(20) for n in range(3)} for t in keys}
-    with Server(data_dir, name="tenant-delete-setup") as server:
-        for tenant, key in keys.items():
-            sb = Sb.login(server.url, "admin", key)
+def _setup(data_dir: Path) -> tuple[Deployment, dict[str, dict[str, bytes]]]:
+    deployment = prepare(data_dir, roles=ADMINS.values())
+    secrets = {t: {f"u{n}": os.urandom(20) for n in range(3)} for t in ADMINS}
+    with deployment.start("tenant-delete-setup"):
+        for tenant, role in ADMINS.items():
             for name, secret in secrets[tenant].items():
-                assert sb.create(name, secret, period="1s").status_code == 201
-            sb.close()
-    return keys, secrets
+                assert deployment.sb(role).create(name, secret, period="1s").status_code == 201
+    return deployment, secrets
 
 
 def test_delete_refuses_without_force_then_erases(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     db = data_dir / "otpd.sqlite3"
-    keys, secrets = _setup(data_dir)
+    deployment, secrets = _setup(data_dir)
     copied = _rows(db, "SELECT id, secret FROM credential WHERE tenant = 'acme'")
     assert len(copied) == 3
 
@@ -72,14 +69,13 @@ def test_delete_refuses_without_force_then_erases(tmp_path: Path) -> None:
                 live.open_secret(_blob(blob), tenant="acme", credential_id=_int(ident))
     finally:
         store.close()
-    with Server(data_dir, name="tenant-delete-after") as server:  # the other tenant verifies
-        sb = Sb.login(server.url, "admin", keys["beta"])
-        for name, secret in secrets["beta"].items():
+    with deployment.start("tenant-delete-after"):  # the other tenant verifies
+        sb = deployment.sb("globex")
+        for name, secret in secrets["globex"].items():
             code = oathtool(base64.b32encode(secret).decode(), "--time-step-size=1s")
             assert sb.verify(name, code).json() == {"valid": True}
-        sb.close()
-        with httpx.Client(base_url=server.url, timeout=10) as http:  # its client is gone
-            body = {"username": "admin", "password": keys["acme"]}
+        with deployment.http() as http:  # its client is gone
+            body = {"username": "noreveal", "password": deployment.keys["noreveal"]}
             assert http.post("/v1/login", json=body).status_code == 401
 
 
@@ -95,7 +91,7 @@ def _int(value: object) -> int:
 
 def test_system_tenant_with_seal_clients_is_refused(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    create_client_key(data_dir, "system", "sealer", ["seal"])
+    create_roles(data_dir, ("sealer",))
     for flags in ((), ("--force",), ("--force", "--erase")):
         result = run_cli("tenant", "delete", "system", *flags, "--data-dir", str(data_dir))
         assert result.returncode == 1

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.support.server import create_client_key, run_cli
+from tests.support.deployment import create_roles
+from tests.support.server import run_cli
 
 
 def test_tenant_list_shows_every_tenant_with_its_credential_count(data_dir: Path) -> None:
-    create_client_key(data_dir, "acme", "admin", ["read", "write"])
+    create_roles(data_dir, ("reader",))  # tenant acme
     assert run_cli("tenant", "create", "globex", "--data-dir", str(data_dir)).returncode == 0
     plain = run_cli("tenant", "list", "--data-dir", str(data_dir))
     assert plain.returncode == 0, plain.stderr

@@ -1,4 +1,4 @@
-"""Console fixtures (issue #16): a real `otpd serve` with admins made by `otpd admin create`."""
+"""Console fixtures (issue #16): the one deployment, with admins made by `otpd admin create`."""
 
 from __future__ import annotations
 
@@ -6,18 +6,19 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.console import ALL_SCOPES, Console, create_admin
-from tests.support.server import Server, create_client_key
+from tests.support.console import Console, create_admin
+from tests.support.deployment import prepare
 
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    """Tenants acme (role admin) and globex (role globex); console admins root (every tenant)
+    and alice (tenant acme)."""
     data_dir = tmp_path_factory.mktemp("console") / "data"
-    key = create_client_key(data_dir, "acme", "app", ALL_SCOPES)
-    create_client_key(data_dir, "other", "app", ALL_SCOPES)
+    deployment = prepare(data_dir, roles=("admin", "globex"))
     admins = {
         "root": create_admin(data_dir, "root", "--all"),
         "alice": create_admin(data_dir, "alice", "--tenant", "acme"),
     }
-    with Server(data_dir, name="console") as server:
-        yield Console(server, data_dir, admins, key)
+    with deployment.start("console"):
+        yield Console(deployment, admins)

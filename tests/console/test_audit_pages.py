@@ -5,7 +5,6 @@ to its tenant, the tenants page counts, and the seal page's reset needs the cere
 from __future__ import annotations
 
 import base64
-import json
 import re
 import time
 from collections.abc import Callable
@@ -14,10 +13,10 @@ from pathlib import Path
 import httpx
 import pyotp
 
-from tests.console.test_http import CSP
 from tests.support.clients import Sb
-from tests.support.console import Console
-from tests.support.server import Server, create_client_key, register_secret, run_cli
+from tests.support.console import CSP, Console
+from tests.support.deployment import start_deployment
+from tests.support.server import register_secret
 
 
 def _label(html: str, title: str) -> str:
@@ -39,7 +38,7 @@ def _rows(html: str) -> list[str]:
 
 
 def test_overview_charts_come_from_the_trail(console: Console) -> None:
-    sb = Sb.login(console.server.url, "app", console.key)
+    sb = Sb.login(console.server.url, "admin", console.key)
     secret = bytes(range(1, 21))
     register_secret(secret)
     assert sb.create("chart-user", secret=secret).status_code in (200, 201)
@@ -68,18 +67,17 @@ def test_overview_charts_come_from_the_trail(console: Console) -> None:
     assert "<rect" in overview.text
     # A tenant admin: its tenant only, and no host-wide drift chart.
     alice = console.sign_in("alice").get("/ui/").text
-    assert "other:" not in _label(alice, "Users throttled in the last 15")
+    assert "globex:" not in _label(alice, "Users throttled in the last 15")
     assert "Matched step offsets" not in alice
 
 
 def test_audit_page_filters_pages_and_isolates(console: Console) -> None:
-    sb = Sb.login(console.server.url, "app", console.key)
+    sb = Sb.login(console.server.url, "admin", console.key)
     assert sb.create("ghost").status_code in (200, 201)  # unknown users are not named
     for _ in range(55):
         sb.verify("ghost", "918273")  # rejected, then throttled
     sb.close()
-    key_other = create_client_key(console.data_dir, "other", "app2", ["verify", "write"])
-    other = Sb.login(console.server.url, "app2", key_other, tenant="other")
+    other = Sb.login(console.server.url, "globex", console.deployment.keys["globex"])
     assert other.create("other-only-user").status_code in (200, 201)
     other.verify("other-only-user", "918273")
     other.close()
@@ -106,7 +104,7 @@ def test_audit_page_filters_pages_and_isolates(console: Console) -> None:
     own = alice.get("/ui/audit")
     assert own.status_code == 200 and "ghost" in own.text
     assert "other-only-user" not in own.text
-    assert alice.get("/ui/audit", params={"tenant": "other"}).status_code == 403
+    assert alice.get("/ui/audit", params={"tenant": "globex"}).status_code == 403
 
 
 def test_tenants_page_counts_and_isolates(console: Console) -> None:
@@ -115,20 +113,16 @@ def test_tenants_page_counts_and_isolates(console: Console) -> None:
     assert root.headers["content-security-policy"] == CSP
     acme = re.search(r"<tr><td>acme</td><td>(\d+)</td><td>(\d+)</td>", root.text)
     assert acme and int(acme[2]) >= 1
-    assert "<tr><td>other</td>" in root.text
+    assert "<tr><td>globex</td>" in root.text
     assert "<tr><td>system</td>" not in root.text
     alice = console.sign_in("alice").get("/ui/tenants").text
-    assert "<tr><td>acme</td>" in alice and "<tr><td>other</td>" not in alice
+    assert "<tr><td>acme</td>" in alice and "<tr><td>globex</td>" not in alice
 
 
 def test_seal_page_resets_progress_only_with_the_nonce(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    made = run_cli(
-        "init", "--shares", "3", "--threshold", "2", "--json", "--data-dir", str(data_dir)
-    )
-    assert made.returncode == 0, made.stderr
-    shares = json.loads(made.stdout)["shares"]
-    with Server(data_dir, name="console-reset") as server:
+    sealed = start_deployment(tmp_path / "data", "console-reset", roles=(), shares=(3, 2))
+    with sealed:
+        server, shares = sealed.server, sealed.shares
         headers = {"Origin": server.url, "Sec-Fetch-Site": "same-origin"}
         with httpx.Client(base_url=server.url, timeout=30, headers=headers) as http:
             given = http.post("/ui/seal", data={"share": shares[0]})

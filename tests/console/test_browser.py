@@ -6,7 +6,6 @@ decoded by zbarimg, and unsealing with shares."""
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
 import subprocess
@@ -21,7 +20,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from tests.support import server as harness
 from tests.support.clients import Sb
 from tests.support.console import PASSWORD, AdminLogin, create_admin
-from tests.support.server import Server, create_client_key, run_cli
+from tests.support.deployment import prepare
+from tests.support.server import Server, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -51,9 +51,10 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path, str]]:
-    """A server whose tenant acme holds 10,000 credentials (imported: the bulk path)."""
+    """A server whose tenant acme holds 10,000 credentials (imported: the bulk path); the key
+    of role noreveal."""
     data_dir = tmp_path_factory.mktemp("browser") / "data"
-    key = create_client_key(data_dir, "acme", "app", ["read", "write", "verify", "code"])
+    deployment = prepare(data_dir, roles=("noreveal",))
     secret = base64.b32encode(bytes(range(20))).decode().rstrip("=")
     lines = [f"otpauth://totp/acme:user{i:05d}?secret={secret}&issuer=acme" for i in range(USERS)]
     export = data_dir.parent / "users.txt"
@@ -70,8 +71,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Pat
         timeout=300,
     )
     assert imported.returncode == 0, imported.stderr
-    with Server(data_dir, name="console-browser") as server:
-        yield server, data_dir, key
+    with deployment.start("console-browser"):
+        yield deployment.server, data_dir, deployment.keys["noreveal"]
 
 
 def _shot(page: Page, tmp: Path, name: str) -> Path:
@@ -95,7 +96,7 @@ def test_sign_in_and_api_client_key_shown_once(
     browser: Browser, site: tuple[Server, Path, str], tmp_path: Path
 ) -> None:
     server, data_dir, key = site
-    sb = Sb.login(server.url, "app", key)
+    sb = Sb.login(server.url, "noreveal", key)
     for _ in range(3):  # data for the overview's charts (from the audit trail)
         sb.verify("user00001", sb.code("user00001"))
         sb.verify("user00002", "000000")
@@ -168,7 +169,7 @@ def test_self_service_enrolment_with_the_qr_code(
     expect(user.get_by_role("heading", name="Not found")).to_be_visible()
     assert "otpauth" not in user.content()
     user.context.close()
-    sb = Sb.login(server.url, "app", key)
+    sb = Sb.login(server.url, "noreveal", key)
     credential = sb.get("/v1/state/strongbox/totp/frank@example.com").json()
     assert credential["name"] == "frank@example.com"
     sb.close()
@@ -197,15 +198,12 @@ def test_sign_in_with_the_keyboard_alone(
 
 
 def test_unseal_with_shares(browser: Browser, tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    made = run_cli(
-        "init", "--shares", "3", "--threshold", "2", "--json", "--data-dir", str(data_dir)
-    )
-    assert made.returncode == 0, made.stderr
-    shares: list[str] = json.loads(made.stdout)["shares"]
+    sealed = prepare(tmp_path / "data", roles=(), shares=(3, 2))
+    shares = sealed.shares
     for share in shares:
         harness.register_secret(share.encode())
-    with Server(data_dir, name="console-shamir") as server:
+    with sealed.start("console-shamir"):
+        server = sealed.server
         page = browser.new_context(viewport=DESKTOP, base_url=server.url).new_page()  # type: ignore[arg-type]
         page.goto("/ui/seal")
         expect(page.locator("#seal-status")).to_contain_text("sealed")

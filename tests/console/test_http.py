@@ -13,13 +13,9 @@ import httpx
 import pyotp
 
 from tests.support.clients import Sb
-from tests.support.console import PASSWORD, Console, create_admin, csrf_of
-from tests.support.server import Server, register_secret, run_cli
-
-CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
+from tests.support.console import CSP, PASSWORD, Console, create_admin, csrf_of
+from tests.support.deployment import prepare
+from tests.support.server import register_secret, run_cli
 
 
 def _no_inline_code(html: str) -> None:
@@ -107,9 +103,11 @@ def test_sign_in_is_throttled_like_verification(tmp_path: Path) -> None:
     """Wrong passwords count as failed codes on the admin's TOTP credential: past the free
     failures (5) even the right password and code wait; `otpd credential reset` clears it."""
     data_dir = tmp_path / "data"
+    deployment = prepare(data_dir, roles=())
     login = create_admin(data_dir, "root", "--all")
     slow = {"OTPD_THROTTLE_BASE_DELAY": "600"}  # a backoff no test run outlasts
-    with Server(data_dir, env=slow, name="console-throttle") as server:
+    with deployment.start("console-throttle", env=slow):
+        server = deployment.server
         base = {"Origin": server.url, "Sec-Fetch-Site": "same-origin"}
         with httpx.Client(base_url=server.url, headers=base, timeout=30) as http:
             for _ in range(6):
@@ -182,21 +180,21 @@ def test_cookie_flags(console: Console) -> None:
 def test_tenant_admin_sees_only_its_tenant(console: Console) -> None:
     http = console.sign_in("alice")
     assert http.get("/ui/t/acme/credentials").status_code == 200
-    for path in ("/ui/t/other/credentials", "/ui/t/other/clients", "/ui/t/other/credentials/x"):
+    for path in ("/ui/t/globex/credentials", "/ui/t/globex/clients", "/ui/t/globex/credentials/x"):
         assert http.get(path).status_code == 403, path
     token = csrf_of(http.get("/ui/t/acme/credentials").text)
-    refused = http.post("/ui/t/other/credentials", data={"csrf": token, "name": "sneaky"})
+    refused = http.post("/ui/t/globex/credentials", data={"csrf": token, "name": "sneaky"})
     assert refused.status_code == 403
     overview = http.get("/ui/").text
     assert "/ui/t/acme/credentials" in overview
-    assert "/ui/t/other/" not in overview
+    assert "/ui/t/globex/" not in overview
     assert http.post("/ui/seal", data={"csrf": token, "action": "seal"}).status_code == 403
 
 
 def test_self_service_enrolment_over_http(console: Console) -> None:
     http = console.sign_in("root")
     link = _issue_link(http, "acme", "erin")
-    sb = Sb.login(console.server.url, "app", console.key)
+    sb = Sb.login(console.server.url, "admin", console.key)
     with httpx.Client(timeout=30, headers={"Sec-Fetch-Site": "same-origin"}) as user:
         page = user.get(link)
         assert page.status_code == 200
@@ -242,7 +240,7 @@ def test_expired_link_shows_nothing(console: Console) -> None:
 
 
 def test_disabled_credential_refuses_every_code(console: Console) -> None:
-    sb = Sb.login(console.server.url, "app", console.key)
+    sb = Sb.login(console.server.url, "admin", console.key)
     secret = bytes(range(20))
     register_secret(secret)
     assert sb.create("dora", secret=secret).status_code in (200, 201)

@@ -9,9 +9,7 @@ import pytest
 from otpd.bootstrap import Services
 from otpd.core.model import Outcome, Principal
 from otpd.store.memory import MemoryStore
-
-from .conftest import FakeClock
-from .test_service import code, enrol, stored
+from tests.support.fakes import FakeClock, code, enrol, stored
 
 
 @pytest.mark.parametrize("state", ["disabled", "pending"])

@@ -18,9 +18,7 @@ from otpd.core.model import ThrottleState as TS
 from otpd.core.policy import LOCKED_FOREVER, ThrottlePolicy
 from otpd.settings import load_settings
 from otpd.store.memory import MemoryStore
-from tests.support.fakes import FakeClock, FakeSealer, principal
-
-from .test_service import code, enrol, stored, wrong
+from tests.support.fakes import FakeClock, FakeSealer, code, enrol, principal, stored, wrong
 
 WRITES = ("advance", "record_failure", "record_refusal", "record_unknown_attempt")
 

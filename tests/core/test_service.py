@@ -36,41 +36,20 @@ from otpd.core.model import (
 )
 from otpd.core.policy import ThrottlePolicy
 from otpd.store.memory import MemoryStore
-from tests.support.fakes import ALL_SCOPES, FakeClock, FakeSealer, principal, ref_totp
+from tests.support.fakes import (
+    ALL_SCOPES,
+    SEED,
+    FakeClock,
+    FakeSealer,
+    code,
+    enrol,
+    principal,
+    ref_totp,
+    stored,
+    wrong,
+)
 
-SEED = b"12345678901234567890"
 OTHER_SEED = b"abcdefghijklmnopqrst"
-
-
-def enrol(
-    services: Services,
-    who: Principal,
-    name: str = "bob",
-    secret: bytes = SEED,
-    params: OtpParams | None = None,
-) -> CredentialRecord:
-    spec = CredentialSpec(name=name, params=params or OtpParams())
-    record, _ = services.credentials.create_credential(who, spec, SecretBytes(secret))
-    return record
-
-
-def code(
-    clock: FakeClock, secret: bytes = SEED, steps: int = 0, params: OtpParams | None = None
-) -> str:
-    """The code for `steps` periods from the clock's now, from the independent reference."""
-    p = params or OtpParams()
-    return ref_totp(secret, clock.seconds + steps * p.period, p.period, p.digits, p.algorithm.value)
-
-
-def wrong(clock: FakeClock, secret: bytes = SEED) -> str:
-    near = {code(clock, secret, k) for k in range(-3, 4)}
-    return next(c for c in (f"{i:06d}" for i in range(100)) if c not in near)
-
-
-def stored(store: MemoryStore, tenant: str, name: str = "bob") -> CredentialRecord:
-    record = store.get_credential(tenant, name)
-    assert record is not None
-    return record
 
 
 def snapshot(store: MemoryStore) -> list[list[CredentialRecord]]:

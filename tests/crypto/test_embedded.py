@@ -16,7 +16,7 @@ from otpd.core.errors import ConfigError, InvalidShare, Sealed
 from otpd.core.model import SecretBytes
 from otpd.crypto import SealManager, SealStatus, open_seal
 from otpd.store.memory import MemoryStore
-from tests.crypto.helpers import listing
+from tests.support.disk import listing
 
 SECRET = SecretBytes(b"12345678901234567890")
 

@@ -14,7 +14,7 @@ from otpd.core.errors import ConfigError, InvalidInput, InvalidShare, Sealed
 from otpd.core.model import SecretBytes
 from otpd.crypto import SealManager, SealStatus, init_shamir, open_seal
 from otpd.store.memory import MemoryStore
-from tests.crypto.helpers import listing
+from tests.support.disk import listing
 
 SECRET = SecretBytes(b"12345678901234567890")
 SHARE = re.compile(r"[1-9][0-9]{0,2}:[0-9a-f]{64}")

@@ -12,19 +12,17 @@ from pathlib import Path
 import httpx
 
 from tests.support.clients import Sb
-from tests.support.server import Server, create_client_key
+from tests.support.deployment import prepare
 
 
 def test_kill_9_during_writes_keeps_every_acknowledged_write(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     acknowledged: list[str] = []
     lock = threading.Lock()
-    key = ""
+    deployment = prepare(data_dir, roles=("noreveal",))
     for round_number in range(3):
-        server = Server(data_dir, name=f"crash{round_number}").start()
-        if not key:
-            key = create_client_key(data_dir, "acme", "admin", ["read", "write", "verify", "code"])
-        sb = Sb.login(server.url, "admin", key)
+        server = deployment.start(f"crash{round_number}").server
+        sb = deployment.sb("noreveal")
         stop = threading.Event()
 
         def writer(
@@ -54,16 +52,14 @@ def test_kill_9_during_writes_keeps_every_acknowledged_write(tmp_path: Path) -> 
         stop.set()
         for thread in threads:
             thread.join()
-        sb.close()
 
     assert len(acknowledged) > 50, "the burst should have written something"
-    with Server(data_dir, name="crash-after") as server:
-        sb = Sb.login(server.url, "admin", key)
+    with deployment.start("crash-after"):
+        sb = deployment.sb("noreveal")
         listed = sb.get("/v1/config/strongbox/totp", params={"keys": "true"}).json()
         missing = sorted(set(acknowledged) - set(listed))
         assert not missing, f"acknowledged but lost: {missing[:5]}"
         # and a few of them still decrypt and produce codes
         for name in random.sample(acknowledged, 5):
             assert len(sb.code(name)) == 6
-        sb.close()
     assert os.path.exists(data_dir / "otpd.sqlite3")

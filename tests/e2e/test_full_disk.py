@@ -18,9 +18,8 @@ from pathlib import Path
 import pyotp
 import pytest
 
-from tests.support.clients import Sb
+from tests.support.deployment import start_deployment
 from tests.support.disk import fill, small_tmpfs
-from tests.support.server import Server, create_client_key
 
 CONFIG = "/v1/config/strongbox/totp"
 
@@ -33,10 +32,10 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 def test_t54_full_disk_gives_503_and_loses_nothing(small_disk: Path) -> None:
     data_dir = small_disk / "data"
-    server = Server(data_dir, name="full-disk").start()
+    deployment = start_deployment(data_dir, "full-disk", roles=("noreveal",))
+    server, key = deployment.server, deployment.keys["noreveal"]
     try:
-        key = create_client_key(data_dir, "acme", "admin", ["read", "write", "verify", "code"])
-        sb = Sb.login(server.url, "admin", key)
+        sb = deployment.sb("noreveal")
         secret = os.urandom(20)
         assert sb.create("keep", secret=secret).status_code == 201
         totp = pyotp.TOTP(base64.b32encode(secret).decode())
@@ -70,9 +69,8 @@ def test_t54_full_disk_gives_503_and_loses_nothing(small_disk: Path) -> None:
         assert sb.create("after", secret=os.urandom(20)).status_code == 201
         acknowledged.append("after")
         assert sb.verify("keep", used).json() == {"valid": False}
-        sb.close()
     finally:
-        server.stop()
+        deployment.close()
 
     database = data_dir / "otpd.sqlite3"
     with sqlite3.connect(database) as conn:
@@ -81,9 +79,8 @@ def test_t54_full_disk_gives_503_and_loses_nothing(small_disk: Path) -> None:
     conn.close()
     assert set(acknowledged) <= names
 
-    with Server(data_dir, name="full-disk-after") as again:
-        sb = Sb.login(again.url, "admin", key)
+    with deployment.start("full-disk-after"):
+        sb = deployment.sb("noreveal")
         for name in acknowledged:
             assert sb.get(f"{CONFIG}/{name}").status_code == 200, name
         assert sb.verify("keep", used).json() == {"valid": False}  # still consumed
-        sb.close()

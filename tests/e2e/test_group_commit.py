@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import base64
 import random
 import sqlite3
 import threading
@@ -19,21 +18,17 @@ from contextlib import closing
 from pathlib import Path
 
 import httpx
-import pyotp
 import pytest
 
-from tests.support.scale import PHENIX_PATH, Cluster, Cred, create_admin, every_api
-from tests.support.server import Server
+from tests.support.clients import Cred, phenix_put
+from tests.support.deployment import start_deployment
+from tests.support.scale import every_api
 
 PERIOD = 30  # the credentials Token2 createuser makes
 
 
 def step_now() -> int:
     return int(time.time()) // PERIOD
-
-
-def code_at(cred: Cred, step: int) -> str:
-    return pyotp.TOTP(base64.b32encode(cred.secret).decode()).at(step * PERIOD)
 
 
 def rows(data_dir: Path) -> dict[str, tuple[int, int, int]]:
@@ -45,26 +40,22 @@ def rows(data_dir: Path) -> dict[str, tuple[int, int, int]]:
         }
 
 
-def phenix_put(http: httpx.Client, key: str, name: str, code: str) -> int:
+def phenix_status(http: httpx.Client, auth: str, name: str, code: str) -> int:
     """PhenixID otp_token_auth: 200 accepted, 403 rejected; 0 when there was no answer."""
-    basic = base64.b64encode(f"admin:{key}".encode()).decode()
-    headers = {"tenant": "acme", "Authorization": f"Basic {basic}"}
     try:
-        response = http.put(PHENIX_PATH, json={"username": name, "otp": code}, headers=headers)
+        return phenix_put(http, {"username": name, "otp": code}, auth=auth).status_code
     except httpx.HTTPError:
         return 0  # killed: unknown, not acknowledged
-    return response.status_code
 
 
 def test_kill_9_during_a_verification_burst_keeps_every_acknowledged_outcome(
     tmp_path: Path,
 ) -> None:
     data_dir = tmp_path / "data"
-    key = create_admin(data_dir, None)
     env = {"OTPD_THROTTLE_FREE_FAILURES": "100"}  # wrong codes are counted, not throttled
-    server = Server(data_dir, "--workers", "2", env=env, name="gc-kill").start()
-    cluster = Cluster([server], key)
-    good, bad = cluster.create_creds(48), cluster.create_creds(8)
+    cluster = start_deployment(data_dir, "gc-kill", "--workers", "2", env=env, roles=("admin",))
+    server, auth = cluster.server, cluster.basic("admin")
+    good, bad = cluster.createusers(48), cluster.createusers(8)
     accepted: list[tuple[Cred, int]] = []  # acknowledged acceptances: (credential, step)
     rejected: Counter[str] = Counter()  # acknowledged failures per credential name
     lock = threading.Lock()
@@ -78,8 +69,8 @@ def test_kill_9_during_a_verification_burst_keeps_every_acknowledged_outcome(
                     if stop.is_set():
                         return
                     step = step_now() + offset
-                    status = phenix_put(http, key, cred.name, code_at(cred, step))
-                    wrong = phenix_put(http, key, bad[worker].name, "000000")
+                    status = phenix_status(http, auth, cred.name, cred.at(step))
+                    wrong = phenix_status(http, auth, bad[worker].name, "000000")
                     with lock:
                         if status == 200:
                             accepted.append((cred, step))
@@ -97,7 +88,8 @@ def test_kill_9_during_a_verification_burst_keeps_every_acknowledged_outcome(
 
     assert len(accepted) > 20, "the burst should have verified something"
     assert sum(rejected.values()) > 10, "the burst should have failed something"
-    with Server(data_dir, env=env, name="gc-kill-after") as again:
+    with cluster.start("gc-kill-after", env=env):
+        again = cluster.server
         state = rows(data_dir)
         for cred, step in accepted:
             assert state[cred.name][0] >= step, f"acknowledged step {step} of {cred.name} lost"
@@ -108,21 +100,20 @@ def test_kill_9_during_a_verification_burst_keeps_every_acknowledged_outcome(
         with httpx.Client(base_url=again.url, timeout=30) as http:
             for cred, step in accepted:
                 if step >= step_now() - 1:
-                    assert phenix_put(http, key, cred.name, code_at(cred, step)) == 403
+                    assert phenix_status(http, auth, cred.name, cred.at(step)) == 403
 
 
 @pytest.mark.slow
 def test_one_winner_per_step_in_1000_rounds_on_two_instances_of_two_workers(
     tmp_path: Path,
 ) -> None:
-    data_dir = tmp_path / "data"
-    key = create_admin(data_dir, None)
     # The five losers of each round count failures (a replay is one): room for three rounds.
     env = {"OTPD_THROTTLE_FREE_FAILURES": "100"}
-    servers = [Server(data_dir, "--workers", "2", env=env, name=f"gc-pair{i}") for i in range(2)]
+    cluster = start_deployment(
+        tmp_path / "data", "gc-pair", "--workers", "2", env=env, roles=("admin",), instances=2
+    )
     try:
-        cluster = Cluster([s.start() for s in servers], key)
-        creds = cluster.create_creds(334)  # three rounds each: 1,002
+        creds = cluster.createusers(334)  # three rounds each: 1,002
         attempts = every_api(cluster, cluster.servers)  # 2 instances x 3 APIs
         outcomes: list[tuple[int, bool]] = []  # (winners, whole round within one step)
         inner = ThreadPoolExecutor(8 * len(attempts))
@@ -130,7 +121,7 @@ def test_one_winner_per_step_in_1000_rounds_on_two_instances_of_two_workers(
         def rounds(cred: Cred) -> None:
             for offset in (-1, 0, 1):
                 before = step_now()
-                code = code_at(cred, before + offset)
+                code = cred.at(before + offset)
                 barrier = threading.Barrier(len(attempts))
 
                 def go(
@@ -146,8 +137,7 @@ def test_one_winner_per_step_in_1000_rounds_on_two_instances_of_two_workers(
             list(outer.map(rounds, creds))
         inner.shutdown()
     finally:
-        for server in servers:
-            server.stop()
+        cluster.close()
     assert len(outcomes) == 1002
     # Never two winners; exactly one whenever the round's step stayed in the window (a
     # round that crossed a step boundary may have sent a code that just left it).
@@ -159,10 +149,9 @@ def test_one_winner_per_step_in_1000_rounds_on_two_instances_of_two_workers(
 
 def test_a_failing_write_in_a_batch_fails_only_its_own_request(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    key = create_admin(data_dir, None)
-    with Server(data_dir, "--workers", "2", name="gc-poison") as server:
-        cluster = Cluster([server], key)
-        creds = cluster.create_creds(40)
+    with start_deployment(data_dir, "gc-poison", "--workers", "2", roles=("admin",)) as cluster:
+        server = cluster.server
+        creds = cluster.createusers(40)
         poisoned = creds[0]
         with closing(sqlite3.connect(data_dir / "otpd.sqlite3")) as conn:
             conn.execute(  # a constraint that refuses every write to one credential
@@ -172,11 +161,11 @@ def test_a_failing_write_in_a_batch_fails_only_its_own_request(tmp_path: Path) -
             conn.commit()
         step = step_now()
         barrier = threading.Barrier(len(creds) * 2)
-        token = cluster.token(server)
+        token = cluster.sb().token
 
         def verify(job: tuple[Cred, bool]) -> httpx.Response:
             cred, right = job
-            code = code_at(cred, step) if right else "000000"
+            code = cred.at(step) if right else "000000"
             with httpx.Client(base_url=server.url, timeout=30) as http:
                 barrier.wait(timeout=60)
                 return http.post(

@@ -16,50 +16,45 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.clients import Sb
-from tests.support.server import Server, create_client_key, run_cli
+from tests.support.deployment import Deployment, prepare
+from tests.support.server import run_cli
 from tests.support.token2 import oathtool
 
-SCOPES = ["read", "write", "verify", "code"]
+ROLE = "noreveal"  # read, write, verify and code in tenant acme
 
 
-def _verify_all(url: str, key: str, secrets: dict[str, bytes]) -> None:
-    sb = Sb.login(url, "admin", key)
-    try:
-        for name, secret in secrets.items():
-            code = oathtool(base64.b32encode(secret).decode(), "--time-step-size=1s")
-            assert sb.verify(name, code).json() == {"valid": True}, name
-    finally:
-        sb.close()
+def _verify_all(deployment: Deployment, secrets: dict[str, bytes]) -> None:
+    sb = deployment.sb(ROLE)
+    for name, secret in secrets.items():
+        code = oathtool(base64.b32encode(secret).decode(), "--time-step-size=1s")
+        assert sb.verify(name, code).json() == {"valid": True}, name
     time.sleep(1.1)  # the next check uses a later step
 
 
-def _create(url: str, key: str, count: int) -> dict[str, bytes]:
+def _create(deployment: Deployment, count: int) -> dict[str, bytes]:
     secrets = {f"u{n}": os.urandom(20) for n in range(count)}
-    sb = Sb.login(url, "admin", key)
     for name, secret in secrets.items():
-        assert sb.create(name, secret, period="1s").status_code == 201
-    sb.close()
+        assert deployment.sb(ROLE).create(name, secret, period="1s").status_code == 201
     return secrets
 
 
 @pytest.mark.parametrize("step", ["new-key-written", "committed", "renamed"])
 def test_embedded_rekey_killed_at_each_step(tmp_path: Path, step: str) -> None:
     data_dir = tmp_path / "data"
-    key = create_client_key(data_dir, "acme", "admin", SCOPES)
-    with Server(data_dir, name=f"rekey-{step}") as server:
-        secrets = _create(server.url, key, 3)
+    deployment = prepare(data_dir, roles=(ROLE,))
+    with deployment.start(f"rekey-{step}"):
+        secrets = _create(deployment, 3)
         crashed = run_cli("rekey", "--data-dir", str(data_dir), env={"OTPD_TEST_CRASH_AT": step})
         assert crashed.returncode == -signal.SIGKILL, crashed.stderr
-        _verify_all(server.url, key, secrets)  # the running server never noticed
-    with Server(data_dir, name=f"rekey-{step}-restart") as server:
-        _verify_all(server.url, key, secrets)
+        _verify_all(deployment, secrets)  # the running server never noticed
+    with deployment.start(f"rekey-{step}-restart"):
+        _verify_all(deployment, secrets)
     assert not (data_dir / "seal.key.new").exists() or step == "new-key-written"
     done = run_cli("rekey", "--data-dir", str(data_dir))  # a later rekey completes
     assert done.returncode == 0, done.stderr
     assert not (data_dir / "seal.key.new").exists()
-    with Server(data_dir, name=f"rekey-{step}-after") as server:
-        _verify_all(server.url, key, secrets)
+    with deployment.start(f"rekey-{step}-after"):
+        _verify_all(deployment, secrets)
 
 
 def _unseal(url: str, shares: list[str]) -> None:
@@ -71,15 +66,12 @@ def _unseal(url: str, shares: list[str]) -> None:
 @pytest.mark.parametrize("step", ["pending-written", "committed"])
 def test_shamir_rekey_killed_at_each_step(tmp_path: Path, step: str) -> None:
     data_dir = tmp_path / "data"
-    init = run_cli(
-        "init", "--shares", "3", "--threshold", "2", "--json", "--data-dir", str(data_dir)
-    )
-    old = json.loads(init.stdout)["shares"]
-    key = create_client_key(data_dir, "acme", "admin", SCOPES)
-    server = Server(data_dir, name=f"srekey-{step}").start()
+    deployment = prepare(data_dir, roles=(ROLE,), shares=(3, 2))
+    old = deployment.shares
+    server = deployment.start(f"srekey-{step}").server
     try:
         _unseal(server.url, old[:2])
-        secrets = _create(server.url, key, 3)
+        secrets = _create(deployment, 3)
         args = ("rekey", "--shares", "4", "--threshold", "3", "--json", "--data-dir", str(data_dir))
         crash = {"OTPD_TEST_CRASH_AT": step}
         started = run_cli(*args, input="\n".join(old[1:]) + "\n", env=crash)
@@ -92,15 +84,16 @@ def test_shamir_rekey_killed_at_each_step(tmp_path: Path, step: str) -> None:
             crashed = run_cli(*verify, input="\n".join(new[:3]) + "\n", env=crash)
             assert crashed.returncode == -signal.SIGKILL
             expect = new  # committed: the new shares unseal, the old ones no longer
-        _verify_all(server.url, key, secrets)  # the running server keeps serving
+        _verify_all(deployment, secrets)  # the running server keeps serving
     finally:
         server.kill()
-    with Server(data_dir, name=f"srekey-{step}-restart") as again:
+    with deployment.start(f"srekey-{step}-restart"):
+        again = deployment.server
         if step == "committed":
             refused = run_cli("unseal", "--url", again.url, input=old[0] + "\n")
             assert refused.returncode == 1
         _unseal(again.url, expect[: 3 if step == "committed" else 2])
-        _verify_all(again.url, key, secrets)
+        _verify_all(deployment, secrets)
         logs = again.log() + server.log()
     for share in (*old, *expect):  # no share in any log line of the rekey or the unseal
         assert share.split(":")[1] not in logs
@@ -108,14 +101,14 @@ def test_shamir_rekey_killed_at_each_step(tmp_path: Path, step: str) -> None:
 
 def test_kill_9_during_reencryption(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    key = create_client_key(data_dir, "acme", "admin", SCOPES)
-    server = Server(data_dir, name="reencrypt-kill").start()
-    secrets = _create(server.url, key, 40)
+    deployment = prepare(data_dir, roles=(ROLE,))
+    server = deployment.start("reencrypt-kill").server
+    secrets = _create(deployment, 40)
     rotated = run_cli("rotate-data-key", "--data-dir", str(data_dir))
     assert rotated.returncode == 0, rotated.stderr
     time.sleep(2.2)  # the task wakes every 2 s: kill it in or near its pass
     server.kill()
-    with Server(data_dir, name="reencrypt-kill-restart") as again:
+    with deployment.start("reencrypt-kill-restart"):
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             status = json.loads(run_cli("status", "--data-dir", str(data_dir)).stdout)
@@ -123,4 +116,4 @@ def test_kill_9_during_reencryption(tmp_path: Path) -> None:
                 break
             time.sleep(0.5)
         assert status["reencryption"] == {"pending": 0, "sealed_rows": 40}
-        _verify_all(again.url, key, secrets)
+        _verify_all(deployment, secrets)

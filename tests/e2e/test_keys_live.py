@@ -17,11 +17,12 @@ from contextlib import closing
 from pathlib import Path
 
 from tests.support.clients import Sb
+from tests.support.deployment import prepare
 from tests.support.fakes import ref_totp
-from tests.support.server import Server, create_client_key, run_cli
+from tests.support.server import run_cli
 from tests.support.token2 import oathtool
 
-SCOPES = ["read", "write", "verify", "code"]
+ROLE = "noreveal"  # read, write, verify and code in tenant acme, the only tenant here
 
 
 class Load:
@@ -49,7 +50,7 @@ class Load:
             thread.join(timeout=30)
 
     def _run(self, names: list[str]) -> None:
-        sb = Sb.login(self.url, "admin", self.key)
+        sb = Sb.login(self.url, ROLE, self.key)
         last = dict.fromkeys(names, 0)
         try:
             while not self.stop.is_set():
@@ -94,7 +95,7 @@ def _headers(db: Path) -> set[bytes]:
 
 def _check_oathtool(url: str, key: str, secrets: dict[str, bytes]) -> None:
     time.sleep(2.1)  # past the steps the load used: a code is accepted once
-    sb = Sb.login(url, "admin", key)
+    sb = Sb.login(url, ROLE, key)
     try:
         for name, secret in secrets.items():
             b32 = base64.b32encode(secret).decode()
@@ -107,14 +108,13 @@ def _check_oathtool(url: str, key: str, secrets: dict[str, bytes]) -> None:
 
 def test_rotation_and_rekey_under_load(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    key = create_client_key(data_dir, "acme", "admin", SCOPES)
+    deployment = prepare(data_dir, roles=(ROLE,))
+    key = deployment.keys[ROLE]
     secrets = {f"user{n}": os.urandom(20) for n in range(12)}
-    server = Server(data_dir, name="keys-live").start()
+    server = deployment.start("keys-live").server
     try:
-        sb = Sb.login(server.url, "admin", key)
         for name, secret in secrets.items():
-            assert sb.create(name, secret, period="1s").status_code == 201
-        sb.close()
+            assert deployment.sb(ROLE).create(name, secret, period="1s").status_code == 201
         db = data_dir / "otpd.sqlite3"
         assert _headers(db) == {b"\x02\x00\x00\x00\x01"}
         seal_key = (data_dir / "seal.key").read_text()
@@ -124,9 +124,7 @@ def test_rotation_and_rekey_under_load(tmp_path: Path) -> None:
             assert rotated.returncode == 0, rotated.stderr
             assert json.loads(rotated.stdout) == {"active": {"acme": 2}}
             extra = os.urandom(20)  # a write right after the rotation uses version 2
-            sb = Sb.login(server.url, "admin", key)
-            assert sb.create("late", extra, period="1s").status_code == 201
-            sb.close()
+            assert deployment.sb(ROLE).create("late", extra, period="1s").status_code == 201
             secrets_after = {**secrets, "late": extra}
             status = _wait_reencrypted(data_dir)
             assert status["tenant_keys"] == {"acme": {"active": 2, "versions": [1, 2]}}
@@ -139,8 +137,9 @@ def test_rotation_and_rekey_under_load(tmp_path: Path) -> None:
         assert (data_dir / "seal.key").read_text() != seal_key
         _check_oathtool(server.url, key, secrets_after)
     finally:
-        server.stop()
-    with Server(data_dir, name="keys-live-restart") as again:  # unseals with the new key file
+        deployment.close()
+    with deployment.start("keys-live-restart"):  # unseals with the new key file
+        again = deployment.server
         _check_oathtool(again.url, key, secrets_after)
         log = again.log() + server.log()
     new_key_b64 = (data_dir / "seal.key").read_text().splitlines()[1]

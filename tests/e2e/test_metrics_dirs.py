@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support.server import Server, create_client_key
+from tests.support.deployment import create_roles
+from tests.support.server import Server
 
 
 def _metrics_dirs(temp: Path) -> set[str]:
@@ -16,7 +17,7 @@ def _metrics_dirs(temp: Path) -> set[str]:
 
 def test_start_removes_a_killed_instances_metrics_dir_not_a_live_ones(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    create_client_key(data_dir, "acme", "admin", ["read"])
+    create_roles(data_dir, ("reader",))
     temp = tmp_path / "tmp"
     temp.mkdir()
     env = {"TMPDIR": str(temp)}

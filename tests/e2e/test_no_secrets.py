@@ -8,17 +8,15 @@ import os
 from pathlib import Path
 
 from tests.support import server as harness
-from tests.support.clients import Sb
-from tests.support.server import Server, create_client_key
+from tests.support.deployment import start_deployment
 
 
 def test_debug_logs_hold_no_secret_and_no_code(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    server = Server(data_dir, env={"OTPD_LOG_LEVEL": "debug"}, name="debug-logs").start()
-    key = create_client_key(
-        data_dir, "acme", "admin", ["read", "write", "verify", "code", "reveal"]
+    deployment = start_deployment(
+        data_dir, "debug-logs", env={"OTPD_LOG_LEVEL": "debug"}, roles=("admin",)
     )
-    sb = Sb.login(server.url, "admin", key)
+    server, sb, key = deployment.server, deployment.sb(), deployment.keys["admin"]
     secrets_made = [os.urandom(20) for _ in range(3)]
     codes = []
     for i, secret in enumerate(secrets_made):
@@ -37,8 +35,7 @@ def test_debug_logs_hold_no_secret_and_no_code(tmp_path: Path) -> None:
     assert bad.status_code == 400 and "A" * 31 not in bad.text
     generated = sb.create("generated")
     assert generated.status_code == 201
-    sb.close()
-    server.stop()
+    deployment.close()
 
     log = server.log()
     assert "outcome=accepted" in log and "outcome=replayed" in log  # the audit lines exist

@@ -22,12 +22,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support import server as harness
-from tests.support.clients import Sb
+from tests.support.deployment import start_deployment
 from tests.support.fakes import ref_totp
 from tests.support.pgserver import PgServer
-from tests.support.server import Server, create_client_key, run_cli
+from tests.support.server import Server, run_cli
 
-ALL = ["read", "write", "verify", "code", "reveal"]
 # Two failures free, then a minute's backoff: a third wrong code is refused as throttled.
 THROTTLE = {"OTPD_THROTTLE_FREE_FAILURES": "2", "OTPD_THROTTLE_BASE_DELAY": "60"}
 
@@ -73,12 +72,12 @@ class Mix:
 def mix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mix]:
     """Two workers, JSON logs, and a scripted mix of every verification outcome."""
     data_dir = tmp_path_factory.mktemp("ops") / "data"
-    key = create_client_key(data_dir, "acme", "admin", ALL)
-    server = Server(
-        data_dir, "--workers", "2", "--log-format", "json", env=THROTTLE, name="ops"
-    ).start()
+    deployment = start_deployment(
+        data_dir, "ops", "--workers", "2", "--log-format", "json", env=THROTTLE, roles=("admin",)
+    )
+    server, key = deployment.server, deployment.keys["admin"]
     secrets_made = [os.urandom(20), os.urandom(20)]
-    sb = Sb.login(server.url, "admin", key)
+    sb = deployment.sb()
     codes = []
     try:
         assert sb.create("alice", secret=secrets_made[0]).status_code == 201
@@ -104,8 +103,7 @@ def mix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mix]:
             scrapes,
         )
     finally:
-        sb.close()
-        server.stop()
+        deployment.close()
 
 
 def test_metrics_count_every_true_outcome_over_two_workers(mix: Mix) -> None:
@@ -203,13 +201,9 @@ def _status(url: str, path: str) -> tuple[int, dict[str, object]]:
 
 
 def test_readiness_flips_when_sealed_liveness_does_not(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    init = run_cli(
-        "init", "--shares", "1", "--threshold", "1", "--json", "--data-dir", str(data_dir)
-    )
-    assert init.returncode == 0, init.stderr
-    share = json.loads(init.stdout)["shares"][0]
-    with Server(data_dir, name="ready-sealed") as server:
+    sealed = start_deployment(tmp_path / "data", "ready-sealed", roles=(), shares=(1, 1))
+    with sealed:
+        server, share = sealed.server, sealed.shares[0]
         assert _status(server.url, "/livez") == (200, {"status": "alive"})
         status, body = _status(server.url, "/readyz")
         assert status == 503 and body["reasons"] == ["sealed"]

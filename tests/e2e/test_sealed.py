@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.clients import Sb
-from tests.support.server import Server, create_client_key, run_cli
+from tests.support.deployment import prepare
+from tests.support.server import Server, run_cli, unseal
 
 VENDOR_PATHS = [
     ("GET", "/v1/config/strongbox/totp"),
@@ -36,12 +36,6 @@ def _init(data_dir: Path) -> list[str]:
     return list(out["shares"])
 
 
-def _unseal(url: str, share: str) -> str:
-    result = run_cli("unseal", "--url", url, input=share + "\n")
-    assert result.returncode == 0, result.stderr
-    return result.stdout.splitlines()[0]  # a second line tells the ceremony's nonce
-
-
 def _assert_sealed_everywhere(server: Server) -> None:
     with server.client() as http:
         health = http.get("/healthz")
@@ -61,19 +55,20 @@ def test_shamir_lifecycle(tmp_path: Path) -> None:
     assert not (data_dir / "seal.key").exists()
     again = run_cli("init", "--shares", "5", "--threshold", "3", "--data-dir", str(data_dir))
     assert again.returncode == 1, "init must refuse an initialised store"
-    key = create_client_key(data_dir, "acme", "admin", ["read", "write", "verify", "code"])
-    seal_key = create_client_key(data_dir, "system", "ops", ["seal"])
+    deployment = prepare(data_dir, roles=("noreveal", "sealer"))
+    key, seal_key = deployment.keys["noreveal"], deployment.keys["sealer"]
 
-    with Server(data_dir, name="sealed") as server:
+    with deployment.start("sealed"):
+        server = deployment.server
         _assert_sealed_everywhere(server)
-        assert _unseal(server.url, shares[4]) == "sealed: 1 of 3 shares given"
+        assert unseal(server.url, shares[4]) == "sealed: 1 of 3 shares given"
         bad = run_cli("unseal", "--url", server.url, input="1:" + "00" * 32 + "\n")
         assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1
-        assert _unseal(server.url, shares[1]) == "sealed: 2 of 3 shares given"
+        assert unseal(server.url, shares[1]) == "sealed: 2 of 3 shares given"
         _assert_sealed_everywhere(server)
-        assert _unseal(server.url, shares[2]) == "unsealed"
+        assert unseal(server.url, shares[2]) == "unsealed"
 
-        sb = Sb.login(server.url, "admin", key)
+        sb = deployment.sb("noreveal")
         assert sb.create("alice", secret=os.urandom(20)).status_code == 201
         code = sb.code("alice")
 
@@ -84,21 +79,20 @@ def test_shamir_lifecycle(tmp_path: Path) -> None:
         assert sealed.returncode == 0, sealed.stderr
         _assert_sealed_everywhere(server)
         for share in (shares[0], shares[3], shares[1]):
-            _unseal(server.url, share)
+            unseal(server.url, share)
         # nothing changed while sealed: the code from before is still accepted, once
         assert sb.verify("alice", code).json() == {"valid": True}
         assert sb.verify("alice", code).json() == {"valid": False}
-        sb.close()
 
     # a restart comes back sealed (docs/requirements.md#shamir), with the data intact
-    with Server(data_dir, name="sealed-restart") as server:
+    with deployment.start("sealed-restart"):
+        server = deployment.server
         _assert_sealed_everywhere(server)
         for share in shares[:3]:
-            _unseal(server.url, share)
-        sb = Sb.login(server.url, "admin", key)
+            unseal(server.url, share)
+        sb = deployment.sb("noreveal")
         assert sb.get("/v1/config/strongbox/totp/alice").status_code == 200
         assert sb.verify("alice", sb.code("alice")).json()["valid"] in (True, False)
-        sb.close()
 
 
 @pytest.mark.parametrize("workers", ["2"])
@@ -107,7 +101,7 @@ def test_unseal_reaches_every_worker(tmp_path: Path, workers: str) -> None:
     shares = _init(data_dir)
     with Server(data_dir, "--workers", workers, name="sealed-workers") as server:
         for share in shares[:3]:
-            _unseal(server.url, share)
+            unseal(server.url, share)
         with server.client() as http:
             # new connections land on either worker; every one must see the unsealed state
             for _ in range(30):

@@ -10,9 +10,8 @@ import urllib.parse
 
 import httpx
 
-from tests.support.clients import Sb
 from tests.support.deployment import Deployment as Running
-from tests.support.server import Server, create_client_key
+from tests.support.deployment import start_deployment
 
 
 def test_healthz_and_request_ids(running: Running) -> None:
@@ -76,10 +75,10 @@ def test_log_injection_stays_one_record(running: Running) -> None:
 
 def test_two_workers_share_replay_state(tmp_path) -> None:
     """--workers 2: one data directory, one SQLite file; a code is accepted once across both."""
-    data_dir = tmp_path / "data"
-    with Server(data_dir, "--workers", "2", name="workers") as server:
-        key = create_client_key(data_dir, "acme", "admin", ["read", "write", "verify", "code"])
-        sb = Sb.login(server.url, "admin", key)
+    with start_deployment(
+        tmp_path / "data", "workers", "--workers", "2", roles=("noreveal",)
+    ) as deployment:
+        server, sb = deployment.server, deployment.sb("noreveal")
         pids: set[str] = set()
         for i in range(20):
             assert sb.create(f"user{i}", secret=os.urandom(20)).status_code == 201
@@ -110,7 +109,6 @@ def test_two_workers_share_replay_state(tmp_path) -> None:
             line.split("[")[1].split("]")[0] for line in log.splitlines() if "otpd.access" in line
         }
         assert len(pids) >= 2, "both workers should have served requests"
-        sb.close()
 
 
 def _raw_status(url: str, request_line: str, headers: str = "") -> int:

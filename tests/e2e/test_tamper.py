@@ -7,8 +7,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from tests.support.clients import Sb
-from tests.support.server import Server, create_client_key
+from tests.support.deployment import start_deployment
 
 
 def _secret_of(db: Path, name: str) -> bytes:
@@ -32,9 +31,8 @@ def _set_secret(db: Path, name: str, blob: bytes) -> None:
 def test_tampered_and_moved_ciphertexts_fail_closed(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     db = data_dir / "otpd.sqlite3"
-    with Server(data_dir, name="tamper") as server:
-        key = create_client_key(data_dir, "acme", "admin", ["read", "write", "verify", "code"])
-        sb = Sb.login(server.url, "admin", key)
+    with start_deployment(data_dir, "tamper", roles=("noreveal",)) as deployment:
+        server, sb = deployment.server, deployment.sb("noreveal")
         for name in ("flipped", "moved", "intact"):
             assert sb.create(name, secret=os.urandom(20)).status_code == 201
 
@@ -51,5 +49,4 @@ def test_tampered_and_moved_ciphertexts_fail_closed(tmp_path: Path) -> None:
                 assert response.status_code == 500
                 assert "integrity" in response.json()["errors"][0]["error-message"]
         assert sb.verify("intact", sb.code("intact")).json() == {"valid": True}
-        sb.close()
     assert "Traceback" not in server.log() or "SecretCorrupted" not in server.log()

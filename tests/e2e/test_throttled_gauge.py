@@ -9,10 +9,9 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.clients import Sb
-from tests.support.server import Server, create_client_key, run_cli
+from tests.support.deployment import start_deployment
+from tests.support.server import run_cli
 
-ALL = ["read", "write", "verify", "code", "reveal"]
 THROTTLE = {"OTPD_THROTTLE_FREE_FAILURES": "2", "OTPD_THROTTLE_BASE_DELAY": "600"}
 
 
@@ -28,20 +27,17 @@ def _throttled(url: str) -> dict[str, float]:
 
 def test_throttled_credentials_gauge(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    key = create_client_key(data_dir, "acme", "admin", ALL)
-    create_client_key(data_dir, "globex", "admin", ALL)
-    with Server(data_dir, "--workers", "2", env=THROTTLE, name="throttled") as server:
-        sb = Sb.login(server.url, "admin", key)
-        try:
-            for name in ("bob", "carol", "dave"):
-                assert sb.create(name).status_code == 201
-            assert [_throttled(server.url)["acme"] for _ in range(4)] == [0] * 4
-            for name in ("bob", "carol"):
-                wrong = f"{(int(sb.code(name)) + 1) % 1_000_000:06d}"
-                for _ in range(3):  # rejected, rejected (now throttled), throttled
-                    assert sb.verify(name, wrong).json() == {"valid": False}
-        finally:
-            sb.close()
+    with start_deployment(
+        data_dir, "throttled", "--workers", "2", env=THROTTLE, roles=("admin", "globex")
+    ) as deployment:
+        server, sb = deployment.server, deployment.sb()
+        for name in ("bob", "carol", "dave"):
+            assert sb.create(name).status_code == 201
+        assert [_throttled(server.url)["acme"] for _ in range(4)] == [0] * 4
+        for name in ("bob", "carol"):
+            wrong = f"{(int(sb.code(name)) + 1) % 1_000_000:06d}"
+            for _ in range(3):  # rejected, rejected (now throttled), throttled
+                assert sb.verify(name, wrong).json() == {"valid": False}
         for _ in range(6):  # whichever worker answers: the count, not a sum over workers
             counts = _throttled(server.url)
             assert counts["acme"] == 2 and counts["globex"] == 0

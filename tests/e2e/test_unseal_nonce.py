@@ -5,24 +5,15 @@ nonce). Before this, anyone who reached the port could discard the progress at w
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import httpx
 
-from tests.support.server import Server, create_client_key, run_cli
+from tests.support.deployment import start_deployment
+from tests.support.server import Server, run_cli
 
 UNSEAL = "/v1/state/strongbox/system/unseal"
 STATUS = "/v1/state/strongbox/system/seal-status"
-
-
-def _init(data_dir: Path) -> list[str]:
-    made = run_cli(
-        "init", "--shares", "5", "--threshold", "3", "--json", "--data-dir", str(data_dir)
-    )
-    assert made.returncode == 0, made.stderr
-    shares: list[str] = json.loads(made.stdout)["shares"]
-    return shares
 
 
 def _post(server: Server, body: dict[str, object] | bytes) -> httpx.Response:
@@ -41,9 +32,11 @@ def _progress(server: Server) -> int:
 
 
 def test_reset_needs_the_ceremony_nonce(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    shares = _init(data_dir)
-    with Server(data_dir, "--workers", "2", name="unseal-nonce") as server:
+    sealed = start_deployment(
+        tmp_path / "data", "unseal-nonce", "--workers", "2", roles=(), shares=(5, 3)
+    )
+    with sealed:
+        server, shares = sealed.server, sealed.shares
         # no ceremony yet: a reset changes nothing, and still wants a nonce
         assert _post(server, {"reset": True}).status_code == 400
         first = _post(server, {"share": shares[0]})
@@ -85,9 +78,8 @@ def test_reset_needs_the_ceremony_nonce(tmp_path: Path) -> None:
 
 
 def test_seal_key_only_from_environment_or_stdin(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    seal_key = create_client_key(data_dir, "system", "ops", ["seal"])
-    with Server(data_dir, name="seal-stdin") as server:
+    with start_deployment(tmp_path / "data", "seal-stdin", roles=("sealer",)) as deployment:
+        server, seal_key = deployment.server, deployment.keys["sealer"]
         old_way = run_cli("seal", "--url", server.url, "--key", seal_key)
         assert old_way.returncode == 2
         assert old_way.stderr.count("\n") == 1 and seal_key not in old_way.stderr

@@ -38,7 +38,7 @@ from otpd.api.token2.parse import (
     validate,
 )
 from otpd.core.errors import InvalidInput, OtpdError
-from tests.fuzz.strategies import (
+from tests.support.strategies import (
     BODIES,
     CONTENT_TYPES,
     HEADER_BYTES,

@@ -9,7 +9,8 @@ import struct
 
 from pyrad import packet
 
-from tests.support.radius import Radius, access_request, exchange, reply_to
+from tests.support.deployment import Deployment
+from tests.support.radius import access_request, exchange, new_user, reply_to
 
 
 def _header(code: int, length: int) -> bytes:
@@ -39,44 +40,44 @@ def _bad_datagrams() -> list[bytes]:
     ]
 
 
-def test_malformed_datagrams_get_no_reply_and_cost_no_traceback(radius: Radius) -> None:
+def test_malformed_datagrams_get_no_reply_and_cost_no_traceback(radius: Deployment) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(1.5)
         for datagram in _bad_datagrams() * 3:
-            sock.sendto(datagram, ("127.0.0.1", radius.port))
+            sock.sendto(datagram, ("127.0.0.1", radius.radius_port))
         for _ in range(200):
-            sock.sendto(os.urandom(20 + os.urandom(1)[0]), ("127.0.0.1", radius.port))
+            sock.sendto(os.urandom(20 + os.urandom(1)[0]), ("127.0.0.1", radius.radius_port))
         try:
             answer = sock.recv(8192)
         except TimeoutError:
             answer = b""
     assert answer == b""
-    user = radius.user()
-    request = access_request(radius.secret, user, radius.sb.code(user))
-    replies = exchange(radius.port, request.RequestPacket())
+    user = new_user(radius)
+    request = access_request(radius.nas["local"], user, radius.sb().code(user))
+    replies = exchange(radius.radius_port, request.RequestPacket())
     assert len(replies) == 1 and reply_to(request, replies[0]).code == packet.AccessAccept
     log = radius.server.log()
     assert "Traceback" not in log and "ERROR" not in log
 
 
-def test_signed_request_with_unknown_attributes_is_answered(radius: Radius) -> None:
+def test_signed_request_with_unknown_attributes_is_answered(radius: Deployment) -> None:
     """RFC 2865 §5: a server may ignore attributes it does not know; a signed request with
     them is still a request (here: an unknown type and a VSA of an unknown vendor)."""
-    user = radius.user()
-    request = access_request(radius.secret, user, radius.sb.code(user))
+    user = new_user(radius)
+    request = access_request(radius.nas["local"], user, radius.sb().code(user))
     request[200] = [b"whatever"]
     request[(99999, 1)] = [b"vendor-thing"]
-    replies = exchange(radius.port, request.RequestPacket())
+    replies = exchange(radius.radius_port, request.RequestPacket())
     assert len(replies) == 1 and reply_to(request, replies[0]).code == packet.AccessAccept
 
 
-def test_4096_octet_request_is_answered(radius: Radius) -> None:
+def test_4096_octet_request_is_answered(radius: Deployment) -> None:
     """The largest packet RFC 2865 §3 allows, padded with an unknown attribute."""
-    user = radius.user()
-    request = access_request(radius.secret, user, radius.sb.code(user))
+    user = new_user(radius)
+    request = access_request(radius.nas["local"], user, radius.sb().code(user))
     size = len(request.RequestPacket())
     request[(99999, 2)] = [b"x" * 247] * ((4096 - size) // 255)
     raw = request.RequestPacket()
     assert 4096 - 255 < len(raw) <= 4096
-    replies = exchange(radius.port, raw)
+    replies = exchange(radius.radius_port, raw)
     assert len(replies) == 1 and reply_to(request, replies[0]).code == packet.AccessAccept

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.server import create_client_key, register_secret, run_cli
+from tests.support.deployment import create_roles
+from tests.support.server import register_secret, run_cli
 
 
 def _nas(data_dir: Path, verb: str, *args: str) -> Any:
@@ -20,8 +21,7 @@ def _nas(data_dir: Path, verb: str, *args: str) -> Any:
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     directory = tmp_path / "data"
-    create_client_key(directory, "acme", "admin", ["read"])
-    create_client_key(directory, "globex", "admin", ["read"])
+    create_roles(directory, ("reader", "globex"))  # tenants acme and globex
     return directory
 
 

@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.radius import Radius, nas_create, pap, radclient
-from tests.support.server import create_client_key, run_cli
+from tests.support.deployment import Deployment, create_nas, create_roles
+from tests.support.radius import new_user, pap, radclient
+from tests.support.server import run_cli
 
 
 def _audit(data_dir: Path, *args: str) -> list[dict[str, Any]]:
@@ -33,9 +34,9 @@ def _radius_verifications(url: str) -> dict[str, float]:
     return found
 
 
-def test_radius_verification_in_metrics_and_audit_trail(radius: Radius) -> None:
-    user = radius.user()
-    accepted = radclient(radius.port, radius.secret, pap(user, radius.sb.code(user)))
+def test_radius_verification_in_metrics_and_audit_trail(radius: Deployment) -> None:
+    user = new_user(radius)
+    accepted = radclient(radius.radius_port, radius.nas["local"], pap(user, radius.sb().code(user)))
     assert "Received Access-Accept" in accepted.stdout, accepted.stdout + accepted.stderr
     assert _radius_verifications(radius.server.url).get("accepted", 0) >= 1
     deadline = time.monotonic() + 5  # the trail is written in batches (group commit)
@@ -60,8 +61,8 @@ def test_radius_verification_in_metrics_and_audit_trail(radius: Radius) -> None:
 
 def test_nas_changes_are_audited_without_the_secret(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    create_client_key(data_dir, "acme", "admin", ["read"])
-    secret = nas_create(data_dir, "--tenant", "acme", "--name", "fw", "--address", "192.0.2.1")
+    create_roles(data_dir, ("reader",))
+    secret = create_nas(data_dir, "fw", "--address", "192.0.2.1")
     cli = ["--tenant", "acme", "--name", "fw", "--data-dir", str(data_dir)]
     updated = run_cli("nas", "update", *cli, "--new-secret", "--json")
     assert updated.returncode == 0, updated.stderr

@@ -11,19 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.radius import free_udp_port, nas_create, pap, radclient, radius_server
-from tests.support.server import Server, create_client_key, register_secret, run_cli
+from tests.support.deployment import prepare, start_deployment
+from tests.support.radius import pap, radclient
+from tests.support.server import Server, free_port, register_secret, run_cli
 
 STATUS = "Message-Authenticator = 0x00\n"
 
 
 def test_two_workers_serve_then_seal_makes_both_silent(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    seal_key = create_client_key(data_dir, "system", "sealer", ["seal"])
-    create_client_key(data_dir, "acme", "admin", ["read"])
-    secret = nas_create(data_dir, "--tenant", "acme", "--name", "fw", "--address", "127.0.0.1")
-    port = free_udp_port()
-    with radius_server(data_dir, port, "--workers", "2", name="radius-workers") as server:
+    with start_deployment(
+        tmp_path / "data", "radius-workers", "--workers", "2", roles=("sealer", "reader"),
+        nas={"fw": ("--address", "127.0.0.1")}, radius=True,
+    ) as deployment:  # fmt: skip
+        server, port = deployment.server, deployment.radius_port
+        seal_key, secret = deployment.keys["sealer"], deployment.nas["fw"]
         for _ in range(16):  # fresh source ports: the kernel spreads them over the workers
             result = radclient(port, secret, pap("nobody", "123456"))
             assert "Received Access-Reject" in result.stdout, result.stdout + result.stderr
@@ -38,11 +39,11 @@ def test_two_workers_serve_then_seal_makes_both_silent(tmp_path: Path) -> None:
 
 
 def test_unknown_nas_address_is_silent_with_radclient(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    create_client_key(data_dir, "acme", "admin", ["read"])
-    secret = nas_create(data_dir, "--tenant", "acme", "--name", "far", "--address", "192.0.2.0/24")
-    port = free_udp_port()
-    with radius_server(data_dir, port, name="radius-unknown") as server:
+    with start_deployment(
+        tmp_path / "data", "radius-unknown", roles=("reader",),
+        nas={"far": ("--address", "192.0.2.0/24")}, radius=True,
+    ) as deployment:  # fmt: skip
+        server, port, secret = deployment.server, deployment.radius_port, deployment.nas["far"]
         for command, body in (("auth", pap("nobody", "123456")), ("status", STATUS)):
             result = radclient(port, secret, body, command=command)
             assert "Received" not in result.stdout
@@ -67,11 +68,8 @@ def test_shamir_node_serves_radius_only_while_unsealed(tmp_path: Path) -> None:
     """A NAS made in Shamir mode (shares on standard input), a restarted node silent until
     unsealed, silent again once sealed, and serving again after the next unseal."""
     data_dir = tmp_path / "data"
-    init = run_cli("init", "--shares", "3", "--threshold", "2", "--json", "--data-dir",
-                   str(data_dir))  # fmt: skip
-    shares = json.loads(init.stdout)["shares"]
-    create_client_key(data_dir, "acme", "admin", ["read"])
-    seal_key = create_client_key(data_dir, "system", "ops", ["seal"])
+    sealed = prepare(data_dir, roles=("reader", "sealer"), shares=(3, 2))
+    shares, seal_key = sealed.shares, sealed.keys["sealer"]
     args = ["nas", "create", "--tenant", "acme", "--name", "fw", "--address", "::1", "--json"]
     refused = run_cli(*args, "--data-dir", str(data_dir))
     assert refused.returncode == 1 and "give the unseal shares" in refused.stderr
@@ -79,7 +77,7 @@ def test_shamir_node_serves_radius_only_while_unsealed(tmp_path: Path) -> None:
     assert made.returncode == 0, made.stderr
     secret = json.loads(made.stdout)["secret"]
     register_secret(secret.encode())
-    port = free_udp_port_v6()
+    port = free_port(udp=True, host="::1")
     server = Server(data_dir, "--radius-listen", f"[::1]:{port}", name="radius-shamir")
     with server:
 
@@ -95,10 +93,3 @@ def test_shamir_node_serves_radius_only_while_unsealed(tmp_path: Path) -> None:
         for share in shares[:2]:
             run_cli("unseal", "--url", server.url, input=share + "\n")
         assert "Received Access-Accept" in status()
-
-
-def free_udp_port_v6() -> int:
-    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
-        probe.bind(("::1", 0))
-        port: int = probe.getsockname()[1]
-        return port

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -16,18 +18,17 @@ from otpd.core.nas import (
     parse_networks,
 )
 from otpd.core.ports import NasStore
-from tests.store import conftest as contract
-from tests.support.stores import add_credential, make_tenant
-
-backend = contract.store  # the contract suite's fixture (every backend), under another name
+from tests.support.stores import BACKENDS, add_credential, make_tenant, open_store
 
 
-@pytest.fixture
-def store(backend: Any) -> Any:
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     """Every backend of the CredentialStore contract suite, with two tenants."""
+    backend = open_store(request.param, tmp_path, request)
     backend.create_tenant(make_tenant("acme"))
     backend.create_tenant(make_tenant("globex"))
-    return backend
+    yield backend
+    backend.close()
 
 
 def _nas(name: str = "fw", tenant: str = "acme", *nets: str, **kw: Any) -> NasClient:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.deployment import start_deployment
 from tests.support.keys import (
     client_cli,
     client_json,
@@ -27,15 +28,9 @@ WITHIN_S = 1.0  # the promise in docs/operations.md
 
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[list[Server]]:
-    data_dir = tmp_path / "data"
-    data_dir.mkdir(mode=0o700)
-    client_cli(data_dir, "create", "--tenant", "acme", "--name", "seed", "--scopes", "read")
-    servers = [Server(data_dir, name=f"revoke{i}") for i in range(2)]
-    for server in servers:
-        server.start()
-    yield servers
-    for server in servers:
-        server.stop()
+    deployment = start_deployment(tmp_path / "data", "revoke", roles=("reader",), instances=2)
+    yield deployment.servers
+    deployment.close()
 
 
 def _refused_everywhere(servers: list[Server], name: str, key: str, tokens: list[str]) -> bool:

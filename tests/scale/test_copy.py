@@ -16,8 +16,10 @@ import pyotp
 import pytest
 
 from otpd.core.policy import LOCKED_FOREVER
+from tests.support.clients import Cred
+from tests.support.deployment import Deployment, share_seal_key, start_deployment
 from tests.support.pgserver import PgServer
-from tests.support.scale import Cluster, Cred, create_admin, share_seal_key, strongbox, token2
+from tests.support.scale import strongbox, token2
 from tests.support.server import Server, run_cli
 
 DB_PASSWORD = "copy-pass-never-shown"
@@ -59,14 +61,20 @@ def _throttle(path: Path, throttled: Cred, locked: Cred) -> None:
 @pytest.mark.slow
 def test_copy_sqlite_to_postgres_and_back(pg_server: PgServer, tmp_path: Path) -> None:
     first_dir, pg_dir, back_dir = tmp_path / "a", tmp_path / "b", tmp_path / "c"
-    key = create_admin(first_dir, None)
-    with Server(first_dir, name="copy-a") as server:
-        cluster = Cluster([server], key)
-        creds = cluster.create_creds(5)
-        used = _code(creds[0], 0)
-        assert strongbox(cluster, server)(creds[0], used)
-        wrong = "000000" if _code(creds[1], 0) != "000000" else "111111"
-        assert not token2(cluster, server)(creds[1], wrong)  # one failure to carry over
+    with start_deployment(first_dir, "copy-a", roles=("admin",)) as cluster:
+        _check_copies(cluster, pg_server, first_dir, pg_dir, back_dir)
+
+
+def _check_copies(
+    cluster: Deployment, pg_server: PgServer, first_dir: Path, pg_dir: Path, back_dir: Path
+) -> None:
+    server = cluster.server
+    creds = cluster.createusers(5)
+    used = _code(creds[0], 0)
+    assert strongbox(cluster, server)(creds[0], used)
+    wrong = "000000" if _code(creds[1], 0) != "000000" else "111111"
+    assert not token2(cluster, server)(creds[1], wrong)  # one failure to carry over
+    server.stop()
     throttled, locked = creds[2], creds[3]
     free = [creds[1], creds[4]]
     _throttle(first_dir / "otpd.sqlite3", throttled, locked)
@@ -85,7 +93,6 @@ def test_copy_sqlite_to_postgres_and_back(pg_server: PgServer, tmp_path: Path) -
 
     share_seal_key(first_dir, pg_dir)
     with Server(pg_dir, "--database", pg_url, name="copy-b") as server:
-        cluster = Cluster([server], key)
         assert not strongbox(cluster, server)(creds[0], used)  # still used after the copy
         for cred in (throttled, locked):  # the right code, refused unevaluated
             assert not strongbox(cluster, server)(cred, _code(cred, 0))
@@ -106,7 +113,6 @@ def test_copy_sqlite_to_postgres_and_back(pg_server: PgServer, tmp_path: Path) -
     assert after[3] == (*before[3][:4], before[3][4] + 1)
     share_seal_key(first_dir, back_dir)
     with Server(back_dir, name="copy-c") as server:
-        cluster = Cluster([server], key)
         assert not token2(cluster, server)(creds[0], used)
         for cred in (throttled, locked):
             assert not token2(cluster, server)(cred, _code(cred, 1))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -13,18 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.deployment import Deployment, start_deployment
 from tests.support.pgserver import PgServer
-from tests.support.scale import Cluster, create_admin, share_seal_key, strongbox, token2
-from tests.support.server import Server
+from tests.support.scale import strongbox, token2
+from tests.support.server import Server, free_port
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "scale-out.md"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _nginx_conf(ports: list[int], listen: int, root: Path) -> str:
@@ -48,7 +41,7 @@ def _nginx_conf(ports: list[int], listen: int, root: Path) -> str:
 def nginx() -> tuple[Path, int]:
     exe = shutil.which("nginx") or "/usr/sbin/nginx"
     assert Path(exe).exists(), "nginx is required (Debian package nginx-light; scripts/test)"
-    return Path(exe), _free_port()
+    return Path(exe), free_port()
 
 
 def test_three_instances_behind_nginx_as_documented(
@@ -56,10 +49,14 @@ def test_three_instances_behind_nginx_as_documented(
 ) -> None:
     exe, listen = nginx
     url = pg_server.create_database("nginx")
-    nodes = [tmp_path / f"node{i}" for i in (1, 2, 3)]
-    key = create_admin(nodes[0], url)
-    share_seal_key(nodes[0], *nodes[1:])
-    servers = [Server(n, "--database", url, name=f"ngx{i}").start() for i, n in enumerate(nodes)]
+    with start_deployment(
+        tmp_path / "node", "ngx", roles=("admin",), database=url, instances=3
+    ) as cluster:
+        _behind_nginx(cluster, tmp_path, exe, listen)
+
+
+def _behind_nginx(cluster: Deployment, tmp_path: Path, exe: Path, listen: int) -> None:
+    servers = cluster.servers
     root = tmp_path / "nginx"
     root.mkdir()
     ports = [int(s.url.rsplit(":", 1)[1]) for s in servers]
@@ -81,8 +78,7 @@ def test_three_instances_behind_nginx_as_documented(
                 assert proxy.poll() is None, proxy.stderr.read() if proxy.stderr else ""
                 time.sleep(0.1)
         assert (health.status_code, health.json()) == (200, {"status": "ok"})
-        cluster = Cluster([front], key)
-        creds = cluster.create_creds(6)
+        creds = cluster.createusers(6, on=front)
         via_sb, via_t2 = strongbox(cluster, front), token2(cluster, front)
         for cred in creds[:3]:
             code = cred.code()
@@ -95,5 +91,3 @@ def test_three_instances_behind_nginx_as_documented(
     finally:
         proxy.terminate()
         proxy.wait(timeout=20)
-        for server in servers:
-            server.stop()

@@ -4,7 +4,6 @@ accepted twice; service comes back by itself, without restarting otpd."""
 
 from __future__ import annotations
 
-import base64
 import itertools
 import threading
 import time
@@ -14,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.clients import PHENIX_PATH, Cred
+from tests.support.deployment import Deployment, start_deployment
 from tests.support.pgserver import PgServer
-from tests.support.scale import PHENIX_PATH, Cluster, Cred, create_admin
-from tests.support.server import Server
 
 ENV = {"OTPD_DATABASE_STATEMENT_TIMEOUT": "2", "OTPD_WORKERS": "2"}
 DB_PASSWORD = "pg-pass-never-logged"
@@ -32,12 +31,11 @@ def own_pg() -> Iterator[PgServer]:
 class Caller:
     """One verification through one API: (HTTP status, accepted)."""
 
-    def __init__(self, cluster: Cluster, server: Server) -> None:
-        self.http = httpx.Client(base_url=server.url, timeout=30)
-        self.key = cluster.key
-        self.bearer = {"Authorization": f"Bearer {cluster.token(server)}"}
-        basic = base64.b64encode(f"admin:{cluster.key}".encode()).decode()
-        self.basic = {"tenant": "acme", "Authorization": f"Basic {basic}"}
+    def __init__(self, cluster: Deployment) -> None:
+        self.http = cluster.http()
+        self.key = cluster.keys["admin"]
+        self.bearer = cluster.sb().auth
+        self.basic = {"tenant": "acme", "Authorization": cluster.basic("admin")}
 
     def strongbox(self, cred: Cred, code: str) -> tuple[int, bool, httpx.Response]:
         path = f"/v1/state/strongbox/totp/{cred.name}/verify-code"
@@ -55,11 +53,6 @@ class Caller:
         return r.status_code, r.status_code == 200, r
 
 
-def _health(server: Server) -> tuple[int, object]:
-    response = httpx.get(server.url + "/healthz", timeout=10)
-    return response.status_code, response.json()
-
-
 def _assert_503_forms(caller: Caller, cred: Cred) -> None:
     status, _, r = caller.strongbox(cred, cred.code())
     assert status == 503
@@ -74,18 +67,17 @@ def _assert_503_forms(caller: Caller, cred: Cred) -> None:
 @pytest.mark.slow
 def test_database_stopped_under_load(own_pg: PgServer, tmp_path: Path) -> None:
     url = own_pg.create_database("faults").replace("otpd@", f"otpd:{DB_PASSWORD}@")
-    node = tmp_path / "node"
-    key = create_admin(node, url)
-    server = Server(node, "--database", url, env=ENV, name="faults").start()
+    cluster = start_deployment(tmp_path / "node", "faults", env=ENV, roles=("admin",),
+                               database=url)  # fmt: skip
+    server = cluster.server
     try:
         assert server.proc is not None
         pid = server.proc.pid
-        cluster = Cluster([server], key)
-        creds = cluster.create_creds(60)
-        caller = Caller(cluster, server)
+        creds = cluster.createusers(60)
+        caller = Caller(cluster)
         # Its own keep-alive connections: a connection the server closed as idle while the
         # other thread held it would be a client-side race, not what this test is about.
-        loader = Caller(cluster, server)
+        loader = Caller(cluster)
         apis = itertools.cycle([loader.strongbox, loader.token2, loader.phenixid])
         results: list[tuple[Cred, str, int, bool]] = []
         queue = iter(creds[:-1])
@@ -106,14 +98,14 @@ def test_database_stopped_under_load(own_pg: PgServer, tmp_path: Path) -> None:
         own_pg.stop("fast")
         try:
             time.sleep(0.5)
-            assert _health(server) == (503, {"status": "database unavailable"})
+            assert server.health() == (503, {"status": "database unavailable"})
             _assert_503_forms(caller, creds[-1])
         finally:
             own_pg.start()
         deadline = time.monotonic() + 30
-        while _health(server)[0] != 200 and time.monotonic() < deadline:
+        while server.health()[0] != 200 and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert _health(server) == (200, {"status": "ok"})
+        assert server.health() == (200, {"status": "ok"})
         stop.set()
         worker.join(timeout=60)
         assert server.proc.pid == pid and server.proc.poll() is None  # never restarted
@@ -132,4 +124,4 @@ def test_database_stopped_under_load(own_pg: PgServer, tmp_path: Path) -> None:
         # The database password never reached a log line.
         assert DB_PASSWORD not in server.log()
     finally:
-        server.stop()
+        cluster.close()

@@ -13,11 +13,13 @@ from pathlib import Path
 import psycopg
 import pyotp
 
+from tests.support import builders as b
 from tests.support import server as harness
+from tests.support.clients import Cred
+from tests.support.deployment import prepare
 from tests.support.pgserver import PgServer
-from tests.support.scale import Cluster, Cred, create_admin, strongbox
-from tests.support.server import Server, run_cli
-from tests.transfer import builders as b
+from tests.support.scale import strongbox
+from tests.support.server import run_cli
 
 
 def _import(data_dir: Path, pg_url: str, export: Path, *extra: str) -> dict[str, object]:
@@ -43,7 +45,7 @@ def test_import_into_postgres_applies_the_floor_and_verifies(
 ) -> None:
     pg_url = pg_server.create_database("import")
     data_dir = tmp_path / "node"
-    key = create_admin(data_dir, pg_url)
+    cluster = prepare(data_dir, roles=("admin",), database=pg_url)
     alice, bob = (b.Cred(name, secrets.token_bytes(20)) for name in ("alice", "bob"))
     for cred in (alice, bob):
         harness.register_secret(cred.secret)
@@ -59,10 +61,9 @@ def test_import_into_postgres_applies_the_floor_and_verifies(
     assert steps["bob"] >= before + 1
     assert steps["bob"] - steps["alice"] in (1, 2)
 
-    with Server(data_dir, "--database", pg_url, name="pg-import") as server:
-        cluster = Cluster([server], key)
-        verify = strongbox(cluster, server)
-        names = {c: Cred(0, c.account, c.secret) for c in (alice, bob)}
+    with cluster.start("pg-import"):
+        verify = strongbox(cluster, cluster.server)
+        names = {c: Cred(c.account, c.secret) for c in (alice, bob)}
         # The floor's own step is spent; the next one, still inside the window, is not.
         assert not verify(names[alice], _code(alice.secret, steps["alice"]))
         assert verify(names[alice], _code(alice.secret, steps["alice"] + 1))

@@ -7,48 +7,32 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.support.scale import (
-    Cluster,
-    all_at_once,
-    create_admin,
-    create_sealer,
-    every_api,
-    strongbox,
-)
+from tests.support.deployment import Deployment, start_deployment
+from tests.support.scale import all_at_once, every_api, strongbox
 from tests.support.server import Server, run_cli
 
 THROTTLED_ENV = {"OTPD_THROTTLE_BASE_DELAY": "300"}
 
 
-def _health(server: Server) -> tuple[int, object]:
-    response = httpx.get(server.url + "/healthz", timeout=10)
-    return response.status_code, response.json()
-
-
 @pytest.fixture
-def pair(tmp_path: Path) -> Iterator[Cluster]:
-    data_dir = tmp_path / "data"
-    key = create_admin(data_dir, None)
-    servers = [Server(data_dir, env=THROTTLED_ENV, name=f"sq{i}") for i in range(2)]
-    cluster = Cluster([s.start() for s in servers], key)
-    yield cluster
-    for server in servers:
-        server.stop()
+def pair(tmp_path: Path) -> Iterator[Deployment]:
+    deployment = start_deployment(
+        tmp_path / "data", "sq", env=THROTTLED_ENV, roles=("admin",), instances=2
+    )
+    yield deployment
+    deployment.close()
 
 
 def test_second_start_never_seals_the_first(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    key = create_admin(data_dir, None)
-    sealer = create_sealer(data_dir, None)
-    with Server(data_dir, name="first") as first:
-        cluster = Cluster([first], key)
-        cred = cluster.create_creds(1)[0]
+    deployment = start_deployment(tmp_path / "data", "first", roles=("admin", "sealer"))
+    data_dir, sealer, first = deployment.data_dir, deployment.keys["sealer"], deployment.server
+    try:
+        cred = deployment.createusers(1)[0]
         with Server(data_dir, name="second") as second:
-            assert _health(first) == (200, {"status": "ok"})
-            assert _health(second) == (200, {"status": "ok"})
+            assert first.health() == (200, {"status": "ok"})
+            assert second.health() == (200, {"status": "ok"})
             # A start that fails (its port is taken) says why in one line, changes nothing.
             port = first.url.rsplit(":", 1)[1]
             taken = run_cli("serve", "--data-dir", str(data_dir), "--port", port, timeout=30)
@@ -58,24 +42,26 @@ def test_second_start_never_seals_the_first(tmp_path: Path) -> None:
             # Sealing the second leaves the first serving.
             sealed = run_cli("seal", "--url", second.url, input=sealer + "\n")
             assert sealed.returncode == 0, sealed.stderr
-            assert _health(second) == (503, {"status": "sealed"})
-            assert _health(first) == (200, {"status": "ok"})
+            assert second.health() == (503, {"status": "sealed"})
+            assert first.health() == (200, {"status": "ok"})
         # Stopping the second leaves the first serving, and verifying.
-        assert _health(first) == (200, {"status": "ok"})
-        assert strongbox(cluster, first)(cred, cred.code())
+        assert first.health() == (200, {"status": "ok"})
+        assert strongbox(deployment, first)(cred, cred.code())
+    finally:
+        deployment.close()
 
 
 @pytest.mark.slow
-def test_one_winner_per_code_across_instances_and_apis(pair: Cluster) -> None:
-    creds = pair.create_creds(300)
+def test_one_winner_per_code_across_instances_and_apis(pair: Deployment) -> None:
+    creds = pair.createusers(300)
     attempts = every_api(pair, pair.servers)
     with ThreadPoolExecutor(len(attempts)) as pool:
         accepted = [all_at_once(pool, attempts, cred) for cred in creds]
     assert accepted == [1] * len(creds)
 
 
-def test_failures_on_several_instances_share_one_budget(pair: Cluster) -> None:
-    cred = pair.create_creds(1)[0]
+def test_failures_on_several_instances_share_one_budget(pair: Deployment) -> None:
+    cred = pair.createusers(1)[0]
     attempts = every_api(pair, pair.servers)  # 6: over both instances and all three APIs
     wrong = "000000" if cred.code() != "000000" else "111111"
     for attempt in attempts:  # six failures, at most three on one instance

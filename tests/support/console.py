@@ -1,5 +1,6 @@
-"""The console's test helpers (issue #16): admins made by `otpd admin create`, and a small
-browser-like HTTP client that signs in with a password and a computed TOTP code."""
+"""The console's test helpers (issue #16): admins made by `otpd admin create`, a deployment
+(tests/support/deployment.py) with its console admins, signing in the way a browser does with a
+password and a computed TOTP code, and the Content-Security-Policy every page carries."""
 
 from __future__ import annotations
 
@@ -14,10 +15,14 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pyotp
 from tests.support import server as harness
+from tests.support.deployment import Deployment
 from tests.support.server import Server, run_cli
 
 PASSWORD = "correct horse battery staple"
-ALL_SCOPES = ["read", "write", "verify", "code", "reveal"]
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 
 
 @dataclass
@@ -51,10 +56,23 @@ def create_admin(data_dir: Path, name: str, *scope: str) -> AdminLogin:
 
 @dataclass
 class Console:
-    server: Server
-    data_dir: Path
+    """A running deployment (roles admin and globex) and its console admins."""
+
+    deployment: Deployment
     admins: dict[str, AdminLogin]
-    key: str  # an all-scopes API client of tenant acme
+
+    @property
+    def server(self) -> Server:
+        return self.deployment.server
+
+    @property
+    def data_dir(self) -> Path:
+        return self.deployment.data_dir
+
+    @property
+    def key(self) -> str:
+        """The key of role admin: all scopes in tenant acme."""
+        return self.deployment.keys["admin"]
 
     def browser(self) -> httpx.Client:
         """A client that sends what a browser sends on a same-origin form post."""

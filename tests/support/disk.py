@@ -1,5 +1,6 @@
-"""A small, real file system that fills up: a tmpfs mounted for one test (root only), and a
-writer that fills it to the last byte (the full-disk tests of the store and the server)."""
+"""Files on disk: a small, real file system that fills up (a tmpfs mounted for one test, root
+only, and a writer that fills it to the last byte: the full-disk tests of the store and the
+server), and a listing of a directory's files (what a refused command must leave as it was)."""
 
 from __future__ import annotations
 
@@ -42,3 +43,12 @@ def fill(path: Path) -> None:
             with pytest.raises(OSError, match="No space left") as refused:
                 write_until_full(size)
             assert refused.value.errno == errno.ENOSPC
+
+
+def listing(directory: Path) -> dict[str, bytes]:
+    """Every file under `directory` with its bytes: proves a refusal created or changed nothing."""
+    if not directory.exists():
+        return {}
+    return {
+        str(p.relative_to(directory)): p.read_bytes() for p in directory.rglob("*") if p.is_file()
+    }

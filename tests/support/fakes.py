@@ -13,12 +13,22 @@ import struct
 
 from otpd.bootstrap import Services
 from otpd.core.errors import InvalidShare, Sealed, SecretCorrupted
-from otpd.core.model import Principal, Scope, SealStatus, SecretBytes
+from otpd.core.model import (
+    CredentialRecord,
+    CredentialSpec,
+    OtpParams,
+    Principal,
+    Scope,
+    SealStatus,
+    SecretBytes,
+)
+from otpd.core.ports import CredentialStore
 
 TIME_ZONES = ("UTC", "America/St_Johns")  # St. John's: UTC-3:30 with DST, a non-whole offset
 START = 1_699_999_990  # 2023-11-14T22:13:10Z: ten seconds into a 30 s step
 
 ALL_SCOPES = frozenset({Scope.READ, Scope.WRITE, Scope.VERIFY, Scope.CODE, Scope.REVEAL})
+SEED = b"12345678901234567890"  # RFC 6238 Appendix B's SHA-1 seed
 
 
 # --- an independent HOTP/TOTP written from RFC 4226 §5.3, not from otpd.core.otp -----------
@@ -136,3 +146,37 @@ def principal(services: Services, tenant: str, scopes: frozenset[Scope] = ALL_SC
     name = "c" + secrets.token_hex(6)
     _, key = services.access.create_client(tenant, name, scopes)
     return services.access.authenticate(key)
+
+
+# --- credentials of the core tests: made through the service, codes from the reference ------
+
+
+def enrol(
+    services: Services,
+    who: Principal,
+    name: str = "bob",
+    secret: bytes = SEED,
+    params: OtpParams | None = None,
+) -> CredentialRecord:
+    spec = CredentialSpec(name=name, params=params or OtpParams())
+    record, _ = services.credentials.create_credential(who, spec, SecretBytes(secret))
+    return record
+
+
+def code(
+    clock: FakeClock, secret: bytes = SEED, steps: int = 0, params: OtpParams | None = None
+) -> str:
+    """The code for `steps` periods from the clock's now, from the independent reference."""
+    p = params or OtpParams()
+    return ref_totp(secret, clock.seconds + steps * p.period, p.period, p.digits, p.algorithm.value)
+
+
+def wrong(clock: FakeClock, secret: bytes = SEED) -> str:
+    near = {code(clock, secret, k) for k in range(-3, 4)}
+    return next(c for c in (f"{i:06d}" for i in range(100)) if c not in near)
+
+
+def stored(store: CredentialStore, tenant: str, name: str = "bob") -> CredentialRecord:
+    record = store.get_credential(tenant, name)
+    assert record is not None
+    return record

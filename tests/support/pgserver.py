@@ -12,10 +12,11 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
+
+from tests.support.server import free_port
 
 USER = "otpd"  # the database superuser initdb creates; trust authentication, local only
 _names = itertools.count(1)
@@ -30,13 +31,6 @@ def _bin(name: str) -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class PgServer:
     def __init__(self, *, durable: bool = False) -> None:
         # Tests trade durability for speed; bench/scale_out.py wants PostgreSQL's defaults
@@ -44,7 +38,7 @@ class PgServer:
         self.durable = durable
         self.root = Path(tempfile.mkdtemp(prefix="otpd-pg-"))
         self.data = self.root / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self._as: list[str] = []
         if os.getuid() == 0:
             nobody = pwd.getpwnam("nobody")

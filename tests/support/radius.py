@@ -1,63 +1,23 @@
-"""RADIUS helpers: a real `otpd serve --radius-listen` on a free UDP port, its NAS secret,
-and two independent clients: FreeRADIUS's radclient (Debian freeradius-utils) and pyrad."""
+"""RADIUS helpers for a deployment started with `radius=True` (a real `otpd serve
+--radius-listen` on a free UDP port) and its NAS: two independent clients, FreeRADIUS's
+radclient (Debian freeradius-utils) and pyrad."""
 
 from __future__ import annotations
 
-import json
 import secrets
 import socket
 import subprocess
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyrad import packet
 from pyrad.dictionary import Dictionary
-from tests.support.clients import Sb
-from tests.support.server import Server, run_cli
-
-ALL_SCOPES = ["read", "write", "verify", "code", "reveal"]
+from tests.support.deployment import Deployment
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def nas_create(data_dir: Path, *args: str) -> str:
-    """`otpd nas create ... --json`; returns the secret (registered for the log check)."""
-    result = run_cli("nas", "create", *args, "--json", "--data-dir", str(data_dir))
-    assert result.returncode == 0, result.stderr
-    secret: str = json.loads(result.stdout)["secret"]
-    from tests.support import server as harness
-
-    harness.register_secret(secret.encode())  # a NAS secret must never reach a log either
-    return secret
-
-
-@dataclass
-class Radius:
-    server: Server
-    port: int
-    secret: str
-    sb: Sb
-    data_dir: Path
-    key: str
-    users: list[str] = field(default_factory=list)
-
-    def user(self) -> str:
-        """A fresh credential (so tests never share replay state)."""
-        name = f"user{len(self.users)}-{secrets.token_hex(3)}"
-        response = self.sb.create(name)
-        assert response.status_code == 201, response.text
-        self.users.append(name)
-        return name
-
-
-def radius_server(data_dir: Path, port: int, *extra: str, name: str = "radius") -> Server:
-    """Not started yet: `with radius_server(...) as server:` starts and stops it."""
-    return Server(data_dir, "--radius-listen", f"127.0.0.1:{port}", *extra, name=name)
+def new_user(deployment: Deployment) -> str:
+    """A fresh credential of acme, made over Strongbox (so tests never share replay state);
+    its name, with no realm in it."""
+    return deployment.enrol(name=f"user-{secrets.token_hex(4)}").name
 
 
 # --- radclient ---------------------------------------------------------------------------

@@ -7,16 +7,20 @@ secret a test creates is registered, so tests/conftest.py can prove no secret re
 from __future__ import annotations
 
 import base64
+import contextlib
+import io
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from otpd.cli import main as otpd_main
 
 LOG_DIR: Path | None = None  # set by tests/conftest.py for the session
 SECRETS: list[bytes] = []  # raw secret bytes created by the suite
@@ -56,6 +60,37 @@ def run_cli(
         env=otpd_env(env),
         timeout=timeout,
     )
+
+
+def operator(*args: str, input: str = "") -> str:
+    """`otpd ARGS` run in-process, as an operator runs it but without an interpreter start-up
+    (tests/cli runs the commands as subprocesses); its standard output. It must succeed."""
+    out, err = io.StringIO(), io.StringIO()
+    saved, sys.stdin = sys.stdin, io.StringIO(input)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = otpd_main(list(args))
+    finally:
+        sys.stdin = saved
+    assert code == 0, f"otpd {args[0]} {args[1] if len(args) > 1 else ''}: {err.getvalue()}"
+    return out.getvalue()
+
+
+def free_port(*, udp: bool = False, host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now (TCP, or UDP), on an IPv4 or IPv6 loopback address."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def unseal(url: str, share: str) -> str:
+    """`otpd unseal --url URL` with one share on standard input; the first line it prints (a
+    ceremony in progress adds its nonce on a second)."""
+    result = run_cli("unseal", "--url", url, input=share + "\n")
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()[0]
 
 
 class Server:
@@ -112,6 +147,11 @@ class Server:
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30, **kwargs)
 
+    def health(self) -> tuple[int, object]:
+        """GET /healthz on a fresh connection (either worker may answer): status and body."""
+        response = httpx.get(self.url + "/healthz", timeout=10)
+        return response.status_code, response.json()
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -148,25 +188,3 @@ def _log_path(name: str) -> Path:
     assert LOG_DIR is not None, "tests/conftest.py sets harness.LOG_DIR"
     stamp = f"{name}-{os.getpid()}-{time.monotonic_ns()}.log"
     return LOG_DIR / stamp
-
-
-def create_client_key(data_dir: Path, tenant: str, name: str, scopes: Sequence[str]) -> str:
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # admin commands create none
-    result = run_cli(
-        "client",
-        "create",
-        "--tenant",
-        tenant,
-        "--name",
-        name,
-        "--scopes",
-        ",".join(scopes),
-        "--json",
-        "--data-dir",
-        str(data_dir),
-    )
-    assert result.returncode == 0, result.stderr
-    import json
-
-    key: str = json.loads(result.stdout)["key"]
-    return key

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from otpd.core.model import Outcome
 from otpd.crypto.keyfile import KEY_FILE_NAME
+from tests.support import builders as b
 from tests.support import server as harness
-from tests.support.clients import Sb
-from tests.support.server import Server, create_client_key, run_cli
+from tests.support.deployment import prepare
+from tests.support.server import run_cli
 from tests.support.transfer import oathtool, open_deployment
-from tests.transfer import builders as b
 
 
 def leaked(secret: bytes, *texts: str) -> bool:
@@ -72,11 +72,11 @@ def test_import_report_export_and_no_secret_in_output(data_dir: Path, tmp_path: 
 def test_backup_during_write_burst_restores_every_acknowledged_credential(
     data_dir: Path, tmp_path: Path
 ) -> None:
-    key = create_client_key(data_dir, "acme", "app", ["read", "write", "verify", "code"])
+    deployment = prepare(data_dir, roles=("noreveal",))
     acknowledged: dict[str, bytes] = {}
     stop = threading.Event()
-    with Server(data_dir, name="backup-burst") as server:
-        sb = Sb.login(server.url, "app", key, "acme")
+    with deployment.start("backup-burst"):
+        sb = deployment.sb("noreveal")
 
         def burst() -> None:
             i = 0
@@ -98,7 +98,6 @@ def test_backup_during_write_burst_restores_every_acknowledged_credential(
         finally:
             stop.set()
             writer.join()
-        sb.close()
     assert stat.S_IMODE(os.stat(backup).st_mode) == 0o600
     assert KEY_FILE_NAME.encode() not in backup.read_bytes()
     new = tmp_path / "restored"

@@ -11,8 +11,8 @@ import pytest
 from otpd.core.bulk import Conflict
 from otpd.core.model import Outcome
 from otpd.transfer.importer import ImportOptions, ReplayFloor, run_import
+from tests.support import builders as b
 from tests.support.transfer import oathtool, open_deployment
-from tests.transfer import builders as b
 
 RFC_TIMES = [59, 1111111109, 1111111111, 1234567890, 2000000000, 20000000000]
 RFC_SHA1 = ["94287082", "07081804", "14050471", "89005924", "69279037", "65353130"]

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from otpd.transfer.formats import FormatError, ParseOptions
 from otpd.transfer.formats.gauth import decode_payload, parse
-from tests.transfer import builders as b
+from tests.support import builders as b
 
 entries = st.lists(
     st.fixed_dictionaries(

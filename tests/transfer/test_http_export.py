@@ -9,9 +9,10 @@ from pathlib import Path
 
 from pskc import PSKC
 
+from tests.support import builders as b
 from tests.support import server as harness
-from tests.support.server import Server, create_client_key, run_cli
-from tests.transfer import builders as b
+from tests.support.deployment import prepare
+from tests.support.server import run_cli
 
 PATH = "/v1/state/strongbox/system/export"
 
@@ -20,8 +21,8 @@ def test_http_export_needs_scope_reveal(data_dir: Path, tmp_path: Path) -> None:
     creds = [b.Cred(f"user{i}", secrets.token_bytes(20)) for i in range(3)]
     for c in creds:
         harness.register_secret(c.secret)
-    reveal = create_client_key(data_dir, "acme", "admin", ["reveal"])
-    plain = create_client_key(data_dir, "acme", "app", ["read", "write", "verify"])
+    deployment = prepare(data_dir, roles=("revealer", "noreveal"))
+    reveal, plain = deployment.keys["revealer"], deployment.keys["noreveal"]
     export = tmp_path / "in.txt"
     export.write_bytes(b.otpauth(creds))
     result = run_cli(
@@ -36,7 +37,8 @@ def test_http_export_needs_scope_reveal(data_dir: Path, tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     body = {"format": "pskc", "password": "a long export password", "select": "user*"}
-    with Server(data_dir, name="http-export") as server, server.client() as http:
+    with deployment.start("http-export"), deployment.http() as http:
+        server = deployment.server
         assert http.post(PATH, json=body).status_code == 401
         auth = {"Authorization": f"Bearer {plain}"}
         assert http.post(PATH, json=body, headers=auth).status_code == 403
@@ -55,4 +57,4 @@ def test_http_export_needs_scope_reveal(data_dir: Path, tmp_path: Path) -> None:
     container = PSKC(io.BytesIO(response.content))
     container.encryption.derive_key("a long export password")
     assert {k.key_userid: k.secret for k in container.keys} == {c.account: c.secret for c in creds}
-    assert "export tenant=acme client=admin credentials=3" in log
+    assert "export tenant=acme client=revealer credentials=3" in log

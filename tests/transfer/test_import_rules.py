@@ -9,8 +9,8 @@ from otpd.core.bulk import Conflict
 from otpd.core.errors import OtpdError
 from otpd.transfer.formats import FormatError
 from otpd.transfer.importer import ConflictError, ImportOptions, ReplayFloor, run_import
+from tests.support import builders as b
 from tests.support.transfer import Deployment
-from tests.transfer import builders as b
 
 GOOD = bytes(range(1, 21))
 

@@ -15,8 +15,8 @@ from otpd.transfer.exporter import PBKDF2_ITERATIONS, to_pskc
 from otpd.transfer.formats import FormatError, ParseOptions
 from otpd.transfer.formats.pskc import parse
 from otpd.transfer.importer import ImportOptions, ReplayFloor, run_import
+from tests.support import builders as b
 from tests.support.transfer import Deployment, oathtool
-from tests.transfer import builders as b
 
 PSK = bytes(range(16))
 CREDS = [

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from tests.support.deployment import start_deployment
 from tests.support.server import Server
 
 LIMITS = {
@@ -31,8 +32,8 @@ BAD_CHUNK = b"ffff\r\n" + b"x" * 0xFFFF + b"\r\n"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("limits") / "data"
-    with Server(data_dir, env=LIMITS, name="limits") as running:
-        yield running
+    with start_deployment(data_dir, "limits", env=LIMITS, roles=()) as running:
+        yield running.server
 
 
 def _address(server: Server) -> tuple[str, int]:

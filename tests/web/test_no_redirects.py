@@ -9,17 +9,16 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support.server import Server, create_client_key
+from tests.support.deployment import Deployment, start_deployment
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     data_dir = tmp_path_factory.mktemp("redirects") / "data"
-    key = create_client_key(data_dir, "acme", "admin", ["read", "write", "verify"])
-    with Server(data_dir, name="redirects") as running:
-        yield running, key
+    with start_deployment(data_dir, "redirects", roles=("admin",)) as running:
+        yield running
 
 
 def _cases(key: str) -> list[tuple[str, str]]:
@@ -40,9 +39,9 @@ def _cases(key: str) -> list[tuple[str, str]]:
     ]
 
 
-def test_no_redirect_carries_a_query_or_a_secret(server: tuple[Server, str]) -> None:
-    running, key = server
-    with httpx.Client(base_url=running.url, timeout=10, follow_redirects=False) as http:
+def test_no_redirect_carries_a_query_or_a_secret(server: Deployment) -> None:
+    key = server.keys["admin"]
+    with httpx.Client(base_url=server.url, timeout=10, follow_redirects=False) as http:
         for method, url in _cases(key):
             response = http.request(method, url)
             location = response.headers.get("location", "")

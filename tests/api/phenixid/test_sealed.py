@@ -4,21 +4,18 @@ answered."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from tests.support.phenixid import PATH, put
-from tests.support.server import Server, run_cli
+from tests.support.clients import PHENIX_PATH as PATH
+from tests.support.clients import phenix_put as put
+from tests.support.deployment import start_deployment
+from tests.support.server import run_cli
 
 
 def test_sealed_is_503_then_unsealed_works(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    init = run_cli(
-        "init", "--shares", "1", "--threshold", "1", "--json", "--data-dir", str(data_dir)
-    )
-    assert init.returncode == 0, init.stderr
-    share = json.loads(init.stdout)["shares"][0]
-    with Server(data_dir, name="phenixid-sealed") as server, server.client() as http:
+    sealed = start_deployment(tmp_path / "data", "phenixid-sealed", roles=(), shares=(1, 1))
+    share, server = sealed.shares[0], sealed.server
+    with sealed, sealed.http() as http:
         for method in ("PUT", "GET", "POST"):
             for path in (PATH, PATH + "/", "/api/authentication/other"):
                 response = http.request(method, path, headers={"tenant": "ot"}, json={})
@@ -26,4 +23,5 @@ def test_sealed_is_503_then_unsealed_works(tmp_path: Path) -> None:
                 assert "content-type" not in response.headers
         unseal = run_cli("unseal", "--url", server.url, input=share + "\n")
         assert unseal.returncode == 0, unseal.stderr
-        assert put(http, {"username": "x", "otp": "123456"}).status_code == 403  # no tenant ot
+        no_tenant = put(http, {"username": "x", "otp": "123456"}, tenant="ot")
+        assert no_tenant.status_code == 403  # no tenant ot

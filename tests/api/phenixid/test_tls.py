@@ -14,12 +14,14 @@ import httpx
 import pytest
 import trustme
 
-from tests.support.clients import Sb
-from tests.support.phenixid import PATH, Px, put, start, tenant_cli
+from tests.support.clients import PHENIX_PATH as PATH
+from tests.support.clients import phenix_put as put
+from tests.support.deployment import TLS_SUBJECT, Deployment, start_deployment
 
 ORG = "Acme AB"
 UNIT = "Payments"
-SUBJECT = f"CN=client-a,OU={UNIT},O={ORG}"
+SUBJECT = f"CN=client-a,OU={UNIT},O={ORG}"  # one that tenant certs allows
+CERTS = "certs"  # the tenant of client-certificate mode; acme is a Basic tenant
 
 
 @dataclass
@@ -50,68 +52,53 @@ def pki() -> Pki:
 
 
 @pytest.fixture(scope="module")
-def px(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[Px]:
+def px(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[Deployment]:
+    assert SUBJECT == TLS_SUBJECT
     files: Path = tmp_path_factory.mktemp("tls")
     server_cert = pki.ca.issue_cert("127.0.0.1", "localhost")
     server_cert.private_key_pem.write_to_path(str(files / "server.key"))
     server_cert.cert_chain_pems[0].write_to_path(str(files / "server.pem"))
     pki.ca.cert_pem.write_to_path(str(files / "clients-ca.pem"))
-
-    def setup(data_dir: Path) -> None:
-        tenant_cli(
-            "create", data_dir, "ot", "--phenixid-auth", "client-cert",
-            "--client-cert-subject", SUBJECT,
-        )  # fmt: skip
-        tenant_cli("create", data_dir, "basic")
-
-    px = start(
-        tmp_path_factory,
+    px = start_deployment(
+        files / "data",
         "phenixid-tls",
         "--tls-cert", str(files / "server.pem"),
         "--tls-key", str(files / "server.key"),
         "--tls-client-ca", str(files / "clients-ca.pem"),
-        setup=setup,
+        # Strongbox over the same port (to enrol) needs a certificate too
+        http_options={"verify": pki.context(pki.good)},
     )  # fmt: skip
-    px.client("basic", "app", ["verify"])
-    for tenant in ("ot", "basic"):  # Strongbox over the same port needs a certificate too
-        key = px.client(tenant, "sb-admin", ["read", "write"])
-        px.admins[tenant] = _login(_client(px, pki, pki.good), "sb-admin", key)
     yield px
     px.close()
 
 
-def _client(px: Px, pki: Pki, leaf: trustme.LeafCert | None) -> httpx.Client:
+def _client(px: Deployment, pki: Pki, leaf: trustme.LeafCert | None) -> httpx.Client:
     return httpx.Client(base_url=px.url, verify=pki.context(leaf), timeout=30)
 
 
-def _login(http: httpx.Client, name: str, key: str) -> Sb:
-    response = http.post("/v1/login", json={"username": name, "password": key})
-    assert response.status_code == 200, response.text
-    return Sb(http, response.json()["token"])
-
-
-def test_announces_https(px: Px) -> None:
+def test_announces_https(px: Deployment) -> None:
     assert px.url.startswith("https://127.0.0.1:")
 
 
-def test_good_certificate_on_the_list_verifies(px: Px, pki: Pki) -> None:
-    cred = px.cred("ot")
+def test_good_certificate_on_the_list_verifies(px: Deployment, pki: Pki) -> None:
+    cred = px.enrol(CERTS)
     with _client(px, pki, pki.good) as http:
         assert http.get("/healthz").status_code == 200
-        first = put(http, {"username": cred.name, "otp": cred.code()})
-        again = put(http, {"username": cred.name, "otp": cred.code()})
+        first = put(http, {"username": cred.name, "otp": cred.code()}, tenant=CERTS)
+        again = put(http, {"username": cred.name, "otp": cred.code()}, tenant=CERTS)
     assert (first.status_code, first.content) == (200, b"")
     assert again.status_code == 403
 
 
-def test_subject_not_on_the_list_is_403(px: Px, pki: Pki) -> None:
-    cred = px.cred("ot")
+def test_subject_not_on_the_list_is_403(px: Deployment, pki: Pki) -> None:
+    cred = px.enrol(CERTS)
     with _client(px, pki, pki.unlisted) as http:
-        response = put(http, {"username": cred.name, "otp": cred.code()})
+        response = put(http, {"username": cred.name, "otp": cred.code()}, tenant=CERTS)
         # an untrusted peer's header does not stand in for the certificate
         spoofed = put(
             http,
             {"username": cred.name, "otp": cred.code()},
+            tenant=CERTS,
             headers={"X-SSL-Client-S-DN": SUBJECT},
         )
     assert (response.status_code, response.content) == (403, b"")
@@ -119,22 +106,24 @@ def test_subject_not_on_the_list_is_403(px: Px, pki: Pki) -> None:
 
 
 @pytest.mark.parametrize("which", ["none", "foreign"])
-def test_no_certificate_or_another_ca_fails_the_handshake(px: Px, pki: Pki, which: str) -> None:
+def test_no_certificate_or_another_ca_fails_the_handshake(
+    px: Deployment, pki: Pki, which: str
+) -> None:
     leaf = None if which == "none" else pki.foreign
     with _client(px, pki, leaf) as http, pytest.raises(httpx.TransportError):
-        put(http, {"username": "x", "otp": "123456"})
+        put(http, {"username": "x", "otp": "123456"}, tenant=CERTS)
 
 
-def test_basic_tenant_over_mutual_tls(px: Px, pki: Pki) -> None:
+def test_basic_tenant_over_mutual_tls(px: Deployment, pki: Pki) -> None:
     """The certificate opens the connection; a Basic tenant still wants its client."""
-    cred = px.cred("basic")
+    cred = px.enrol("admin")
     with _client(px, pki, pki.unlisted) as http:
         body = {"username": cred.name, "otp": cred.code()}
-        assert put(http, body, tenant="basic").status_code == 401
-        assert put(http, body, tenant="basic", auth=px.auth("basic", "app")).status_code == 200
+        assert put(http, body, tenant="acme").status_code == 401
+        assert put(http, body, tenant="acme", auth=px.basic("verifier")).status_code == 200
 
 
-def test_plain_http_to_the_tls_port_gets_no_answer(px: Px) -> None:
+def test_plain_http_to_the_tls_port_gets_no_answer(px: Deployment) -> None:
     with (
         httpx.Client(base_url=px.url.replace("https", "http"), timeout=10) as http,
         pytest.raises(httpx.TransportError),
@@ -142,7 +131,7 @@ def test_plain_http_to_the_tls_port_gets_no_answer(px: Px) -> None:
         http.put(PATH)
 
 
-def test_request_limits_apply_over_tls(px: Px, pki: Pki) -> None:
+def test_request_limits_apply_over_tls(px: Deployment, pki: Pki) -> None:
     """The TLS protocol (client certificates) carries the request limits too (web/protocol.py)."""
     with _client(px, pki, pki.good) as http:
         long_url = http.get("/v1/config/strongbox/totp", params={"x": "y" * 10_000})

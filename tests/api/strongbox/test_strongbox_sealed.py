@@ -4,32 +4,19 @@ the errors body, with or without a bearer, and nothing changes
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from otpd.api.strongbox.routes import RESOURCES
-from tests.support.clients import Sb
-from tests.support.server import Server, create_client_key, run_cli
+from tests.support.deployment import start_deployment
+from tests.support.server import run_cli
 
 SEALED = {"errors": [{"error-message": "strongbox sealed", "error-info": {}}]}
 
 
-def _init(data_dir: Path) -> list[str]:
-    result = run_cli(
-        "init", "--shares", "3", "--threshold", "2", "--json", "--data-dir", str(data_dir)
-    )
-    assert result.returncode == 0, result.stderr
-    shares: list[str] = json.loads(result.stdout)["shares"]
-    return shares
-
-
 def test_every_route_is_503_while_sealed(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    shares = _init(data_dir)
-    key = create_client_key(
-        data_dir, "acme", "admin", ["read", "write", "verify", "code", "reveal"]
-    )
-    with Server(data_dir, name="sb-sealed") as server, server.client() as http:
+    sealed = start_deployment(tmp_path / "data", "sb-sealed", roles=("admin",), shares=(3, 2))
+    server, shares = sealed.server, sealed.shares
+    with sealed, sealed.http() as http:
         bearer = {"Authorization": "Bearer 00000000-0000-0000-0000-000000000000"}
         for resource in RESOURCES:
             path = resource.path.replace("{name}", "alice")
@@ -42,6 +29,5 @@ def test_every_route_is_503_while_sealed(tmp_path: Path) -> None:
                         assert response.json() == SEALED, (method, path)
         for share in shares[:2]:
             assert run_cli("unseal", "--url", server.url, input=share + "\n").returncode == 0
-        sb = Sb.login(server.url, "admin", key)
-        assert sb.get("/v1/config/strongbox/totp").json() == [], "nothing was created while sealed"
-        sb.close()
+        listed = sealed.sb().get("/v1/config/strongbox/totp").json()
+        assert listed == [], "nothing was created while sealed"

@@ -4,13 +4,13 @@ ticket is not served while sealed, and is again after unsealing."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import httpx
 
 from tests.support.clients import T2
-from tests.support.server import Server, create_client_key, run_cli
+from tests.support.deployment import start_deployment
+from tests.support.server import run_cli
 from tests.support.token2 import oathtool, parse_any
 
 CALLS = ["/createuser", "/validate", "/api.php"]
@@ -49,15 +49,12 @@ def _assert_sealed(http: httpx.Client, key: str, userid: int, code: str, qr_path
 
 
 def test_sealed_server_answers_503_in_every_format(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    init = run_cli(
-        "init", "--shares", "3", "--threshold", "2", "--json", "--data-dir", str(data_dir)
+    deployment = start_deployment(
+        tmp_path / "data", "token2-sealed", roles=("admin", "sealer"), shares=(3, 2)
     )
-    assert init.returncode == 0, init.stderr
-    shares = json.loads(init.stdout)["shares"]
-    key = create_client_key(data_dir, "acme", "admin", ["read", "write", "verify"])
-    seal_key = create_client_key(data_dir, "system", "ops", ["seal"])
-    with Server(data_dir, name="token2-sealed") as server, server.client() as http:
+    server, shares = deployment.server, deployment.shares
+    key, seal_key = deployment.keys["admin"], deployment.keys["sealer"]
+    with deployment, deployment.http() as http:
         _assert_sealed(http, key, 1, "123456", "/qr/" + "A" * 43 + ".png")
         for share in shares[:2]:
             assert run_cli("unseal", "--url", server.url, input=share + "\n").returncode == 0

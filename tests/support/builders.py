@@ -1,6 +1,6 @@
 """Export files of every import format, written the way their systems write them, from a
 list of Cred. Google Authenticator payloads come from the protobuf runtime (the message
-types of google_auth.proto, built as descriptors), PSKC from python-pskc."""
+types of tests/transfer/google_auth.proto, built as descriptors), PSKC from python-pskc."""
 
 from __future__ import annotations
 
