@@ -7,7 +7,7 @@ or not at all, and thousands of rows cost one commit instead of thousands.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from fnmatch import fnmatchcase
@@ -99,6 +99,27 @@ class BulkService:
             raise AlreadyExists("name taken")
         for item in items:
             validate_secret(item.secret)
+        inserts, replaces, results = self._plan(principal, items, current, on_conflict, dry_run)
+        if inserts or replaces:
+            self.store.write_credentials(inserts, replaces)
+            audit_log.info(
+                "import tenant=%s client=%s imported=%d replaced=%d",
+                tenant,
+                principal.client,
+                len(inserts),
+                len(replaces),
+            )
+        return results
+
+    def _plan(
+        self,
+        principal: Principal,
+        items: Sequence[ImportItem],
+        current: Mapping[str, CredentialRecord],
+        on_conflict: Conflict,
+        dry_run: bool,
+    ) -> tuple[list[CredentialRecord], list[CredentialRecord], list[Written]]:
+        """The rows to insert and to replace, and each item's result, in the items' order."""
         fresh = [i for i in items if i.spec.name not in current]
         ids = [] if dry_run or not fresh else self.store.allocate_credential_ids(len(fresh))
         now_us = self._context.now_us()
@@ -114,18 +135,9 @@ class BulkService:
             if dry_run:
                 continue
             credential_id = old.id if old is not None else ids[len(inserts)]
-            record = self._record(tenant, credential_id, item, now_us, old)
+            record = self._record(principal.tenant, credential_id, item, now_us, old)
             (inserts if old is None else replaces).append(record)
-        if inserts or replaces:
-            self.store.write_credentials(inserts, replaces)
-            audit_log.info(
-                "import tenant=%s client=%s imported=%d replaced=%d",
-                tenant,
-                principal.client,
-                len(inserts),
-                len(replaces),
-            )
-        return results
+        return inserts, replaces, results
 
     def export(
         self, principal: Principal, select: str | None = None

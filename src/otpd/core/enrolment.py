@@ -155,16 +155,7 @@ def enrol(
     credential_id = store.allocate_credential_id()
     sealed = sealer.seal_secret(secret, tenant=tenant, credential_id=credential_id)
     for name in candidate_names(email, credential_id):
-        # The issuer is the tenant: the one label every user of this tenant shares.
-        spec = CredentialSpec(
-            name=name,
-            params=TOKEN2_PARAMS,
-            key_size=TOKEN2_KEY_SIZE,
-            issuer=tenant,
-            account_name=name,
-            email=email,
-            phone=phone,
-        )
+        spec = _token2_spec(name, tenant, email, phone)
         record = _record(spec, credential_id, tenant, now_us, sealed)
         try:
             store.insert_credential(record)
@@ -174,6 +165,19 @@ def enrol(
         store.insert_enrolment_ticket(stored)
         return Enrolment(record, secret, ticket)
     raise AlreadyExists("no free credential name")
+
+
+def _token2_spec(name: str, tenant: str, email: str | None, phone: str) -> CredentialSpec:
+    # The issuer is the tenant: the one label every user of this tenant shares.
+    return CredentialSpec(
+        name=name,
+        params=TOKEN2_PARAMS,
+        key_size=TOKEN2_KEY_SIZE,
+        issuer=tenant,
+        account_name=name,
+        email=email,
+        phone=phone,
+    )
 
 
 def credential_for_ticket(
