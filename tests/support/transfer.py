@@ -7,19 +7,20 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.fakes import FakeClock
+from tests.support.fakes import ALL_SCOPES, FakeClock
 
 from otpd.bootstrap import Services, compose_services
 from otpd.core.bulk import BulkService
-from otpd.core.model import Principal, Scope
+from otpd.core.model import Principal
 from otpd.crypto import open_seal
 from otpd.store.sqlite import SqliteStore
 
-ALL_SCOPES = frozenset({Scope.READ, Scope.WRITE, Scope.VERIFY, Scope.CODE, Scope.REVEAL})
-
 
 @dataclass
-class Deployment:
+class InProcess:
+    """The services over a real SQLite file, in this process: no server (the import rules
+    are the bulk service's, tests/transfer/test_cli_* drive the commands)."""
+
     data_dir: Path
     store: SqliteStore
     services: Services
@@ -30,7 +31,7 @@ class Deployment:
         return Principal(tenant, "test", ALL_SCOPES)
 
 
-def open_deployment(data_dir: Path, now: int, tenants: tuple[str, ...] = ("acme",)) -> Deployment:
+def open_services(data_dir: Path, now: int, tenants: tuple[str, ...] = ("acme",)) -> InProcess:
     data_dir.mkdir(parents=True, exist_ok=True)
     store = SqliteStore(data_dir / "otpd.sqlite3")
     clock = FakeClock(now)
@@ -38,7 +39,7 @@ def open_deployment(data_dir: Path, now: int, tenants: tuple[str, ...] = ("acme"
     for tenant in tenants:
         if store.get_tenant(tenant) is None:
             services.access.create_tenant(tenant)
-    return Deployment(data_dir, store, services, services.bulk, clock)
+    return InProcess(data_dir, store, services, services.bulk, clock)
 
 
 def oathtool(secret: bytes, at: int, digits: int = 6, period: int = 30, algo: str = "sha1") -> str:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.transfer import Deployment, open_deployment
+from tests.support.transfer import InProcess, open_services
 
 
 @pytest.fixture
-def deployment(tmp_path: Path) -> Iterator[Deployment]:
-    d = open_deployment(tmp_path / "otpd-data", 1_111_111_109, ("acme", "other"))
+def in_process(tmp_path: Path) -> Iterator[InProcess]:
+    d = open_services(tmp_path / "otpd-data", 1_111_111_109, ("acme", "other"))
     yield d
     d.store.close()

@@ -17,7 +17,7 @@ from tests.support import builders as b
 from tests.support import server as harness
 from tests.support.deployment import prepare
 from tests.support.server import run_cli
-from tests.support.transfer import oathtool, open_deployment
+from tests.support.transfer import oathtool, open_services
 
 
 def leaked(secret: bytes, *texts: str) -> bool:
@@ -114,7 +114,7 @@ def test_backup_during_write_burst_restores_every_acknowledged_credential(
     occupied = run_cli("restore", "--from", str(backup), "--data-dir", str(new))
     assert occupied.returncode == 1
     now = int(__import__("time").time())
-    d = open_deployment(new, now)
+    d = open_services(new, now)
     try:
         for name, secret in before.items():
             record = d.store.get_credential("acme", name)

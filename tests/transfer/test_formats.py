@@ -12,7 +12,7 @@ from otpd.core.bulk import Conflict
 from otpd.core.model import Outcome
 from otpd.transfer.importer import ImportOptions, ReplayFloor, run_import
 from tests.support import builders as b
-from tests.support.transfer import oathtool, open_deployment
+from tests.support.transfer import oathtool, open_services
 
 RFC_TIMES = [59, 1111111109, 1111111111, 1234567890, 2000000000, 20000000000]
 RFC_SHA1 = ["94287082", "07081804", "14050471", "89005924", "69279037", "65353130"]
@@ -39,7 +39,7 @@ def test_rfc6238_secrets_verify_after_import(
     fmt: str, build: Builder, template: str, tmp_path: Path
 ) -> None:
     creds = b.rfc_creds(digits=8)
-    d = open_deployment(tmp_path / "d", RFC_TIMES[0])
+    d = open_services(tmp_path / "d", RFC_TIMES[0])
     options = ImportOptions(
         format=fmt, replay_floor=ReplayFloor.parse("carried"), name_template=template
     )
@@ -70,7 +70,7 @@ def test_sha1_only_csv_files(fmt: str, data: bytes, tmp_path: Path) -> None:
     """The seed file and privacyIDEA's CSV have no hash column: SHA-1 (the seed file has no
     digits column either: 6)."""
     secret = b.RFC_SECRETS["sha1"]
-    d = open_deployment(tmp_path / "d", 1111111109)
+    d = open_services(tmp_path / "d", 1111111109)
     options = ImportOptions(
         format=fmt,
         replay_floor=ReplayFloor.parse("carried"),
@@ -90,7 +90,7 @@ def test_replay_floor_spends_the_cut_over_window(floor: str, tmp_path: Path) -> 
     """now+N: every code up to N steps ahead of the import time is refused; the next works."""
     t = 1111111109
     window = int(floor.partition("+")[2] or 1)  # plain now: 1 when the file names none
-    d = open_deployment(tmp_path / "d", t)
+    d = open_services(tmp_path / "d", t)
     creds = [b.Cred("alice", b.RFC_SECRETS["sha1"])]
     options = ImportOptions(format="otpauth", replay_floor=ReplayFloor.parse(floor))
     run_import(d.bulk, d.principal(), b.otpauth(creds), options)
@@ -107,7 +107,7 @@ def test_replay_floor_spends_the_cut_over_window(floor: str, tmp_path: Path) -> 
 def test_carried_step_is_honoured_even_when_ahead(tmp_path: Path) -> None:
     """A privacyIDEA counter (last accepted step) survives: that step's code is refused."""
     t = 1111111109
-    d = open_deployment(tmp_path / "d", t)
+    d = open_services(tmp_path / "d", t)
     creds = [b.Cred("alice", b.RFC_SECRETS["sha1"], last_step=t // 30 + 1)]
     options = ImportOptions(
         format="privacyidea",

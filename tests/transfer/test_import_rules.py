@@ -10,7 +10,7 @@ from otpd.core.errors import OtpdError
 from otpd.transfer.formats import FormatError
 from otpd.transfer.importer import ConflictError, ImportOptions, ReplayFloor, run_import
 from tests.support import builders as b
-from tests.support.transfer import Deployment
+from tests.support.transfer import InProcess
 
 GOOD = bytes(range(1, 21))
 
@@ -24,8 +24,8 @@ def uri(account: str, secret: bytes = GOOD, **params: object) -> str:
     return f"otpauth://totp/Acme:{account}?secret={b.b32(secret)}&{query}"
 
 
-def test_each_bad_row_is_refused_with_its_reason(deployment: Deployment) -> None:
-    d = deployment
+def test_each_bad_row_is_refused_with_its_reason(in_process: InProcess) -> None:
+    d = in_process
     data = lines(
         uri("ok"),
         uri("short", bytes(9)),
@@ -54,8 +54,8 @@ def test_each_bad_row_is_refused_with_its_reason(deployment: Deployment) -> None
     assert [c.name for c in d.store.list_credentials("acme")] == ["ok"]
 
 
-def test_strict_refuses_the_whole_file(deployment: Deployment) -> None:
-    d = deployment
+def test_strict_refuses_the_whole_file(in_process: InProcess) -> None:
+    d = in_process
     data = lines(uri("ok"), uri("short", bytes(9)))
     with pytest.raises(OtpdError, match="strict"):
         run_import(d.bulk, d.principal(), data, ImportOptions(format="otpauth", strict=True))
@@ -73,8 +73,8 @@ def test_strict_refuses_the_whole_file(deployment: Deployment) -> None:
         ("otpauth", b"\xff\xfe not utf-8"),
     ],
 )
-def test_damaged_files_import_nothing(deployment: Deployment, fmt: str, data: bytes) -> None:
-    d = deployment
+def test_damaged_files_import_nothing(in_process: InProcess, fmt: str, data: bytes) -> None:
+    d = in_process
     good = {
         "gauth-migration": b.gauth([b.Cred("x", GOOD)]),
         "otpauth": lines(uri("x")),
@@ -84,8 +84,8 @@ def test_damaged_files_import_nothing(deployment: Deployment, fmt: str, data: by
     assert d.store.count_credentials("acme") == 0
 
 
-def test_conflict_fail_writes_nothing_even_in_earlier_batches(deployment: Deployment) -> None:
-    d = deployment
+def test_conflict_fail_writes_nothing_even_in_earlier_batches(in_process: InProcess) -> None:
+    d = in_process
     run_import(d.bulk, d.principal(), lines(uri("user0049")), ImportOptions(format="otpauth"))
     data = lines(*(uri(f"user{i:04d}") for i in range(50)))
     options = ImportOptions(format="otpauth", batch_size=10)
@@ -95,8 +95,8 @@ def test_conflict_fail_writes_nothing_even_in_earlier_batches(deployment: Deploy
     assert d.store.count_credentials("acme") == 1
 
 
-def test_skip_is_idempotent_and_replace_never_lowers_the_step(deployment: Deployment) -> None:
-    d = deployment
+def test_skip_is_idempotent_and_replace_never_lowers_the_step(in_process: InProcess) -> None:
+    d = in_process
     data = lines(*(uri(f"user{i}") for i in range(25)))
     first = run_import(d.bulk, d.principal(), data, ImportOptions(format="otpauth", batch_size=7))
     assert first.count("imported") == 25
@@ -119,16 +119,16 @@ def test_skip_is_idempotent_and_replace_never_lowers_the_step(deployment: Deploy
     assert after.version == before["user3"].version + 1
 
 
-def test_dry_run_reports_and_writes_nothing(deployment: Deployment) -> None:
-    d = deployment
+def test_dry_run_reports_and_writes_nothing(in_process: InProcess) -> None:
+    d = in_process
     data = lines(uri("a"), uri("b"), uri("bad", bytes(3)))
     report = run_import(d.bulk, d.principal(), data, ImportOptions(format="otpauth", dry_run=True))
     assert report.summary() == {"imported": 2, "replaced": 0, "skipped": 0, "refused": 1}
     assert d.store.count_credentials("acme") == 0
 
 
-def test_name_template_and_naming_rules(deployment: Deployment) -> None:
-    d = deployment
+def test_name_template_and_naming_rules(in_process: InProcess) -> None:
+    d = in_process
     data = lines(uri("alice"), "otpauth://totp/Bad%20Issuer:bob?secret=" + b.b32(GOOD))
     options = ImportOptions(format="otpauth", name_template="{issuer}-{account}")
     report = run_import(d.bulk, d.principal(), data, options)
@@ -140,8 +140,8 @@ def test_name_template_and_naming_rules(deployment: Deployment) -> None:
         run_import(d.bulk, d.principal(), data, ImportOptions("otpauth", name_template="{user}"))
 
 
-def test_drift_t0_and_unknown_tenant(deployment: Deployment) -> None:
-    d = deployment
+def test_drift_t0_and_unknown_tenant(in_process: InProcess) -> None:
+    d = in_process
     tokens = b.privacyidea_yaml([b.Cred("a", GOOD)]).replace(b"-12.0", b"-95")
     report = run_import(
         d.bulk, d.principal(), tokens, ImportOptions("privacyidea", name_template="{serial}")
@@ -166,8 +166,8 @@ def test_progress_line_shows_rate_and_eta() -> None:
     assert line == "[#####---------------] 5000/20000 rows 2,500 rows/s ETA 6s"
 
 
-def test_batches_report_progress(deployment: Deployment) -> None:
-    d = deployment
+def test_batches_report_progress(in_process: InProcess) -> None:
+    d = in_process
     seen: list[tuple[int, int]] = []
     data = lines(*(uri(f"u{i}") for i in range(25)))
     options = ImportOptions(format="otpauth", batch_size=10)

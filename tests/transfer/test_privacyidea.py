@@ -21,7 +21,7 @@ import pytest
 from otpd.core.model import Outcome
 from tests.support import server as harness
 from tests.support.server import run_cli
-from tests.support.transfer import oathtool, open_deployment
+from tests.support.transfer import oathtool, open_services
 
 VERSION = "3.14"
 VENV = Path.home() / ".cache" / "otpd-tests" / f"privacyidea-{VERSION}"
@@ -115,7 +115,7 @@ def test_privacyidea_round_trip_keeps_the_used_code_refused(
     imported = run_cli("import", *base, "--format", "privacyidea", "--name-template", "{serial}",
                        "--replay-floor", "carried", "--json", str(export))  # fmt: skip
     assert json.loads(imported.stdout)["imported"] == 1, imported.stdout + imported.stderr
-    d = open_deployment(data_dir, now)
+    d = open_services(data_dir, now)
     try:
         for tenant in ("acme", "viapskc"):
             record = d.store.get_credential(tenant, "TOTP0001")

@@ -16,7 +16,7 @@ from otpd.transfer.formats import FormatError, ParseOptions
 from otpd.transfer.formats.pskc import parse
 from otpd.transfer.importer import ImportOptions, ReplayFloor, run_import
 from tests.support import builders as b
-from tests.support.transfer import Deployment, oathtool
+from tests.support.transfer import InProcess, oathtool
 
 PSK = bytes(range(16))
 CREDS = [
@@ -60,8 +60,8 @@ def test_bad_keys_and_files_fail_whole(data: bytes, key: bytes | None, message: 
         list(parse(data, ParseOptions(key=key)))
 
 
-def test_export_reads_back_in_python_pskc(deployment: Deployment) -> None:
-    d = deployment
+def test_export_reads_back_in_python_pskc(in_process: InProcess) -> None:
+    d = in_process
     options = ImportOptions(format="pskc", replay_floor=ReplayFloor.parse("carried"))
     run_import(d.bulk, d.principal(), b.pskc(CREDS), options)
     document = to_pskc(d.bulk.export(d.principal()), "correct horse battery")
@@ -89,16 +89,16 @@ def test_export_reads_back_in_python_pskc(deployment: Deployment) -> None:
         _ = wrong.keys[0].secret
 
 
-def test_export_refuses_a_short_password(deployment: Deployment) -> None:
+def test_export_refuses_a_short_password(in_process: InProcess) -> None:
     from otpd.core.errors import InvalidInput
 
     with pytest.raises(InvalidInput):
         to_pskc([], "short")
 
 
-def test_import_export_import_keeps_everything(deployment: Deployment, tmp_path: Path) -> None:
+def test_import_export_import_keeps_everything(in_process: InProcess, tmp_path: Path) -> None:
     """Every parameter, the secret and the last step survive a round trip via PSKC."""
-    d = deployment
+    d = in_process
     options = ImportOptions(format="pskc", replay_floor=ReplayFloor.parse("carried"))
     run_import(d.bulk, d.principal(), b.pskc(CREDS), options)
     d.clock.set(2000000000)
