@@ -18,13 +18,14 @@ from otpd.core.access_service import AccessService
 from otpd.core.audit import Events
 from otpd.core.bulk import BulkService
 from otpd.core.client_cache import ClientCache
+from otpd.core.console_service import ConsoleService
 from otpd.core.context import LogEvents, ServiceContext
 from otpd.core.credential_service import CredentialService
 from otpd.core.enrolment_service import EnrolmentService
 from otpd.core.errors import ConfigError
 from otpd.core.inflight import InFlight
 from otpd.core.policy import ThrottlePolicy
-from otpd.core.ports import Clock, CredentialStore, Sealer, Store
+from otpd.core.ports import Clock, Sealer, Store
 from otpd.core.provisioning import KeyUriBuilder
 from otpd.core.seal_service import SealService
 from otpd.core.tokens import TokenPolicy
@@ -35,8 +36,10 @@ from otpd.settings import Settings
 from otpd.store.sqlite import SqliteStore
 
 __all__ = [
+    "Administration",
     "Runtime",
     "Services",
+    "build_administration",
     "build_runtime",
     "compose_services",
     "ensure_data_dir",
@@ -56,6 +59,7 @@ class Services:
     enrolment: EnrolmentService  # enrolment tickets and the first code of a pending credential
     sealing: SealService  # unseal and seal
     bulk: BulkService  # import and export (issue #17)
+    console: ConsoleService  # the admin console's accounts, sessions and views (issue #16)
 
     def sweep_expired(self) -> int:
         """Delete expired bearer tokens and enrolment tickets (the web app runs this every few
@@ -64,7 +68,7 @@ class Services:
 
 
 def compose_services(
-    store: CredentialStore,
+    store: Store,
     sealer: Sealer,
     clock: Clock,
     *,
@@ -74,25 +78,29 @@ def compose_services(
     random_bytes: Callable[[int], bytes] = secrets.token_bytes,
     client_cache: ClientCache | None = None,
     events: Events | None = None,
+    offsets: Callable[[], list[int]] = list,
 ) -> Services:
     """One store object serves every port; each service is typed against the ones it uses.
-    Verification and sealing share one in-flight gate (core.inflight)."""
+    Verification and sealing share one in-flight gate (core.inflight). `offsets`: the matched
+    step offsets of this process (the console's drift chart; trail.ClockWatch)."""
     context = ServiceContext(clock, events)
     in_flight = InFlight()
     verifier = Verifier(store, sealer, clock, throttle or ThrottlePolicy(), in_flight)
     uris = KeyUriBuilder(store, label_prefix)
+    access = AccessService(store, store, store, context, tokens=tokens, client_cache=client_cache)
     credentials = CredentialService(
         store, sealer, context, verifier, uris, random_bytes=random_bytes
     )
     return Services(
         context=context,
-        access=AccessService(store, store, context, tokens=tokens, client_cache=client_cache),
+        access=access,
         credentials=credentials,
         enrolment=EnrolmentService(
-            store, sealer, context, verifier, uris, random_bytes=random_bytes
+            store, sealer, context, verifier, uris, credentials, random_bytes=random_bytes
         ),
         sealing=SealService(sealer, context, in_flight),
         bulk=BulkService(store, store, sealer, context, credentials),
+        console=ConsoleService(store, store, context, access, credentials, offsets=offsets),
     )
 
 
@@ -180,6 +188,7 @@ def build_runtime(
         throttle=_throttle_policy(settings),
         label_prefix=settings.strongbox_label_prefix,
         events=Fanout([LogEvents(), trail, clock_watch, *listeners]),
+        offsets=clock_watch.recent_offsets,
     )
     return Runtime(
         context=services.context,
@@ -188,9 +197,33 @@ def build_runtime(
         enrolment=services.enrolment,
         sealing=services.sealing,
         bulk=services.bulk,
+        console=services.console,
         settings=settings,
         store=store,
         sealer=sealer,
         trail=trail,
         clock_watch=clock_watch,
     )
+
+
+@dataclass
+class Administration:
+    """AccessService over the database alone, for the commands that need no seal key
+    (`otpd tenant delete`, `otpd client list`): they work while the servers are sealed.
+    Its events go to the `otpd.audit` log and the database trail, as build_runtime's."""
+
+    access: AccessService
+    trail: Trail
+    store: Store
+
+    def close(self) -> None:
+        self.trail.close()  # what is queued for the audit trail goes in first
+        self.store.close()
+
+
+def build_administration(settings: Settings) -> Administration:
+    store = open_store(settings)
+    clock = SystemClock()
+    trail = Trail(store, clock, settings.audit_retention_days)
+    context = ServiceContext(clock, Fanout([LogEvents(), trail]))
+    return Administration(AccessService(store, store, store, context), trail, store)

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from otpd.bootstrap import build_runtime, open_store
+from otpd.bootstrap import build_administration, build_runtime
 from otpd.core import access
-from otpd.core.errors import InvalidInput, NotFound, OtpdError
+from otpd.core.errors import InvalidInput, OtpdError
 from otpd.core.model import ApiClient, Scope
 from otpd.settings import Settings
 
@@ -91,14 +91,11 @@ def _client_json(client: ApiClient) -> dict[str, Any]:
 
 def _list(settings: Settings, tenant: str | None, *, as_json: bool) -> int:
     """Reads the store only: works while sealed, needs no seal key."""
-    store = open_store(settings)
+    admin = build_administration(settings)
     try:
-        if tenant is not None and store.get_tenant(tenant) is None:
-            raise NotFound("no such tenant")
-        tenants = [tenant] if tenant is not None else [t.id for t in store.list_tenants()]
-        clients = [c for t in tenants for c in store.list_clients(t)]
+        clients = admin.access.list_clients(tenant)
     finally:
-        store.close()
+        admin.close()
     rows = [_client_json(c) for c in clients]
     if as_json:
         print(json.dumps(rows))

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from otpd.bootstrap import build_runtime, open_store
-from otpd.core.errors import InvalidInput, NotFound, OtpdError
-from otpd.core.model import SYSTEM_TENANT, PhenixAuth, Scope, Tenant, validate_issuer
+from otpd.bootstrap import build_administration, build_runtime, open_store
+from otpd.core.errors import InvalidInput
+from otpd.core.model import PhenixAuth, Tenant, validate_issuer
 from otpd.core.tenants import validate_operations, validate_subjects
 from otpd.settings import Settings
 from otpd.subjects import canonical_subject
@@ -140,27 +140,13 @@ def _warn_open_or_closed(tenant: Tenant) -> None:
 
 
 def _delete(settings: Settings, args: argparse.Namespace) -> int:
-    """Reads and writes the store only: works while sealed. One transaction (store.key_rows)."""
-    store: Any = open_store(settings)
+    """The database only: works while sealed. One transaction (store.key_rows)."""
+    admin = build_administration(settings)
     try:
-        tenant = args.tenant
-        if store.get_tenant(tenant) is None:
-            raise NotFound(f"no such tenant: {tenant}")
-        clients = store.list_clients(tenant)
-        if tenant == SYSTEM_TENANT and any(Scope.SEAL in c.scopes for c in clients):
-            raise OtpdError("the system tenant holds seal clients: it cannot be deleted")
-        owned = {
-            "credentials": store.count_credentials(tenant),
-            "clients": len(clients),
-            "nas": len(store.list_nas(tenant)),
-        }
-        if any(owned.values()) and not args.force:
-            counts = ", ".join(f"{n} {what}" for what, n in owned.items() if n)
-            raise OtpdError(f"tenant {tenant} still has {counts}; add --force to delete them")
-        deleted = store.delete_tenant(tenant, erase=args.erase)
+        deleted = admin.access.delete_tenant(args.tenant, force=args.force, erase=args.erase)
     finally:
-        store.close()
-    print(json.dumps({"deleted": tenant, "erased": args.erase, "rows": deleted}))
+        admin.close()
+    print(json.dumps({"deleted": args.tenant, "erased": args.erase, "rows": deleted}))
     return 0
 
 

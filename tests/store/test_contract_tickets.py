@@ -1,4 +1,6 @@
-"""The enrolment-ticket part of the CredentialStore contract (issue #5), over every backend."""
+"""The enrolment-ticket part of the CredentialStore contract (issue #5), and the console's
+self-service enrolment writes (issue #16: start and finish, each one transaction), over every
+backend."""
 
 from __future__ import annotations
 
@@ -88,6 +90,64 @@ def test_hashes_are_data_not_sql(store: CredentialStore) -> None:
     store.insert_enrolment_ticket(hostile)
     assert store.get_enrolment_ticket("' OR '1'='1") == hostile
     assert store.get_enrolment_ticket("%") is None
+
+
+def _state(store: CredentialStore, name: str = "alice") -> str:
+    found = store.get_credential("acme", name)
+    assert found is not None
+    return found.state
+
+
+def test_start_enrolment_makes_the_credential_pending_with_its_ticket(
+    store: CredentialStore,
+) -> None:
+    record = add_credential(store)
+    ticket = _ticket("link", record.id)
+    store.start_enrolment(ticket)
+    assert _state(store) == "pending"
+    assert store.get_enrolment_ticket(ticket.ticket_hash) == ticket
+
+
+def test_start_enrolment_writes_nothing_when_it_fails(store: CredentialStore) -> None:
+    record = add_credential(store)
+    add_credential(store, "globex", "bob")
+    with pytest.raises(NotFound):  # the id is another tenant's
+        store.start_enrolment(_ticket("foreign", record.id, tenant="globex"))
+    store.insert_enrolment_ticket(_ticket("taken", record.id))
+    with pytest.raises(AlreadyExists):  # the hash is taken: the state change rolls back
+        store.start_enrolment(_ticket("taken", record.id, expires=9_999))
+    assert _state(store) == "active"
+    found = store.get_credential("globex", "bob")
+    assert found is not None and found.state == "active"
+
+
+def test_finish_enrolment_activates_and_kills_every_ticket_at_once(
+    store: CredentialStore,
+) -> None:
+    record = add_credential(store)
+    other = add_credential(store, name="bob")
+    store.start_enrolment(_ticket("first", record.id))
+    store.insert_enrolment_ticket(_ticket("second", record.id))
+    store.insert_enrolment_ticket(_ticket("bobs", other.id))
+    assert not store.finish_enrolment("globex", record.id)  # another tenant's id: nothing
+    assert _state(store) == "pending"
+    assert store.finish_enrolment("acme", record.id)
+    assert _state(store) == "active"
+    for label in ("first", "second"):
+        assert store.get_enrolment_ticket(_ticket(label, 0).ticket_hash) is None
+    assert store.get_enrolment_ticket(_ticket("bobs", 0).ticket_hash) is not None
+    assert not store.finish_enrolment("acme", record.id)  # no longer pending
+
+
+def test_finish_enrolment_leaves_a_credential_that_is_not_pending(
+    store: CredentialStore,
+) -> None:
+    record = add_credential(store)
+    store.start_enrolment(_ticket("link", record.id))
+    assert store.set_credential_state("acme", "alice", "disabled")  # an admin, meanwhile
+    assert not store.finish_enrolment("acme", record.id)
+    assert _state(store) == "disabled"  # the first code does not re-enable it
+    assert store.get_enrolment_ticket(_ticket("link", 0).ticket_hash) is not None
 
 
 def test_a_version_1_database_is_upgraded(tmp_path: Path) -> None:

@@ -1,62 +1,41 @@
-"""Passwords, session cookies and CSRF checks for the console (issue #16, docs/console.md).
-
-No service calls here (those go through gate.py): only the small pure pieces around them.
-"""
+"""Passwords, the session cookie's name and the same-origin and CSRF checks for the console
+(issue #16, docs/console.md). The small pure pieces around the service calls in gate.py; the
+sessions themselves are core.console_service's."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-__all__ = [
-    "ABSOLUTE_TIMEOUT_US",
-    "COOKIE",
-    "IDLE_TIMEOUT_US",
-    "check_password",
-    "hash_cookie",
-    "hash_password",
-    "new_cookie",
-    "new_csrf",
-    "same_origin",
-    "tokens_match",
-]
+__all__ = ["COOKIE", "PASSWORDS", "Argon2Passwords", "same_origin", "tokens_match"]
 
 COOKIE = "otpd_console"
-IDLE_TIMEOUT_US = 15 * 60 * 1_000_000  # OWASP Session Management: 15-30 min idle for admins
-ABSOLUTE_TIMEOUT_US = 8 * 3600 * 1_000_000  # a working day, then sign in again
-
-# argon2-cffi's defaults are RFC 9106 §4's second recommended option (argon2id, 64 MiB, t=3).
-_HASHER = PasswordHasher()
-# A hash of a random password: an unknown admin name costs the same argon2 work as a known one.
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
 
 
-def hash_password(password: str) -> str:
-    return _HASHER.hash(password)
+class Argon2Passwords:
+    """core.ports.PasswordHasher with argon2-cffi's defaults: RFC 9106 §4's second
+    recommended option (argon2id, 64 MiB, t=3)."""
+
+    def __init__(self) -> None:
+        self._hasher = PasswordHasher()
+        # A hash of a random password: an unknown admin costs the same argon2 work as a known one.
+        self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def check(self, stored: str | None, password: str) -> bool:
+        """Always one argon2 verification, whether the admin exists or not."""
+        try:
+            return self._hasher.verify(stored or self._dummy, password) and stored is not None
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
 
 
-def check_password(stored: str | None, password: str) -> bool:
-    """Always one argon2 verification, whether the admin exists or not."""
-    try:
-        return _HASHER.verify(stored or _DUMMY_HASH, password) and stored is not None
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
-
-
-def new_cookie() -> str:
-    return secrets.token_urlsafe(32)  # 256 bits; only its SHA-256 is stored
-
-
-def new_csrf() -> str:
-    return secrets.token_urlsafe(32)
-
-
-def hash_cookie(cookie: str) -> str:
-    return hashlib.sha256(cookie.encode("utf-8", "surrogatepass")).hexdigest()
+PASSWORDS = Argon2Passwords()
 
 
 def tokens_match(expected: str, given: object) -> bool:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from otpd.bootstrap import Runtime
+    from otpd.console.gate import ConsoleRuntime
 
 __all__ = ["add_parser", "run"]
 
@@ -39,7 +39,7 @@ def _password() -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
-def run(args: argparse.Namespace, runtime: Runtime) -> int:
+def run(args: argparse.Namespace, runtime: ConsoleRuntime) -> int:
     from otpd.console import gate  # needs the console extra (argon2-cffi)
 
     uri = gate.create_admin(runtime, args.name, None if args.all else args.tenant, _password())

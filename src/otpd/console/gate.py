@@ -1,263 +1,187 @@
-"""The console's one door into otpd's services (issue #16). Every page calls these functions, each
-inside its request's single worker hop; nothing else in otpd.console touches the runtime, so
-re-pointing the console at new services is a change to this module alone."""
+"""The console's one door into otpd's services (issue #16). Each function runs inside its
+request's single worker hop (api.common.one_hop) and makes one service call; nothing else in
+otpd.console touches the runtime, which it sees through ConsoleRuntime: the services, never
+the store or the sealer."""
 
 from __future__ import annotations
 
 import base64
-import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Protocol
 
+from otpd import qr
 from otpd.console import auth
 from otpd.core.access import parse_grace
-from otpd.core.console import (
-    PAGE_SIZE,
-    AdminAccount,
-    ConsoleSession,
-    CredentialPage,
-    admin_credential_name,
-    validate_admin_name,
-)
-from otpd.core.enrolment import TICKET_BYTES, credential_for_ticket, new_ticket
-from otpd.core.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from otpd.core.access_service import AccessService
+from otpd.core.audit import AuditQuery
+from otpd.core.console import CredentialPage, SignedIn
+from otpd.core.console_service import Charts, ConsoleService
+from otpd.core.credential_service import CredentialService
+from otpd.core.enrolment_service import EnrolmentService
+from otpd.core.errors import Forbidden, InvalidInput, Unauthenticated
+from otpd.core.insights import AuditPage
 from otpd.core.model import (
     SYSTEM_TENANT,
     ApiClient,
     CredentialRecord,
-    CredentialSpec,
     Principal,
     Scope,
     SealStatus,
-    SecretBytes,
     Tenant,
-    validate_credential_name,
     validate_tenant_id,
 )
-from otpd.core.ports import ConsoleStore
-from otpd.core.provisioning import build_uri
+from otpd.core.seal_service import SealService
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
-    from otpd.bootstrap import Runtime
+__all__ = ["ConsoleRuntime", "Enrolling", "Refused", "runtime_of"]
 
-__all__ = ["Admin", "Enrolling", "NotFound", "runtime_of"]
-
-_ALL_SCOPES = frozenset(Scope) - {Scope.SEAL}
+_QR_SCALE = 6  # pixels a module: what the enrolment page was drawn at
 
 
-@dataclass(frozen=True)
-class Admin:
-    """A signed-in admin, as one request sees it."""
+class ConsoleRuntime(Protocol):
+    """What the console may reach at request time: the services (docs/design.md#services)."""
 
-    account: AdminAccount
-    session: ConsoleSession
+    @property
+    def access(self) -> AccessService: ...
 
-    def tenant(self, tenant_id: str) -> Principal:
-        """A principal for `tenant_id`, or Forbidden (403) when this admin may not see it."""
-        validate_tenant_id(tenant_id)
-        if not self.account.sees(tenant_id):
-            raise Forbidden("not an admin of this tenant")
-        return Principal(tenant=tenant_id, client="console", scopes=_ALL_SCOPES)
+    @property
+    def credentials(self) -> CredentialService: ...
+
+    @property
+    def enrolment(self) -> EnrolmentService: ...
+
+    @property
+    def sealing(self) -> SealService: ...
+
+    @property
+    def console(self) -> ConsoleService: ...
+
+
+def runtime_of(request: Request) -> ConsoleRuntime:
+    """The one accessor from a request to the runtime the app's lifespan built."""
+    runtime: ConsoleRuntime = request.app.state.runtime
+    return runtime
+
+
+class Refused(Forbidden):
+    """A post refused before any work: cross-site, or without the session's CSRF token."""
+
+    def __init__(self) -> None:
+        super().__init__("this request did not come from this console's own page")
 
 
 @dataclass(frozen=True)
 class Enrolling:
     record: CredentialRecord
-    uri: str  # carries the secret: shown on the enrolment page only
-    key: str  # the Base32 secret for manual entry
-
-
-def runtime_of(request: Request) -> Runtime:
-    """The one accessor from a request to the runtime."""
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-def _store(runtime: Runtime) -> ConsoleStore:
-    return cast(ConsoleStore, runtime.store)
+    key: str  # the Base32 secret for manual entry: shown on the enrolment page only
+    qr: str  # the QR code of the otpauth URI, as a data: URI (the CSP allows img data:)
 
 
 # --- admins and sessions --------------------------------------------------------------------
-def create_admin(runtime: Runtime, name: str, tenant: str | None, password: str) -> str:
-    """Create an admin and its TOTP credential; returns the otpauth URI (shown once)."""
-    validate_admin_name(name)
-    if tenant is not None:
-        runtime.access.get_tenant(validate_tenant_id(tenant))
-    if len(password) < 12:
-        raise InvalidInput("password", "must be at least 12 characters")
-    store = _store(runtime)
-    if store.get_admin(name) is not None:
-        raise InvalidInput("name", "an admin with this name exists")
-    runtime.access.ensure_tenant(SYSTEM_TENANT)
-    spec = CredentialSpec(
-        name=admin_credential_name(name), issuer="otpd console", account_name=name
-    )
-    secret = SecretBytes(secrets.token_bytes(spec.effective_key_size))
-    credential_id = runtime.store.allocate_credential_id()
-    record = CredentialRecord.from_spec(
-        spec,
-        credential_id=credential_id,
-        tenant=SYSTEM_TENANT,
-        key_size=len(secret),
-        created_at_us=runtime.context.now_us(),
-        sealed_secret=runtime.sealer.seal_secret(
-            secret, tenant=SYSTEM_TENANT, credential_id=credential_id
-        ),
-    )
-    runtime.store.insert_credential(
-        record
-    )  # CredentialService refuses the system tenant, on purpose
-    store.insert_admin(
-        AdminAccount(name, tenant, auth.hash_password(password), spec.name, runtime.context.now())
-    )
-    return build_uri(
-        secret=secret,
-        label_prefix=spec.issuer,
-        account_name=name,
-        issuer=spec.issuer,
-        params=spec.params,
-    )
+def create_admin(runtime: ConsoleRuntime, name: str, tenant: str | None, password: str) -> str:
+    """`otpd admin create`: the admin and its TOTP credential; the otpauth URI, shown once."""
+    return runtime.console.create_admin(name, tenant, password, auth.PASSWORDS)
 
 
-def sign_in(runtime: Runtime, name: str, password: str, code: str) -> str | None:
-    """Password, then the admin's TOTP code through the core's own verification (replay and
-    throttle rules included). Returns a fresh session cookie, or None. A wrong password counts
-    as a failed code on the admin's credential, so guessing passwords is throttled too."""
-    store = _store(runtime)
-    account = store.get_admin(name) if len(name) <= 64 else None
-    password_ok = auth.check_password(account.password_hash if account else None, password)
-    system = Principal(SYSTEM_TENANT, "console", frozenset({Scope.VERIFY}))
-    credential = account.credential if account else admin_credential_name("-")
-    result = runtime.credentials.verify(system, credential, code if password_ok else "")
-    if account is None or not password_ok or not result.accepted:
-        return None
-    cookie = auth.new_cookie()  # always new: a cookie planted before sign-in is never adopted
-    now = runtime.context.now_us()
-    session = ConsoleSession(auth.hash_cookie(cookie), account.name, auth.new_csrf(), now, now)
-    store.insert_session(session)
-    store.delete_sessions_older_than(now - auth.IDLE_TIMEOUT_US)  # keeps the table small
-    return cookie
+def sign_in(runtime: ConsoleRuntime, name: str, password: str, code: str) -> str | None:
+    return runtime.console.sign_in(name, password, code, auth.PASSWORDS)
 
 
-def admin_for(runtime: Runtime, cookie: str | None) -> Admin:
-    """The signed-in admin behind a session cookie, or Unauthenticated."""
-    if not cookie or len(cookie) > 128:
-        raise Unauthenticated("not signed in")
-    store = _store(runtime)
-    now = runtime.context.now_us()
-    session = store.touch_session(
-        auth.hash_cookie(cookie), now, auth.IDLE_TIMEOUT_US, auth.ABSOLUTE_TIMEOUT_US
-    )
-    account = store.get_admin(session.admin) if session else None
-    if session is None or account is None:
-        raise Unauthenticated("not signed in")
-    return Admin(account, session)
+def signed_in(
+    runtime: ConsoleRuntime, cookie: str | None, fields: dict[str, str] | None
+) -> SignedIn:
+    """The admin behind the session cookie; for a post (`fields`), with its CSRF token."""
+    admin = runtime.console.signed_in(cookie)
+    if fields is not None and not auth.tokens_match(admin.session.csrf, fields.get("csrf")):
+        raise Refused()
+    return admin
 
 
-def sign_out(runtime: Runtime, cookie: str | None) -> None:
+def sign_out(runtime: ConsoleRuntime, cookie: str | None) -> None:
     if cookie:
-        _store(runtime).delete_session(auth.hash_cookie(cookie))
+        runtime.console.sign_out(cookie)
 
 
 # --- tenants and credentials ----------------------------------------------------------------
-def tenants(runtime: Runtime, admin: Admin) -> list[tuple[Tenant, int]]:
-    return [
-        (t, runtime.store.count_credentials(t.id))
-        for t in runtime.store.list_tenants()
-        if t.id != SYSTEM_TENANT and admin.account.sees(t.id)
-    ]
+def tenants(runtime: ConsoleRuntime, admin: SignedIn) -> list[tuple[Tenant, int]]:
+    return runtime.console.tenants(admin)
 
 
-def search(runtime: Runtime, admin: Admin, tenant: str, prefix: str, after: str) -> CredentialPage:
-    admin.tenant(tenant)
-    return _store(runtime).search_credentials(tenant, prefix, after, PAGE_SIZE)
+def tenant_rows(runtime: ConsoleRuntime, admin: SignedIn) -> list[tuple[Tenant, int, int]]:
+    return runtime.console.tenant_rows(admin)
 
 
-def credential(runtime: Runtime, admin: Admin, tenant: str, name: str) -> CredentialRecord:
-    return runtime.credentials.get_credential(admin.tenant(tenant), name)
+def charts(runtime: ConsoleRuntime, admin: SignedIn) -> Charts:
+    return runtime.console.charts(admin)
 
 
-def act_on_credential(runtime: Runtime, admin: Admin, tenant: str, name: str, action: str) -> str:
+def audit_view(runtime: ConsoleRuntime, admin: SignedIn, query: AuditQuery) -> AuditPage:
+    return runtime.console.audit_page(admin, query)
+
+
+def search(
+    runtime: ConsoleRuntime, admin: SignedIn, tenant: str, prefix: str, after: str
+) -> CredentialPage:
+    return runtime.console.search(admin, tenant, prefix, after)
+
+
+def credential(
+    runtime: ConsoleRuntime, admin: SignedIn, tenant: str, name: str
+) -> CredentialRecord:
+    return runtime.credentials.get_credential(admin.principal(tenant), name)
+
+
+def act_on_credential(
+    runtime: ConsoleRuntime, admin: SignedIn, tenant: str, name: str, action: str
+) -> str:
     """disable, enable, reset (the throttle) or delete; returns what happened, for the page."""
-    principal = admin.tenant(tenant)
-    runtime.credentials.get_credential(principal, name)  # NotFound, and the seal check
+    principal = admin.principal(tenant)
+    credentials = runtime.credentials
     if action in ("disable", "enable"):
-        state = "disabled" if action == "disable" else "active"
-        _store(runtime).set_credential_state(tenant, name, state)
+        state = credentials.set_enabled(principal, name, enabled=action == "enable")
         return f"{name} is now {state}"
     if action == "reset":
-        runtime.credentials.reset_credential(tenant, name)
+        credentials.reset_throttle(principal, name)
         return f"the throttle of {name} is reset"
     if action == "delete":
-        runtime.credentials.delete_credential(principal, name)
+        credentials.delete_credential(principal, name)
         return f"{name} is deleted"
     raise InvalidInput("action", "must be disable, enable, reset or delete")
 
 
-def issue_link(runtime: Runtime, admin: Admin, tenant: str, name: str) -> str:
-    """A one-time enrolment link's ticket for `name`: a new pending credential, or (re-enrol)
-    the existing one with a new secret, pending again. The ticket is shown once."""
-    principal = admin.tenant(tenant)
-    validate_credential_name(name)
-    credentials = runtime.credentials
-    existing = runtime.store.get_credential(tenant, name)
-    if existing is None:
-        record, _ = credentials.create_credential(
-            principal, CredentialSpec(name=name, issuer=tenant, account_name=name)
-        )
-    else:  # a new secret: the old one (and any ticket for it) stops working now
-        spec = CredentialSpec(
-            name=name,
-            params=existing.params,
-            issuer=existing.issuer,
-            account_name=existing.account_name,
-        )
-        secret = SecretBytes(secrets.token_bytes(existing.key_size))
-        record = credentials.replace_credential(principal, spec, secret)
-    _store(runtime).set_credential_state(tenant, name, "pending")
-    ticket, stored = new_ticket(
-        secrets.token_bytes(TICKET_BYTES), tenant, record.id, runtime.context.now_us()
-    )
-    runtime.store.insert_enrolment_ticket(stored)
-    return ticket
+def issue_link(runtime: ConsoleRuntime, admin: SignedIn, tenant: str, name: str) -> str:
+    """A one-time enrolment link's ticket for `name`, shown once."""
+    return runtime.enrolment.issue_link(admin.principal(tenant), name)
 
 
 # --- self-service enrolment (no admin: the ticket is the authority) --------------------------
-def enrolling(runtime: Runtime, ticket: str) -> Enrolling:
-    """What a live link for a pending credential shows; NotFound for anything else."""
-    record = credential_for_ticket(runtime.store, ticket, runtime.context.now_us())
-    if record.state != "pending":
-        raise NotFound("no such enrolment ticket")
-    secret = runtime.sealer.open_secret(
-        record.sealed_secret, tenant=record.tenant, credential_id=record.id
-    )
-    key = base64.b32encode(secret.reveal()).decode("ascii").rstrip("=")
-    return Enrolling(record, runtime.credentials.uri_for(record, secret), key)
+def enrolling(runtime: ConsoleRuntime, ticket: str) -> Enrolling:
+    """What a live link for a pending credential shows, the QR code drawn here, in the
+    worker (a PNG is milliseconds of CPU); NotFound for anything else."""
+    shown = runtime.enrolment.pending_enrolment(ticket)
+    png = base64.b64encode(qr.png_bytes(shown.uri, scale=_QR_SCALE)).decode("ascii")
+    key = base64.b32encode(shown.secret.reveal()).decode("ascii").rstrip("=")
+    return Enrolling(shown.record, key, "data:image/png;base64," + png)
 
 
-def confirm(runtime: Runtime, ticket: str, code: str) -> bool:
-    """The first code: its step is consumed, then the credential is active and the link dead."""
-    record = credential_for_ticket(runtime.store, ticket, runtime.context.now_us())
-    if record.state != "pending":
-        raise NotFound("no such enrolment ticket")
-    if not runtime.enrolment.confirm_pending(record, code).accepted:
-        return False
-    runtime.store.delete_enrolment_tickets(record.tenant, record.id)
-    _store(runtime).set_credential_state(record.tenant, record.name, "active")
-    return True
+def confirm(runtime: ConsoleRuntime, ticket: str, code: str) -> bool:
+    """The first code: accepted, the credential is active and the link dead."""
+    return runtime.enrolment.confirm_enrolment(ticket, code)
 
 
 # --- API clients ----------------------------------------------------------------------------
-def clients(runtime: Runtime, admin: Admin, tenant: str) -> list[ApiClient]:
-    admin.tenant(tenant)
-    return runtime.store.list_clients(tenant)
+def clients(runtime: ConsoleRuntime, admin: SignedIn, tenant: str) -> list[ApiClient]:
+    admin.principal(tenant)
+    return runtime.access.list_clients(tenant)
 
 
-def create_client(runtime: Runtime, admin: Admin, tenant: str, name: str, scopes: list[str]) -> str:
+def create_client(
+    runtime: ConsoleRuntime, admin: SignedIn, tenant: str, name: str, scopes: list[str]
+) -> str:
     """Returns the key, shown once."""
-    admin.tenant(tenant)
+    admin.principal(tenant)
     try:
         chosen = [Scope(s) for s in scopes]
     except ValueError:
@@ -268,18 +192,18 @@ def create_client(runtime: Runtime, admin: Admin, tenant: str, name: str, scopes
     return runtime.access.create_client(tenant, name, chosen)[1]
 
 
-def revoke_client(runtime: Runtime, admin: Admin, tenant: str, name: str) -> str:
+def revoke_client(runtime: ConsoleRuntime, admin: SignedIn, tenant: str, name: str) -> str:
     """Delete the client and its bearer tokens; returns what happened, for the page."""
-    admin.tenant(tenant)
+    admin.principal(tenant)
     runtime.access.revoke_client(tenant, name)
     return f"{name} is revoked"
 
 
 def rotate_client(
-    runtime: Runtime, admin: Admin, tenant: str, name: str, grace: str
+    runtime: ConsoleRuntime, admin: SignedIn, tenant: str, name: str, grace: str
 ) -> tuple[str, str]:
     """A new key (shown once) and what happens to the old one, for the page."""
-    admin.tenant(tenant)
+    admin.principal(tenant)
     grace_s = parse_grace(grace)
     key = runtime.access.rotate_client(tenant, name, grace_s)[1]
     old = (
@@ -291,26 +215,32 @@ def rotate_client(
 
 
 # --- the seal -------------------------------------------------------------------------------
-def seal_status(runtime: Runtime) -> SealStatus:
+def seal_status(runtime: ConsoleRuntime) -> SealStatus:
     return runtime.sealing.seal_status()
 
 
-def seal_view(runtime: Runtime, cookie: str | None) -> tuple[Admin | None, SealStatus]:
+def seal_view(runtime: ConsoleRuntime, cookie: str | None) -> tuple[SignedIn | None, SealStatus]:
     """The seal page: the signed-in admin if any (a sealed otpd still has its sessions)."""
     try:
-        admin: Admin | None = admin_for(runtime, cookie)
+        admin: SignedIn | None = runtime.console.signed_in(cookie)
     except Unauthenticated:
         admin = None
     return admin, seal_status(runtime)
 
 
-def unseal(runtime: Runtime, share: str) -> SealStatus:
+def unseal(runtime: ConsoleRuntime, share: str) -> SealStatus:
     """Shares are the authority (as the API's unseal): no sign-in needed, or possible."""
     return runtime.sealing.submit_unseal_share(share)
 
 
-def seal(runtime: Runtime, admin: Admin) -> SealStatus:
+def reset_unseal(runtime: ConsoleRuntime, nonce: str) -> SealStatus:
+    """Discard the shares given so far; only with the nonce the unseal in progress returned
+    (docs/operations.md), so a passer-by cannot undo a ceremony."""
+    return runtime.sealing.reset_unseal(nonce)
+
+
+def seal(runtime: ConsoleRuntime, admin: SignedIn) -> SealStatus:
     if admin.account.tenant is not None:
         raise Forbidden("only an admin of every tenant may seal")
-    principal = Principal(SYSTEM_TENANT, "console:" + admin.account.name, frozenset({Scope.SEAL}))
+    principal = Principal(SYSTEM_TENANT, admin.caller, frozenset({Scope.SEAL}))
     return runtime.sealing.seal(principal)

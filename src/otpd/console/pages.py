@@ -1,14 +1,16 @@
 """The admin pages (issue #16): each an HTTPEndpoint that parses on the loop, makes one worker
-hop through gate.py (the session check and the action together), then renders."""
+hop (api.common.one_hop) through gate.py -- the session check and the action together -- then
+renders. Errors go to the app's one handler, which renders /ui/ paths with render.error_page."""
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from otpd.console import auth, charts, gate, gate_audit
-from otpd.console.render import ConsoleEndpoint, cookie_of, form, hop, page, redirect
+from otpd.api.common import one_hop
+from otpd.console import auth, charts, gate
+from otpd.console.render import ConsoleEndpoint, as_admin, cookie_of, form, page, redirect
+from otpd.core.console import ABSOLUTE_TIMEOUT_US
 from otpd.core.model import Scope
 
 __all__ = ["Clients", "CredentialDetail", "Credentials", "Login", "Logout", "Overview", "Seal"]
@@ -30,21 +32,20 @@ class Login(ConsoleEndpoint):
         fields = await form(request)
         name, password, code = (fields.get(k, "")[:256] for k in ("name", "password", "code"))
         runtime = gate.runtime_of(request)
-        cookie = await run_in_threadpool(gate.sign_in, runtime, name, password, code)
+        cookie = await one_hop(request, gate.sign_in, runtime, name, password, code)
         if cookie is None:
             message = "Wrong name, password or code (or too many attempts: wait and retry)."
             return page("login.html", 401, admin=None, message=message, name=name)
         response = redirect("/ui/")
-        absolute = auth.ABSOLUTE_TIMEOUT_US // 1_000_000
-        response.headers.update(_cookie_headers(request, cookie, absolute))
+        response.headers.update(_cookie_headers(request, cookie, ABSOLUTE_TIMEOUT_US // 1_000_000))
         return response
 
 
 class Logout(ConsoleEndpoint):
     async def post(self, request: Request) -> Response:
         fields = await form(request)
-        runtime = gate.runtime_of(request)
-        await hop(request, lambda admin: gate.sign_out(runtime, cookie_of(request)), fields)
+        runtime, cookie = gate.runtime_of(request), cookie_of(request)
+        await as_admin(request, lambda admin: gate.sign_out(runtime, cookie), fields)
         response = redirect("/ui/login")
         response.headers.update(_cookie_headers(request, "", 0))
         return response
@@ -53,13 +54,12 @@ class Logout(ConsoleEndpoint):
 class Overview(ConsoleEndpoint):
     async def get(self, request: Request) -> Response:
         runtime = gate.runtime_of(request)
-        admin, status, rows, data = await hop(
+        admin, (status, rows, data) = await as_admin(
             request,
             lambda admin: (
-                admin,
                 gate.seal_status(runtime),
                 gate.tenants(runtime, admin),
-                gate_audit.overview_charts(runtime, admin),
+                gate.charts(runtime, admin),
             ),
         )
         shown: dict[str, object] = {
@@ -81,8 +81,8 @@ class Credentials(ConsoleEndpoint):
         prefix = request.query_params.get("q", "")[:128]
         after = request.query_params.get("after", "")[:128]
         runtime = gate.runtime_of(request)
-        admin, found = await hop(
-            request, lambda admin: (admin, gate.search(runtime, admin, tenant, prefix, after))
+        admin, found = await as_admin(
+            request, lambda admin: gate.search(runtime, admin, tenant, prefix, after)
         )
         return page(
             "credentials.html", admin=admin, tenant=tenant, q=prefix, after=after, found=found
@@ -94,8 +94,8 @@ class Credentials(ConsoleEndpoint):
         fields = await form(request)
         name = fields.get("name", "")[:128]
         runtime = gate.runtime_of(request)
-        admin, ticket = await hop(
-            request, lambda admin: (admin, gate.issue_link(runtime, admin, tenant, name)), fields
+        admin, ticket = await as_admin(
+            request, lambda admin: gate.issue_link(runtime, admin, tenant, name), fields
         )
         link = f"{request.url.scheme}://{request.url.netloc}/ui/enrol/{ticket}"
         return page("link.html", admin=admin, tenant=tenant, name=name, link=link)
@@ -105,8 +105,8 @@ class CredentialDetail(ConsoleEndpoint):
     async def get(self, request: Request) -> Response:
         tenant, name = request.path_params["tenant"], request.path_params["name"]
         runtime = gate.runtime_of(request)
-        admin, record = await hop(
-            request, lambda admin: (admin, gate.credential(runtime, admin, tenant, name))
+        admin, record = await as_admin(
+            request, lambda admin: gate.credential(runtime, admin, tenant, name)
         )
         return page("credential.html", admin=admin, tenant=tenant, record=record)
 
@@ -115,9 +115,9 @@ class CredentialDetail(ConsoleEndpoint):
         fields = await form(request)
         action = fields.get("action", "")
         runtime = gate.runtime_of(request)
-        admin, done = await hop(
+        admin, done = await as_admin(
             request,
-            lambda admin: (admin, gate.act_on_credential(runtime, admin, tenant, name, action)),
+            lambda admin: gate.act_on_credential(runtime, admin, tenant, name, action),
             fields,
         )
         return page("done.html", admin=admin, tenant=tenant, message=done)
@@ -127,9 +127,7 @@ class Clients(ConsoleEndpoint):
     async def get(self, request: Request) -> Response:
         tenant = request.path_params["tenant"]
         runtime = gate.runtime_of(request)
-        admin, rows = await hop(
-            request, lambda admin: (admin, gate.clients(runtime, admin, tenant))
-        )
+        admin, rows = await as_admin(request, lambda admin: gate.clients(runtime, admin, tenant))
         return page("clients.html", admin=admin, tenant=tenant, rows=rows, scopes=_CLIENT_SCOPES)
 
     async def post(self, request: Request) -> Response:
@@ -140,25 +138,23 @@ class Clients(ConsoleEndpoint):
         name = fields.get("name", "")[:64]
         runtime = gate.runtime_of(request)
         if fields.get("action") == "revoke":
-            admin, done = await hop(
-                request,
-                lambda admin: (admin, gate.revoke_client(runtime, admin, tenant, name)),
-                fields,
+            admin, done = await as_admin(
+                request, lambda admin: gate.revoke_client(runtime, admin, tenant, name), fields
             )
             return page("done.html", admin=admin, tenant=tenant, message=done)
         if fields.get("action") == "rotate":
             grace = fields.get("grace", "1h")[:8]
-            admin, (key, old) = await hop(
+            admin, (key, old) = await as_admin(
                 request,
-                lambda admin: (admin, gate.rotate_client(runtime, admin, tenant, name, grace)),
+                lambda admin: gate.rotate_client(runtime, admin, tenant, name, grace),
                 fields,
             )
             return page(
                 "client_key.html", admin=admin, tenant=tenant, name=name, key=key, rotated=old
             )
-        admin, key = await hop(
+        admin, key = await as_admin(
             request,
-            lambda admin: (admin, gate.create_client(runtime, admin, tenant, name, scopes)),
+            lambda admin: gate.create_client(runtime, admin, tenant, name, scopes),
             fields,
         )
         return page("client_key.html", admin=admin, tenant=tenant, name=name, key=key)
@@ -170,25 +166,22 @@ class Seal(ConsoleEndpoint):
 
     async def get(self, request: Request) -> Response:
         runtime = gate.runtime_of(request)
-        cookie = cookie_of(request)
-        admin, status = await run_in_threadpool(gate.seal_view, runtime, cookie)
+        admin, status = await one_hop(request, gate.seal_view, runtime, cookie_of(request))
         return page("seal.html", admin=admin, status=status)
 
     async def post(self, request: Request) -> Response:
         fields = await form(request)
         runtime = gate.runtime_of(request)
         if fields.get("action") == "seal":
-            admin, status = await hop(
-                request, lambda admin: (admin, gate.seal(runtime, admin)), fields
-            )
+            admin, status = await as_admin(request, lambda admin: gate.seal(runtime, admin), fields)
             return page("seal.html", admin=admin, status=status, message="Sealed.")
         if fields.get("action") == "reset":
             nonce = fields.get("nonce", "").strip()[:128]
-            status = await run_in_threadpool(gate_audit.reset_unseal, runtime, nonce)
+            status = await one_hop(request, gate.reset_unseal, runtime, nonce)
             return page("seal.html", admin=None, status=status, message="Unseal progress reset.")
         share = fields.get("share", "").strip()[:512]
-        status = await run_in_threadpool(gate.unseal, runtime, share)
+        status = await one_hop(request, gate.unseal, runtime, share)
         message = "Unsealed." if not status.sealed else "Share accepted."
         # The ceremony's nonce goes only to whoever gave a share (as the API's unseal answer),
-        # prefilled in the reset form; the status page never shows it.
+        # prefilled in the reset form of that answer; the status page never shows it.
         return page("seal.html", admin=None, status=status, message=message, nonce=status.nonce)

@@ -1,5 +1,5 @@
 """The audit trail and tenants pages (issue #16, docs/console.md#pages): one worker hop each,
-through gate_audit.py, as pages.py."""
+through gate.py, as pages.py."""
 
 from __future__ import annotations
 
@@ -8,14 +8,13 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 from starlette.responses import Response
 
-from otpd.console import gate, gate_audit
-from otpd.console.render import ConsoleEndpoint, hop, page
+from otpd.console import gate
+from otpd.console.render import ConsoleEndpoint, as_admin, page
 from otpd.core.audit import AuditQuery
 from otpd.core.errors import InvalidInput
 
 __all__ = ["Audit", "Tenants", "parse_time"]
 
-_DEFAULT_WINDOW_US = 24 * 3600 * 1_000_000  # an unbounded search would scan the whole trail
 _FIELDS = ("tenant", "user", "outcome", "action", "since", "until", "before")
 
 
@@ -30,17 +29,17 @@ def parse_time(field: str, text: str) -> int | None:
     return int(moment.timestamp()) * 1_000_000
 
 
-def _query(params: dict[str, str], now_us: int) -> AuditQuery:
+def _query(params: dict[str, str]) -> AuditQuery:
+    """The filters as typed; without `since` the service searches the last 24 hours."""
     before = params["before"]
     if before and not before.isdigit():
         raise InvalidInput("before", "must be a number")
-    since = parse_time("since", params["since"])
     return AuditQuery(
         tenant=params["tenant"] or None,
         target=params["user"] or None,
         outcome=params["outcome"] or None,
         action=params["action"] or None,
-        since_us=since if since is not None else now_us - _DEFAULT_WINDOW_US,
+        since_us=parse_time("since", params["since"]),
         until_us=parse_time("until", params["until"]),
         before_seq=int(before) if before else None,
     )
@@ -50,12 +49,9 @@ class Audit(ConsoleEndpoint):
     async def get(self, request: Request) -> Response:
         params = {k: request.query_params.get(k, "")[:128] for k in _FIELDS}
         runtime = gate.runtime_of(request)
-
-        def act(admin: gate.Admin) -> tuple[gate.Admin, object]:
-            query = _query(params, runtime.context.now_us())
-            return admin, gate_audit.audit_view(runtime, admin, query)
-
-        admin, found = await hop(request, act)
+        admin, found = await as_admin(
+            request, lambda admin: gate.audit_view(runtime, admin, _query(params))
+        )
         following = {k: v for k, v in params.items() if v and k != "before"}
         return page("audit.html", admin=admin, found=found, params=params, following=following)
 
@@ -63,7 +59,5 @@ class Audit(ConsoleEndpoint):
 class Tenants(ConsoleEndpoint):
     async def get(self, request: Request) -> Response:
         runtime = gate.runtime_of(request)
-        admin, rows = await hop(
-            request, lambda admin: (admin, gate_audit.tenant_rows(runtime, admin))
-        )
+        admin, rows = await as_admin(request, lambda admin: gate.tenant_rows(runtime, admin))
         return page("tenants.html", admin=admin, rows=rows)

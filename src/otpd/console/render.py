@@ -1,5 +1,10 @@
 """Rendering for the console: the Jinja2 environment, the security headers every page carries,
-form parsing, and the one worker hop each request makes (issue #16, docs/console.md)."""
+form parsing, the request's one worker hop as a signed-in admin, and the console's page for a
+domain error (issue #16, docs/console.md).
+
+Errors are not caught here: a domain error raised on the loop or in the hop reaches the app's
+one exception handler (web.app), which hands a /ui/ path to `error_page`.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,14 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from starlette.concurrency import run_in_threadpool
 from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.types import Scope
 
+from otpd.api.common import one_hop
 from otpd.console import auth, gate
+from otpd.core.console import SignedIn
 from otpd.core.errors import (
     Forbidden,
     InvalidInput,
@@ -29,11 +36,11 @@ from otpd.core.errors import (
 __all__ = [
     "CSP",
     "ConsoleEndpoint",
-    "Refused",
+    "as_admin",
     "cookie_of",
     "error",
+    "error_page",
     "form",
-    "hop",
     "page",
     "redirect",
 ]
@@ -69,10 +76,6 @@ def _utc(seconds: int) -> str:
 _ENV.filters["utc"] = _utc
 
 
-class Refused(Exception):
-    """A request refused before any work: a cross-site post or a bad CSRF token."""
-
-
 def page(template: str, http_status: int = 200, **context: Any) -> Response:
     html = _ENV.get_template(template).render(**context)
     return HTMLResponse(html, status_code=http_status, headers=_HEADERS)
@@ -87,7 +90,7 @@ async def form(request: Request) -> dict[str, str]:
     loop, before the worker hop."""
     origin = f"{request.url.scheme}://{request.url.netloc}"
     if not auth.same_origin(dict(request.headers), origin):
-        raise Refused("cross-site request")
+        raise gate.Refused()
     body = await request.body()
     if len(body) > _MAX_FORM_BYTES:
         raise InvalidInput("form", "is too large")
@@ -99,57 +102,51 @@ def cookie_of(request: Request) -> str | None:
     return request.cookies.get(auth.COOKIE)
 
 
-async def hop(
-    request: Request,
-    act: Callable[[gate.Admin], T],
-    csrf: dict[str, str] | None = None,
-) -> T:
-    """The request's one worker hop: the session (and, for a post, its CSRF token), then
-    `act`. Errors propagate to ConsoleEndpoint, which turns them into pages."""
+async def as_admin(
+    request: Request, act: Callable[[SignedIn], T], fields: dict[str, str] | None = None
+) -> tuple[SignedIn, T]:
+    """The request's one worker hop (api.common.one_hop) as the signed-in admin: the session
+    (and, for a post's `fields`, its CSRF token), then `act`."""
     runtime = gate.runtime_of(request)
     cookie = cookie_of(request)
 
-    def work() -> T:
-        admin = gate.admin_for(runtime, cookie)
-        if csrf is not None and not auth.tokens_match(admin.session.csrf, csrf.get("csrf")):
-            raise Refused("bad CSRF token")
-        return act(admin)
+    def work() -> tuple[SignedIn, T]:
+        admin = gate.signed_in(runtime, cookie, fields)
+        return admin, act(admin)
 
-    return await run_in_threadpool(work)
+    return await one_hop(request, work)
 
 
 class ConsoleEndpoint(HTTPEndpoint):
-    """An HTTPEndpoint whose errors (signed out, refused, not found, sealed...) are pages."""
+    """An HTTPEndpoint whose 405 is a page too."""
 
-    async def dispatch(self) -> None:
-        request = Request(self.scope, receive=self.receive)
-        handler = getattr(self, request.method.lower(), None)
-        if handler is None:
-            response = error(405, "Method not allowed.")
-        else:
-            response = await guarded(lambda: handler(request))
-        await response(self.scope, self.receive, self.send)
-
-
-async def guarded(call: Callable[[], Any]) -> Response:
-    try:
-        response: Response = await call()
+    async def method_not_allowed(self, request: Request) -> Response:
+        response = error(405, "Method not allowed.")
+        response.headers["Allow"] = ", ".join(self._allowed_methods)
         return response
-    except Unauthenticated:
+
+
+_GONE = "This enrolment link is not valid: it was used, it expired, or it never existed."
+_ENROL = "/ui/enrol/"
+
+
+def error_page(exc: OtpdError, scope: Scope) -> Response:
+    """The page for a domain error (signed out, refused, not found, sealed...) a console
+    request raised: web.app's exception handler calls it for every /ui/ path."""
+    if isinstance(exc, Unauthenticated):
         return redirect("/ui/login")
-    except Refused:
-        return error(403, "This request did not come from this console's own page.")
-    except Forbidden as exc:
+    if isinstance(exc, Forbidden):  # gate.Refused too: a cross-site post or a bad CSRF token
         return error(403, str(exc).capitalize() + ".")
-    except Sealed:
+    if isinstance(exc, Sealed):
         return error(503, "otpd is sealed: unseal it on the seal page.", sealed=True)
-    except (NotFound, InvalidShare) as exc:
+    if isinstance(exc, NotFound) and str(scope.get("path", "")).startswith(_ENROL):
+        return error(404, _GONE)  # the same for used, expired and never issued
+    if isinstance(exc, (NotFound, InvalidShare)):
         return error(404 if isinstance(exc, NotFound) else 400, str(exc).capitalize() + ".")
-    except InvalidInput as exc:
+    if isinstance(exc, InvalidInput):
         return error(400, str(exc) + ".")
-    except OtpdError as exc:
-        log.warning("console request failed: %s", type(exc).__name__)
-        return error(503, "otpd could not do that just now; try again.")
+    log.warning("console request failed: %s", type(exc).__name__)
+    return error(503, "otpd could not do that just now; try again.")
 
 
 def error(status: int, message: str, *, sealed: bool = False) -> Response:

@@ -2,7 +2,8 @@
 console), authentication by API key, HTTP Basic, a tenant's own rules (core.tenants) and bearer
 tokens (core.tokens), and the client lifecycle of issue #14 (list, revoke, rotate, scopes).
 
-It is given the tenant and client ports only: it never touches a credential or a secret.
+It is given the tenant and client ports, and what deleting a tenant needs: it never reads a
+credential or a secret.
 """
 
 from __future__ import annotations
@@ -15,8 +16,17 @@ from otpd.core import access, tenants
 from otpd.core.client_cache import ClientCache
 from otpd.core.clients import LastUsed, checked_scopes
 from otpd.core.context import ServiceContext, outcome_of
-from otpd.core.errors import AlreadyExists, Forbidden, InvalidInput, NotFound, Unauthenticated
+from otpd.core.errors import (
+    AlreadyExists,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    OtpdError,
+    PreconditionFailed,
+    Unauthenticated,
+)
 from otpd.core.model import (
+    SYSTEM_TENANT,
     TENANT_ID,
     ApiClient,
     PhenixAuth,
@@ -25,7 +35,7 @@ from otpd.core.model import (
     Tenant,
     validate_tenant_id,
 )
-from otpd.core.ports import ClientStore, TenantStore
+from otpd.core.ports import ClientStore, TenantRemovalStore, TenantStore
 from otpd.core.tokens import (
     IssuedToken,
     TokenPolicy,
@@ -44,6 +54,7 @@ class AccessService:
         self,
         tenants: TenantStore,
         clients: ClientStore,
+        removal: TenantRemovalStore,
         context: ServiceContext,
         *,
         tokens: TokenPolicy | None = None,
@@ -51,6 +62,7 @@ class AccessService:
     ) -> None:
         self._tenants = tenants
         self._clients = clients
+        self._removal = removal
         self._context = context
         self.tokens = tokens or TokenPolicy()
         self._client_cache = client_cache or ClientCache()  # key hash -> client, for 0.5 s at most
@@ -84,6 +96,43 @@ class AccessService:
     def update_tenant(self, tenant: Tenant) -> None:
         with self._context.audited(None, "tenant.update", tenant.id, tenant.id):
             self._tenants.update_tenant(tenant)
+
+    def list_tenants(self) -> list[Tenant]:
+        return self._tenants.list_tenants()
+
+    def delete_tenant(self, tenant_id: str, *, force: bool, erase: bool) -> dict[str, int]:
+        """Delete a tenant and everything it owns, in one transaction; with `erase` its data
+        keys too, so every copy of its secrets becomes unreadable (docs/operations.md#tenants).
+        Without `force` a tenant that still owns anything is refused. Rows deleted per table."""
+        if self._tenants.get_tenant(tenant_id) is None:
+            self._context.emit("tenant.delete", "notfound")  # the asked-for id is not named
+            raise NotFound(f"no such tenant: {tenant_id}")
+        try:
+            self._may_delete(tenant_id, force=force)
+            deleted = self._removal.delete_tenant(tenant_id, erase=erase)
+            if not deleted:  # deleted by someone else meanwhile
+                raise NotFound(f"no such tenant: {tenant_id}")
+        except OtpdError as error:
+            self._context.emit("tenant.delete", outcome_of(error), tenant=tenant_id)
+            raise
+        outcome = "ok erased" if erase else "ok"
+        self._context.emit("tenant.delete", outcome, tenant=tenant_id, target=tenant_id)
+        return deleted
+
+    def _may_delete(self, tenant_id: str, *, force: bool) -> None:
+        clients = self._clients.list_clients(tenant_id)
+        if tenant_id == SYSTEM_TENANT and any(Scope.SEAL in c.scopes for c in clients):
+            raise Forbidden("the system tenant holds seal clients: it cannot be deleted")
+        owned = {
+            "credentials": self._removal.count_credentials(tenant_id),
+            "clients": len(clients),
+            "nas": len(self._removal.list_nas(tenant_id)),
+        }
+        if any(owned.values()) and not force:
+            counts = ", ".join(f"{n} {what}" for what, n in owned.items() if n)
+            raise PreconditionFailed(
+                f"tenant {tenant_id} still has {counts}; add --force to delete them"
+            )
 
     # --- API clients (docs/operations.md#api-clients-list-rotate-revoke) -------------------
     def create_client(

@@ -1,26 +1,43 @@
-"""The admin console's records (issue #16, docs/console.md): admins, their sessions and a page of
-credentials. Pure data; the rules live in otpd.console.gate and the core verification."""
+"""The admin console's records and small rules (issue #16, docs/console.md): admins, their
+sessions, the signed-in admin a request acts as, session cookies and a page of credentials.
+Pure data and stdlib; core.console_service holds the service, otpd.console the pages."""
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 from dataclasses import dataclass
 
-from otpd.core.errors import InvalidInput
-from otpd.core.model import CredentialRecord
+from otpd.core.errors import Forbidden, InvalidInput
+from otpd.core.model import CredentialRecord, Principal, Scope, validate_tenant_id
 
 __all__ = [
+    "ABSOLUTE_TIMEOUT_US",
     "ADMIN_NAME",
+    "IDLE_TIMEOUT_US",
+    "MIN_PASSWORD",
     "PAGE_SIZE",
     "AdminAccount",
     "ConsoleSession",
     "CredentialPage",
+    "SignedIn",
     "admin_credential_name",
+    "hash_cookie",
+    "new_cookie",
+    "new_csrf",
     "validate_admin_name",
+    "validate_password",
 ]
 
 ADMIN_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 PAGE_SIZE = 50
+MIN_PASSWORD = 12
+IDLE_TIMEOUT_US = 15 * 60 * 1_000_000  # OWASP Session Management: 15-30 min idle for admins
+ABSOLUTE_TIMEOUT_US = 8 * 3600 * 1_000_000  # a working day, then sign in again
+# What an admin may do in a tenant it sees: everything but seal (sealing is host-wide: only an
+# admin of every tenant may, through the seal service).
+_ADMIN_SCOPES = frozenset(Scope) - {Scope.SEAL}
 
 
 def validate_admin_name(name: object) -> str:
@@ -29,10 +46,28 @@ def validate_admin_name(name: object) -> str:
     return name
 
 
+def validate_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput("password", f"must be at least {MIN_PASSWORD} characters")
+    return password
+
+
 def admin_credential_name(admin: str) -> str:
     """The admin's TOTP credential, in the reserved tenant `system` (no API client there can
     read or verify credentials: its clients hold scope seal only)."""
     return "console-admin." + admin
+
+
+def new_cookie() -> str:
+    return secrets.token_urlsafe(32)  # 256 bits; only its SHA-256 is stored
+
+
+def new_csrf() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_cookie(cookie: str) -> str:
+    return hashlib.sha256(cookie.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -54,6 +89,26 @@ class ConsoleSession:
     csrf: str
     created_at_us: int
     seen_at_us: int
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A signed-in admin, as one request sees it."""
+
+    account: AdminAccount
+    session: ConsoleSession
+
+    @property
+    def caller(self) -> str:
+        """Who the audit trail names for this admin's actions."""
+        return "console:" + self.account.name
+
+    def principal(self, tenant_id: str) -> Principal:
+        """A principal for `tenant_id`, or Forbidden (403) when this admin may not see it."""
+        validate_tenant_id(tenant_id)
+        if not self.account.sees(tenant_id):
+            raise Forbidden("not an admin of this tenant")
+        return Principal(tenant=tenant_id, client=self.caller, scopes=_ADMIN_SCOPES)
 
 
 @dataclass(frozen=True)

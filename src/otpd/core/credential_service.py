@@ -14,9 +14,11 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from otpd.core import access
+from otpd.core.console import admin_credential_name, validate_admin_name
 from otpd.core.context import ServiceContext
 from otpd.core.errors import AlreadyExists, NotFound, PreconditionFailed, SecretCorrupted
 from otpd.core.model import (
+    SYSTEM_TENANT,
     CredentialRecord,
     CredentialSpec,
     Principal,
@@ -32,7 +34,9 @@ from otpd.core.provisioning import KeyUriBuilder
 from otpd.core.seal_service import open_record_secret, require_unsealed
 from otpd.core.verification import Verifier
 
-__all__ = ["CredentialService"]
+__all__ = ["ADMIN_ISSUER", "CredentialService"]
+
+ADMIN_ISSUER = "otpd console"  # the issuer (and label prefix) of a console admin's credential
 
 
 class CredentialService:
@@ -60,20 +64,34 @@ class CredentialService:
         """Enrol a credential; returns it and its secret (the only time the secret leaves)."""
         with self._context.audited(principal, "credential.create", spec.name):
             self._require_new_name(principal, spec)
-            secret, key_size = self._secret_for(spec, secret)
-            credential_id = self._store.allocate_credential_id()
-            record = CredentialRecord.from_spec(
-                spec,
-                credential_id=credential_id,
-                tenant=principal.tenant,
-                key_size=key_size,
-                created_at_us=self._context.now_us(),
-                sealed_secret=self._sealer.seal_secret(
-                    secret, tenant=principal.tenant, credential_id=credential_id
-                ),
-            )
-            self._store.insert_credential(record)
-            return record, secret
+            return self._insert_new(principal.tenant, spec, secret)
+
+    def create_admin_credential(self, admin: str) -> tuple[CredentialRecord, SecretBytes]:
+        """A console admin's TOTP credential, in the reserved tenant `system`, where no API
+        client may create one (docs/console.md#admins). Administration: no principal."""
+        name = admin_credential_name(validate_admin_name(admin))
+        with self._context.audited(None, "credential.create", name, SYSTEM_TENANT):
+            require_unsealed(self._sealer)
+            spec = CredentialSpec(name=name, issuer=ADMIN_ISSUER, account_name=admin)
+            return self._insert_new(SYSTEM_TENANT, spec, None)
+
+    def _insert_new(
+        self, tenant: str, spec: CredentialSpec, secret: SecretBytes | None
+    ) -> tuple[CredentialRecord, SecretBytes]:
+        secret, key_size = self._secret_for(spec, secret)
+        credential_id = self._store.allocate_credential_id()
+        record = CredentialRecord.from_spec(
+            spec,
+            credential_id=credential_id,
+            tenant=tenant,
+            key_size=key_size,
+            created_at_us=self._context.now_us(),
+            sealed_secret=self._sealer.seal_secret(
+                secret, tenant=tenant, credential_id=credential_id
+            ),
+        )
+        self._store.insert_credential(record)
+        return record, secret
 
     def check_create(
         self, principal: Principal, spec: CredentialSpec, secret: SecretBytes | None = None
@@ -185,6 +203,11 @@ class CredentialService:
         require_unsealed(self._sealer)
         return self._store.list_credentials(principal.tenant)
 
+    def count_credentials(self, principal: Principal) -> int:
+        """How many credentials the tenant holds (no secret is read: works sealed)."""
+        access.require(principal, Scope.READ)
+        return self._store.count_credentials(principal.tenant)
+
     def delete_credential(
         self, principal: Principal, name: str, *, expect_version: int | None = None
     ) -> None:
@@ -199,10 +222,31 @@ class CredentialService:
 
     def reset_credential(self, tenant_id: str, name: str) -> None:
         """Clear a credential's failures, backoff and spent guess budget (administration, CLI:
-        `otpd credential reset`). The replay state stays: a used code stays used."""
+        `otpd credential reset`; works sealed). The replay state stays: a used code stays
+        used."""
         with self._context.audited(None, "credential.reset", name, tenant_id):
             if not self._store.reset_failures(validate_tenant_id(tenant_id), name):
                 raise NotFound("no such credential")
+
+    def reset_throttle(self, principal: Principal, name: str) -> None:
+        """reset_credential for a caller of the tenant (the console): scope write, unsealed."""
+        with self._context.audited(principal, "credential.reset", name):
+            access.require(principal, Scope.WRITE)
+            self._get_unsealed(principal.tenant, name)
+            if not self._store.reset_failures(principal.tenant, name):
+                raise NotFound("no such credential")
+
+    def set_enabled(self, principal: Principal, name: str, *, enabled: bool) -> str:
+        """Disable a credential (every door then answers its codes as wrong ones, after the
+        same work: core.policy.usable) or make it active again; returns the new state."""
+        state = "active" if enabled else "disabled"
+        action = "credential.enable" if enabled else "credential.disable"
+        with self._context.audited(principal, action, name):
+            access.require(principal, Scope.WRITE)
+            self._get_unsealed(principal.tenant, name)
+            if not self._store.set_credential_state(principal.tenant, name, state):
+                raise NotFound("no such credential")
+        return state
 
     # --- what carries the secret: scope reveal, or scope code for a code --------------------
     def reveal_secret(self, principal: Principal, name: str) -> SecretBytes:

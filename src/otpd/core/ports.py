@@ -34,8 +34,10 @@ __all__ = [
     "CredentialStore",
     "MetaStore",
     "NasStore",
+    "PasswordHasher",
     "Sealer",
     "Store",
+    "TenantRemovalStore",
     "TenantStore",
 ]
 
@@ -212,6 +214,10 @@ class CredentialStateStore(Protocol):
         no failure or throttle state (a flood cannot extend a wait)."""
         ...
 
+    def set_credential_state(self, tenant_id: str, name: str, state: str) -> bool:
+        """Set the state (core.model.CREDENTIAL_STATES) of a credential. False if none."""
+        ...
+
     def reset_failures(self, tenant_id: str, name: str) -> bool:
         """Clear failures, backoff and lock (administration); never the replay state. False
         if there is no such credential."""
@@ -241,6 +247,33 @@ class CredentialStateStore(Protocol):
     def delete_enrolment_tickets(self, tenant_id: str, credential_id: int) -> int:
         """Delete every ticket of that credential (its secret is about to change); returns
         how many."""
+        ...
+
+    # --- console self-service enrolment (issue #16): pending until the first code --------
+    def start_enrolment(self, ticket: EnrolmentTicket) -> None:
+        """In one transaction: set the ticket's credential `pending` and store the ticket.
+        NotFound when the credential (in ticket.tenant) does not exist; AlreadyExists when
+        the hash is taken. Nothing is written then."""
+        ...
+
+    def finish_enrolment(self, tenant_id: str, credential_id: int) -> bool:
+        """In one transaction: set a `pending` credential `active` and delete its tickets.
+        False (nothing written) when there is no such pending credential."""
+        ...
+
+
+class TenantRemovalStore(Protocol):
+    """What deleting a tenant reads and writes (`otpd tenant delete`, docs/operations.md#tenants):
+    what it still owns, then everything in one transaction."""
+
+    def count_credentials(self, tenant_id: str) -> int: ...
+
+    def list_nas(self, tenant_id: str | None = None) -> list[NasClient]: ...
+
+    def delete_tenant(self, tenant_id: str, *, erase: bool = False) -> dict[str, int]:
+        """Delete the tenant and everything it owns in one transaction (its console admins
+        and their TOTP credentials too); with `erase` its data keys as well. Rows deleted
+        per table; {} when there is no such tenant."""
         ...
 
 
@@ -331,8 +364,8 @@ class NasStore(Protocol):
 
 
 class ConsoleStore(Protocol):
-    """Admins, their sessions, credential state, paged search and client revocation for the
-    admin console (issue #16). A separate port: only otpd.console uses it."""
+    """Admins, their sessions and the paged credential search of the admin console (issue
+    #16). A separate port: only core.console_service uses it."""
 
     def insert_admin(self, admin: AdminAccount) -> None:
         """Raises AlreadyExists."""
@@ -352,10 +385,6 @@ class ConsoleStore(Protocol):
     def delete_session(self, session_hash: str) -> None: ...
 
     def delete_sessions_older_than(self, seen_before_us: int) -> int: ...
-
-    def set_credential_state(self, tenant_id: str, name: str, state: str) -> bool:
-        """False if there is no such credential."""
-        ...
 
     def search_credentials(
         self, tenant_id: str, prefix: str, after: str, limit: int
@@ -386,6 +415,25 @@ class AuditStore(Protocol):
         ...
 
 
-class Store(CredentialStore, BulkCredentialStore, NasStore, ConsoleStore, AuditStore, Protocol):
+class PasswordHasher(Protocol):
+    """Console admin passwords (the argon2id implementation is otpd.console.auth's: the
+    console extra)."""
+
+    def hash(self, password: str) -> str: ...
+
+    def check(self, stored: str | None, password: str) -> bool:
+        """Always the same work, whether `stored` is None (no such admin) or not."""
+        ...
+
+
+class Store(
+    CredentialStore,
+    BulkCredentialStore,
+    NasStore,
+    ConsoleStore,
+    AuditStore,
+    TenantRemovalStore,
+    Protocol,
+):
     """Every port of a full store (SQLite, PostgreSQL), for bootstrap: the services are
     typed against the narrower ports above."""

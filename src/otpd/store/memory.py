@@ -268,9 +268,32 @@ class MemoryStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audit 
 
     def delete_enrolment_tickets(self, tenant_id: str, credential_id: int) -> int:
         with self._lock:
-            return _delete_where(
-                self._tickets, lambda t: t.credential_id == credential_id and t.tenant == tenant_id
-            )
+            return self._drop_tickets(tenant_id, credential_id)
+
+    def _drop_tickets(self, tenant_id: str, credential_id: int) -> int:
+        return _delete_where(
+            self._tickets, lambda t: t.credential_id == credential_id and t.tenant == tenant_id
+        )
+
+    # --- the console's self-service enrolment (issue #16) -------------------------------
+    def start_enrolment(self, ticket: EnrolmentTicket) -> None:
+        with self._lock:
+            record = self._credentials.get(ticket.credential_id)
+            if record is None or record.tenant != ticket.tenant:
+                raise NotFound("no such credential")
+            if ticket.ticket_hash in self._tickets:
+                raise AlreadyExists("enrolment ticket exists")
+            self._credentials[record.id] = replace(record, state="pending")
+            self._tickets[ticket.ticket_hash] = ticket
+
+    def finish_enrolment(self, tenant_id: str, credential_id: int) -> bool:
+        with self._lock:
+            record = self._credentials.get(credential_id)
+            if record is None or record.tenant != tenant_id or record.state != "pending":
+                return False
+            self._credentials[record.id] = replace(record, state="active")
+            self._drop_tickets(tenant_id, credential_id)
+            return True
 
 
 def _delete_where(rows: dict[str, _Row], doomed: Callable[[_Row], bool]) -> int:

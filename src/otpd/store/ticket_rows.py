@@ -1,5 +1,6 @@
-"""Token2 enrolment tickets (issue #5) in SQL, shared by the SQLite and PostgreSQL stores, as
-radius_rows.py shares the NAS tables (plumbing: sql_rows.SqlHost)."""
+"""Enrolment tickets in SQL, shared by the SQLite and PostgreSQL stores, as radius_rows.py shares
+the NAS tables (plumbing: sql_rows.SqlHost): Token2's (issue #5) and the console's self-service
+links (issue #16), whose credential is `pending` until its first code."""
 
 from __future__ import annotations
 
@@ -54,3 +55,36 @@ class SqlTicketRows(SqlHost):
     def delete_enrolment_tickets(self, tenant_id: str, credential_id: int) -> int:
         sql = "DELETE FROM enrolment_ticket WHERE tenant = ? AND credential_id = ?"
         return self._change(self._sql(sql), (tenant_id, credential_id), "enrolment ticket")
+
+    def start_enrolment(self, ticket: EnrolmentTicket) -> None:
+        with self._transaction("enrolment ticket") as tx:
+            pending = tx.execute(
+                self._sql("UPDATE credential SET state = 'pending' WHERE id = ? AND tenant = ?"),
+                (ticket.credential_id, ticket.tenant),
+            )
+            if pending.rowcount != 1:
+                raise NotFound("no such credential")  # rolls the transaction back
+            tx.execute(
+                self._sql(
+                    "INSERT INTO enrolment_ticket"
+                    " (ticket_hash, tenant, credential_id, expires_at_us) VALUES (?, ?, ?, ?)"
+                ),
+                astuple(ticket),
+            )
+
+    def finish_enrolment(self, tenant_id: str, credential_id: int) -> bool:
+        with self._transaction("enrolment ticket") as tx:
+            active = tx.execute(
+                self._sql(
+                    "UPDATE credential SET state = 'active'"
+                    " WHERE id = ? AND tenant = ? AND state = 'pending'"
+                ),
+                (credential_id, tenant_id),
+            )
+            if active.rowcount != 1:
+                return False
+            tx.execute(
+                self._sql("DELETE FROM enrolment_ticket WHERE tenant = ? AND credential_id = ?"),
+                (tenant_id, credential_id),
+            )
+        return True

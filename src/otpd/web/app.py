@@ -96,6 +96,8 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     for prefixes, _, render in _APIS:
         if path.startswith(prefixes):
             return render(exc, request.scope)
+    if path.startswith(console.PREFIXES):  # the console's pages (not sealed-gated: no _APIS)
+        return console.render_domain_error(exc, request.scope)
     raise exc
 
 

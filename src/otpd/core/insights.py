@@ -1,6 +1,7 @@
-"""What the overview charts and the audit page read (issue #16, docs/console.md#overview-charts):
-bounded queries on the audit trail (the `audit_time` index, a window and a row cap), so a
-large trail costs no more than its last hour. Pure over the store port; gate.py wires it."""
+"""What the console's overview charts and audit page read (issue #16,
+docs/console.md#overview-charts): bounded queries on the audit trail (the `audit_time` index, a
+window and a row cap), so a large trail costs no more than its last hour. Pure over the store
+port; core.console_service calls it."""
 
 from __future__ import annotations
 
