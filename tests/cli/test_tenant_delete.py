@@ -15,7 +15,7 @@ from otpd.core.errors import SecretCorrupted
 from otpd.crypto import open_seal
 from otpd.store.sqlite import SqliteStore
 from tests.support.deployment import Deployment, create_roles, prepare
-from tests.support.server import run_cli
+from tests.support.server import audit_trail, run_cli
 from tests.support.token2 import oathtool
 
 ADMINS = {"acme": "noreveal", "globex": "globex"}  # tenant -> its one client (a role)
@@ -108,3 +108,29 @@ def test_empty_tenant_deletes_without_force(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["deleted"] == "idle"
     listing = run_cli("tenant", "list", "--json", "--data-dir", str(data_dir))
     assert "idle" not in [t["tenant"] for t in json.loads(listing.stdout)]
+
+
+def test_tenant_delete_is_in_the_audit_trail(tmp_path: Path) -> None:
+    """Every attempt, with its true outcome and the local user who ran it: refused (it still
+    owns a client), no such tenant (the name asked for is not recorded), deleted, erased."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o700)
+    for tenant in ("idle", "busy"):
+        assert run_cli("tenant", "create", tenant, "--data-dir", str(data_dir)).returncode == 0
+    client = ("client", "create", "--tenant", "busy", "--name", "app", "--scopes", "verify")
+    assert run_cli(*client, "--data-dir", str(data_dir)).returncode == 0
+    attempts = [("busy",), ("ghost",), ("busy", "--force", "--erase"), ("idle",)]
+    codes = [
+        run_cli("tenant", "delete", *args, "--data-dir", str(data_dir)).returncode
+        for args in attempts
+    ]
+    assert codes == [1, 1, 0, 0]
+    entries = audit_trail(data_dir, "--action", "tenant.delete")
+    assert [(e["tenant"], e["target"], e["outcome"]) for e in entries] == [
+        ("busy", "-", "preconditionfailed"),
+        ("-", "-", "notfound"),
+        ("busy", "busy", "ok erased"),
+        ("idle", "idle", "ok"),
+    ]
+    assert all(str(e["caller"]).startswith("cli:") for e in entries)
+    assert {e["source"] for e in entries} == {"local"}

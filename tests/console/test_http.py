@@ -13,7 +13,15 @@ import httpx
 import pyotp
 
 from tests.support.clients import Sb
-from tests.support.console import CSP, PASSWORD, Console, create_admin, csrf_of
+from tests.support.console import (
+    CSP,
+    PASSWORD,
+    Console,
+    create_admin,
+    csrf_of,
+    issue_link,
+    key_on,
+)
 from tests.support.deployment import prepare
 from tests.support.server import register_secret, run_cli
 
@@ -26,26 +34,9 @@ def _no_inline_code(html: str) -> None:
         assert 'src="/ui/static/' in tag
 
 
-def _issue_link(http: httpx.Client, tenant: str, name: str) -> str:
-    page = http.get(f"/ui/t/{tenant}/credentials")
-    response = http.post(
-        f"/ui/t/{tenant}/credentials", data={"csrf": csrf_of(page.text), "name": name}
-    )
-    assert response.status_code == 200, response.text
-    found = re.search(r'value="(http://[^"]+/ui/enrol/[^"]+)"', response.text)
-    assert found
-    return found[1]
-
-
-def _key_on(page: str) -> str:
-    found = re.search(r'<code class="mono key"[^>]*>([A-Z2-7]+)</code>', page)
-    assert found, page
-    return found[1]
-
-
 def test_csp_and_no_inline_script_on_every_page(console: Console) -> None:
     http = console.sign_in("root")
-    link = _issue_link(http, "acme", "csp-user")
+    link = issue_link(http, "acme", "csp-user")
     pages = [
         "/ui/login",
         "/ui/seal",
@@ -193,12 +184,12 @@ def test_tenant_admin_sees_only_its_tenant(console: Console) -> None:
 
 def test_self_service_enrolment_over_http(console: Console) -> None:
     http = console.sign_in("root")
-    link = _issue_link(http, "acme", "erin")
+    link = issue_link(http, "acme", "erin")
     sb = Sb.login(console.server.url, "admin", console.key)
     with httpx.Client(timeout=30, headers={"Sec-Fetch-Site": "same-origin"}) as user:
         page = user.get(link)
         assert page.status_code == 200
-        key = _key_on(page.text)
+        key = key_on(page.text)
         raw = pyotp.TOTP(key).byte_secret()
         register_secret(raw)
         assert 'src="data:image/png;base64,' in page.text
@@ -228,7 +219,7 @@ def test_self_service_enrolment_over_http(console: Console) -> None:
 
 def test_expired_link_shows_nothing(console: Console) -> None:
     http = console.sign_in("root")
-    link = _issue_link(http, "acme", "late-user")
+    link = issue_link(http, "acme", "late-user")
     with sqlite3.connect(console.data_dir / "otpd.sqlite3") as db:  # 15 minutes later
         db.execute("UPDATE enrolment_ticket SET expires_at_us = expires_at_us - 901000000")
     with httpx.Client(timeout=30, headers={"Sec-Fetch-Site": "same-origin"}) as user:

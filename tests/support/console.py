@@ -107,3 +107,22 @@ def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', html)
     assert found, "no CSRF token in the page"
     return found[1]
+
+
+def issue_link(http: httpx.Client, tenant: str, name: str) -> str:
+    """A one-time enrolment link for `name`, issued on the credentials page."""
+    page = http.get(f"/ui/t/{tenant}/credentials")
+    response = http.post(
+        f"/ui/t/{tenant}/credentials", data={"csrf": csrf_of(page.text), "name": name}
+    )
+    assert response.status_code == 200, response.text
+    found = re.search(r'value="(http://[^"]+/ui/enrol/[^"]+)"', response.text)
+    assert found
+    return found[1]
+
+
+def key_on(page: str) -> str:
+    """The Base32 key an enrolment page shows for manual entry."""
+    found = re.search(r'<code class="mono key"[^>]*>([A-Z2-7]+)</code>', page)
+    assert found, page
+    return found[1]

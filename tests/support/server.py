@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+import json
 import os
 import signal
 import socket
@@ -60,6 +61,20 @@ def run_cli(
         env=otpd_env(env),
         timeout=timeout,
     )
+
+
+def audit_trail(data_dir: Path, *filters: str, wait_for: int = 0) -> list[dict[str, Any]]:
+    """`otpd audit --json FILTERS`: the trail's entries, oldest first. A running server's trail
+    writer commits within a fraction of a second, so with `wait_for` this polls (10 s at most)
+    until there are at least that many."""
+    deadline = time.monotonic() + 10
+    while True:
+        result = run_cli("audit", "--json", "--data-dir", str(data_dir), *filters)
+        assert result.returncode == 0, result.stderr
+        entries = [json.loads(line) for line in result.stdout.splitlines()]
+        if len(entries) >= wait_for or time.monotonic() > deadline:
+            return entries
+        time.sleep(0.2)
 
 
 def operator(*args: str, input: str = "") -> str:
