@@ -1,7 +1,7 @@
 """What the console changes is in the audit trail (issues #10, #13, #16), read back with
 `otpd audit --json` from a running server: a self-service link issued, its page opened, its
 first codes (the wrong one and the one that activates), a dead link, and a credential disabled
-and enabled again, each naming the admin who acted."""
+and enabled again, an API client created and revoked, each naming the admin who acted."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def test_self_service_enrolment_is_in_the_trail(console: Console) -> None:
     ]
 
 
-def test_disable_and_enable_are_in_the_trail(console: Console) -> None:
+def test_disable_enable_and_clients_are_in_the_trail(console: Console) -> None:
     sb = Sb.login(console.server.url, "admin", console.key)
     assert sb.create("trail-dora").status_code in (200, 201)
     sb.close()
@@ -55,13 +55,23 @@ def test_disable_and_enable_are_in_the_trail(console: Console) -> None:
     for action in ("disable", "enable"):
         assert http.post(path, data={"csrf": token, "action": action}).status_code == 200
     assert http.post(path, data={"csrf": "x" * 43, "action": "disable"}).status_code == 403
-    audit_trail(console.data_dir, "--action", "credential.enable", wait_for=1)
+    clients = "/ui/t/acme/clients"
+    for form in (
+        {"name": "trail-app", "scope": "verify"},
+        {"name": "trail-app", "action": "revoke"},
+    ):
+        assert http.post(clients, data={"csrf": token, **form}).status_code == 200
+    audit_trail(console.data_dir, "--action", "client revoke", wait_for=1)
     entries = audit_trail(console.data_dir, "--tenant", "acme")
     caller = f"console:{admin}"
     assert _rows(entries, "trail-dora") == [
         ("credential.create", "ok", "admin"),
         ("credential.disable", "ok", caller),
         ("credential.enable", "ok", caller),  # the refused post (bad CSRF token) left none
+    ]
+    assert _rows(entries, "trail-app") == [
+        ("client.create", "ok", caller),
+        ("client revoke", "ok", caller),
     ]
 
 

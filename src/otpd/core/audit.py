@@ -26,6 +26,7 @@ __all__ = [
     "chain_hash",
     "current_context",
     "find_break",
+    "note_actor",
     "note_caller",
     "request_context",
 ]
@@ -61,6 +62,14 @@ def note_caller(tenant: str, client: str) -> None:
     if context is not _NO_REQUEST:
         context.tenant = tenant
         context.client = client
+
+
+def note_actor(caller: str) -> None:
+    """Name who acts in the current request when no principal will (a console admin managing
+    API clients); nothing outside a request."""
+    context = _CONTEXT.get()
+    if context is not _NO_REQUEST:
+        context.caller = caller
 
 
 @contextmanager

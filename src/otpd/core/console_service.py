@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from otpd.core import insights
 from otpd.core.access_service import AccessService
-from otpd.core.audit import AuditQuery
+from otpd.core.audit import AuditQuery, note_actor
 from otpd.core.console import (
     ABSOLUTE_TIMEOUT_US,
     IDLE_TIMEOUT_US,
@@ -131,7 +131,9 @@ class ConsoleService:
         account = self._store.get_admin(session.admin) if session else None
         if session is None or account is None:
             raise Unauthenticated("not signed in")
-        return SignedIn(account, session)
+        admin = SignedIn(account, session)
+        note_actor(admin.caller)  # the trail names the admin, also where no principal does
+        return admin
 
     def sign_out(self, cookie: str) -> None:
         self._store.delete_session(hash_cookie(cookie))
