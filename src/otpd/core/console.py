@@ -1,6 +1,7 @@
-"""The admin console's records and small rules (issue #16, docs/console.md): admins, their
-sessions, the signed-in admin a request acts as, session cookies and a page of credentials.
-Pure data and stdlib; core.console_service holds the service, otpd.console the pages."""
+"""The admin console's records, small rules and ports (issue #16, docs/console.md): admins, their
+sessions, the signed-in admin a request acts as, session cookies, a page of credentials, and
+the ConsoleStore and PasswordHasher protocols (core.ports re-exports them). Pure data and
+stdlib; core.console_service holds the service, otpd.console the pages."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Protocol
 
 from otpd.core.errors import Forbidden, InvalidInput
 from otpd.core.model import CredentialRecord, Principal, Scope, validate_tenant_id
@@ -20,7 +22,9 @@ __all__ = [
     "PAGE_SIZE",
     "AdminAccount",
     "ConsoleSession",
+    "ConsoleStore",
     "CredentialPage",
+    "PasswordHasher",
     "SignedIn",
     "admin_credential_name",
     "hash_cookie",
@@ -117,3 +121,45 @@ class CredentialPage:
 
     rows: list[CredentialRecord]
     next_after: str | None  # the name to continue after, None on the last page
+
+
+class ConsoleStore(Protocol):
+    """Admins, their sessions and the paged credential search of the admin console (issue
+    #16). A separate port: only core.console_service uses it."""
+
+    def insert_admin(self, admin: AdminAccount) -> None:
+        """Raises AlreadyExists."""
+        ...
+
+    def get_admin(self, name: str) -> AdminAccount | None: ...
+
+    def insert_session(self, session: ConsoleSession) -> None: ...
+
+    def touch_session(
+        self, session_hash: str, now_us: int, idle_us: int, absolute_us: int
+    ) -> ConsoleSession | None:
+        """The session if neither timeout has passed at now_us (and mark it seen then), else
+        delete it and return None. One atomic step."""
+        ...
+
+    def delete_session(self, session_hash: str) -> None: ...
+
+    def delete_sessions_older_than(self, seen_before_us: int) -> int: ...
+
+    def search_credentials(
+        self, tenant_id: str, prefix: str, after: str, limit: int
+    ) -> CredentialPage:
+        """Credentials whose name starts with `prefix`, in name order, after the name `after`:
+        a range on the (tenant, name) index, never an OFFSET."""
+        ...
+
+
+class PasswordHasher(Protocol):
+    """Console admin passwords (the argon2id implementation is otpd.console.auth's: the
+    console extra)."""
+
+    def hash(self, password: str) -> str: ...
+
+    def check(self, stored: str | None, password: str) -> bool:
+        """Always the same work, whether `stored` is None (no such admin) or not."""
+        ...

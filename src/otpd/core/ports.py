@@ -10,7 +10,9 @@ from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from otpd.core.audit import AuditEntry, AuditQuery
-from otpd.core.console import AdminAccount, ConsoleSession, CredentialPage
+
+# The console's own ports live beside its records (core.console); Store combines them too.
+from otpd.core.console import ConsoleStore, PasswordHasher
 from otpd.core.enrolment import EnrolmentTicket
 from otpd.core.model import (
     ApiClient,
@@ -363,37 +365,6 @@ class NasStore(Protocol):
     def get_radius_group(self, tenant_id: str, credential: str) -> str | None: ...
 
 
-class ConsoleStore(Protocol):
-    """Admins, their sessions and the paged credential search of the admin console (issue
-    #16). A separate port: only core.console_service uses it."""
-
-    def insert_admin(self, admin: AdminAccount) -> None:
-        """Raises AlreadyExists."""
-        ...
-
-    def get_admin(self, name: str) -> AdminAccount | None: ...
-
-    def insert_session(self, session: ConsoleSession) -> None: ...
-
-    def touch_session(
-        self, session_hash: str, now_us: int, idle_us: int, absolute_us: int
-    ) -> ConsoleSession | None:
-        """The session if neither timeout has passed at now_us (and mark it seen then), else
-        delete it and return None. One atomic step."""
-        ...
-
-    def delete_session(self, session_hash: str) -> None: ...
-
-    def delete_sessions_older_than(self, seen_before_us: int) -> int: ...
-
-    def search_credentials(
-        self, tenant_id: str, prefix: str, after: str, limit: int
-    ) -> CredentialPage:
-        """Credentials whose name starts with `prefix`, in name order, after the name `after`:
-        a range on the (tenant, name) index, never an OFFSET."""
-        ...
-
-
 class AuditStore(Protocol):
     """The audit trail (issue #13): appended one row at a time, each linked to the last by
     hash (otpd.core.audit). Every store implements it; the database holds the trail so every
@@ -412,17 +383,6 @@ class AuditStore(Protocol):
 
     def prune_audit(self, before_us: int) -> int:
         """Remove entries older than `before_us` but never the newest; the count removed."""
-        ...
-
-
-class PasswordHasher(Protocol):
-    """Console admin passwords (the argon2id implementation is otpd.console.auth's: the
-    console extra)."""
-
-    def hash(self, password: str) -> str: ...
-
-    def check(self, stored: str | None, password: str) -> bool:
-        """Always the same work, whether `stored` is None (no such admin) or not."""
         ...
 
 
