@@ -29,6 +29,8 @@ from tests.support.server import Server, run_cli
 
 # Two failures free, then a minute's backoff: a third wrong code is refused as throttled.
 THROTTLE = {"OTPD_THROTTLE_FREE_FAILURES": "2", "OTPD_THROTTLE_BASE_DELAY": "60"}
+# A name nobody has: what a caller asks for that does not exist never reaches the trail.
+GHOST = "ghost-not-enrolled"
 
 
 def _verifications(metrics_text: str) -> Counter[str]:
@@ -91,6 +93,8 @@ def mix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mix]:
         for _ in range(4):  # rejected, rejected, then throttled
             assert sb.verify("bob", wrong).json() == {"valid": False}
         assert sb.verify("nobody", wrong).status_code == 404  # unknown
+        missing = sb.http.post(f"/v1/state/strongbox/totp/{GHOST}/get-code", headers=sb.auth)
+        assert missing.status_code == 404
         scrapes = [_scrape(server.url) for _ in range(6)]
         yield Mix(
             server,
@@ -147,6 +151,10 @@ def test_the_trail_holds_every_action_with_its_context(mix: Mix) -> None:
     assert accepted[0]["request_id"] == mix.request_id
     assert accepted[0]["source"] == "127.0.0.1" and accepted[0]["caller"] == "admin"
     assert accepted[0]["target"] == "alice"
+    refused = [e for e in entries if e["outcome"] == "notfound"]
+    assert [e["action"] for e in refused] == ["credential.get-code"]
+    assert all(e["target"] == "-" for e in refused)
+    assert not [e for e in entries if GHOST in json.dumps(e)]
     verified = run_cli("audit", "verify", "--data-dir", str(data_dir))
     assert verified.returncode == 0 and "intact" in verified.stdout
 

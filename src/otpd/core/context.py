@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from otpd.core.audit import AuditEvent, Events, current_context, note_caller
-from otpd.core.errors import OtpdError
+from otpd.core.errors import NotFound, OtpdError
 from otpd.core.model import Principal
 from otpd.core.ports import Clock
 
@@ -88,6 +88,9 @@ class ServiceContext:
         try:
             yield
         except OtpdError as error:
-            self.emit(action, outcome_of(error), tenant=tenant, caller=caller, target=target)
+            # A name that does not exist is never written to the trail: it may be a typo of a
+            # secret, or a probe (docs/operations.md#audit-trail).
+            named = "-" if isinstance(error, NotFound) else target
+            self.emit(action, outcome_of(error), tenant=tenant, caller=caller, target=named)
             raise
         self.emit(action, "ok", tenant=tenant, caller=caller, target=target)
