@@ -42,6 +42,9 @@ def test_http_export_needs_scope_reveal(data_dir: Path, tmp_path: Path) -> None:
         assert http.post(PATH, json=body).status_code == 401
         auth = {"Authorization": f"Bearer {plain}"}
         assert http.post(PATH, json=body, headers=auth).status_code == 403
+        # the scope is checked with the key, before any body rule (docs/design.md#request-flow)
+        bad_body = http.post(PATH, json={**body, "format": "csv"}, headers=auth)
+        assert bad_body.status_code == 403, bad_body.text
         auth = {"Authorization": f"Bearer {reveal}"}
         short = http.post(PATH, json={**body, "password": "short"}, headers=auth)
         assert short.status_code == 400
