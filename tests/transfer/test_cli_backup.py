@@ -74,8 +74,8 @@ def test_import_report_export_and_no_secret_in_output(data_dir: Path, tmp_path: 
         "ok imported=0 replaced=0 skipped=5",
     ]
     exports = _audit(data_dir, "credential.export")
-    assert [e["outcome"] for e in exports][0] == "ok credentials=5"
-    assert [e["outcome"] for e in exports][-1] == "ok credentials=1"  # --select user1
+    outcomes = [e["outcome"] for e in exports]
+    assert outcomes[0] == "ok credentials=5" and outcomes[-1] == "ok credentials=1"  # user1 only
     for entry in imports + exports:
         assert entry["tenant"] == "acme" and entry["caller"].startswith("cli:"), entry
 
