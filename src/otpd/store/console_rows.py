@@ -116,7 +116,7 @@ class SqlConsoleRows(SqlHost):
         else:
             lower, start = "name >= ?", prefix
         sql = (
-            sql_statements._CREDENTIAL
+            sql_statements.CREDENTIAL
             + f"WHERE tenant = ? AND {lower} AND name < ? ORDER BY name LIMIT ?"
         )
         params = (tenant_id, start, prefix + _PREFIX_END, limit + 1)
