@@ -127,11 +127,6 @@ class PostgresStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audi
     def raise_replay_floor(self, now: int) -> int:
         return self._change(pg_bulk.RAISE_FLOOR, (now,), "credential")
 
-    # --- health --------------------------------------------------------------------------
-    def ping(self) -> None:
-        """StoreUnavailable unless the database answers now (/healthz)."""
-        self._query("SELECT 1")
-
     def close(self) -> None:
         self._pool.close()
 
