@@ -29,7 +29,7 @@ from otpd.core.model import (
 from otpd.core.tenants import Caller, admit, validate_operations, validate_subjects
 from otpd.store.memory import MemoryStore
 from otpd.subjects import canonical_subject, subject_of_der, subject_of_pem
-from tests.support.fakes import FakeClock, FakeSealer, ref_totp
+from tests.support.fakes import ALL_SCOPES, FakeClock, FakeSealer, ref_totp
 
 
 def _headers(*pairs: tuple[str, str]) -> Headers:
@@ -163,10 +163,7 @@ def test_subject_of_a_certificate_matches_its_text_form() -> None:
 
 
 # --- admission (core.tenants) -----------------------------------------------------------------
-ALL = frozenset(Scope) - {Scope.SEAL}
-
-
-def _auth(tenant: str = "ot", scopes: frozenset[Scope] = ALL):  # type: ignore[no-untyped-def]
+def _auth(tenant: str = "ot", scopes: frozenset[Scope] = ALL_SCOPES):  # type: ignore[no-untyped-def]
     def authenticate(name: str, key: str) -> Principal:
         if (name, key) != ("app", "k"):
             raise Unauthenticated("bad")
