@@ -69,15 +69,16 @@ def test_import_report_export_and_no_secret_in_output(data_dir: Path, tmp_path: 
     assert plain.stdout.count("otpauth://") == 1 and b.b32(creds[1].secret) in plain.stdout
     # every import batch written and every export is a row of the audit trail, the dry run none
     imports = _audit(data_dir, "credential.import")
-    assert [e["outcome"] for e in imports] == [
-        "ok imported=5 replaced=0 skipped=0",
-        "ok imported=0 replaced=0 skipped=5",
+    assert [e["target"] for e in imports] == [
+        "imported=5 replaced=0 skipped=0",
+        "imported=0 replaced=0 skipped=5",
     ]
     exports = _audit(data_dir, "credential.export")
-    outcomes = [e["outcome"] for e in exports]
-    assert outcomes[0] == "ok credentials=5" and outcomes[-1] == "ok credentials=1"  # user1 only
+    counts = [e["target"] for e in exports]
+    assert counts[0] == "credentials=5" and counts[-1] == "credentials=1"  # --select user1
     for entry in imports + exports:
         assert entry["tenant"] == "acme" and entry["caller"].startswith("cli:"), entry
+        assert entry["outcome"] == "ok", entry
 
 
 def _audit(data_dir: Path, action: str) -> list[dict[str, str]]:

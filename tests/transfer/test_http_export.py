@@ -60,4 +60,4 @@ def test_http_export_needs_scope_reveal(data_dir: Path, tmp_path: Path) -> None:
     container = PSKC(io.BytesIO(response.content))
     container.encryption.derive_key("a long export password")
     assert {k.key_userid: k.secret for k in container.keys} == {c.account: c.secret for c in creds}
-    assert "credential.export tenant=acme caller=revealer target=- outcome=ok credentials=3" in log
+    assert "credential.export tenant=acme caller=revealer target=credentials=3 outcome=ok" in log

@@ -92,8 +92,8 @@ class BulkService:
     ) -> list[Written]:
         """Write one batch in one transaction. AlreadyExists (on_conflict=fail, or a name
         created meanwhile) or NotFound (a replaced row deleted meanwhile): nothing written.
-        Each batch written is one `credential.import` event with its counts, each refusal one
-        with its kind; a dry run writes nothing and is not audited."""
+        Each batch written is one `credential.import` event (its counts as the target), each
+        refusal one with its kind; a dry run writes nothing and is not audited."""
         try:
             results = self._import_batch(principal, items, on_conflict, dry_run)
         except OtpdError as error:
@@ -102,7 +102,7 @@ class BulkService:
             raise
         if not dry_run:
             counts = " ".join(f"{w.value}={results.count(w)}" for w in Written)
-            self._report(principal, "credential.import", f"ok {counts}")
+            self._report(principal, "credential.import", "ok", counts)
         return results
 
     def _import_batch(
@@ -156,8 +156,9 @@ class BulkService:
         self, principal: Principal, select: str | None = None
     ) -> list[tuple[CredentialRecord, SecretBytes]]:
         """Every credential of the tenant (whose name matches the glob) with its secret:
-        scope reveal, and audited (one `credential.export` event with the count, besides each
-        secret's `credential.reveal`), since the result can mint codes for every user."""
+        scope reveal, and audited (one `credential.export` event, the count as its target,
+        besides each secret's `credential.reveal`), since the result can mint codes for every
+        user."""
         try:
             access.require(principal, Scope.REVEAL)
             require_unsealed(self._sealer)
@@ -167,11 +168,15 @@ class BulkService:
         except OtpdError as error:
             self._report(principal, "credential.export", outcome_of(error))
             raise
-        self._report(principal, "credential.export", f"ok credentials={len(result)}")
+        self._report(principal, "credential.export", "ok", f"credentials={len(result)}")
         return result
 
-    def _report(self, principal: Principal, action: str, outcome: str) -> None:
-        self._context.emit(action, outcome, tenant=principal.tenant, caller=principal.client)
+    def _report(self, principal: Principal, action: str, outcome: str, target: str = "-") -> None:
+        """One event; the counts go in the target, so the outcome stays one of a few words
+        (the metrics count events by action and outcome)."""
+        self._context.emit(
+            action, outcome, tenant=principal.tenant, caller=principal.client, target=target
+        )
 
     def _record(
         self,
