@@ -93,7 +93,7 @@ def measure(sync: str, threads: int, seconds: float, folder: Path) -> dict[str, 
 
     def one_per_write(credential_id: int, step: int) -> object:
         params = (step, credential_id, step, 0, 0)
-        return store._change(sql_statements._ADVANCE, params, "credential")
+        return store._change(sql_statements.ADVANCE, params, "credential")
 
     def grouped(credential_id: int, step: int) -> object:
         return store.advance(credential_id, step, now=0)
@@ -101,7 +101,7 @@ def measure(sync: str, threads: int, seconds: float, folder: Path) -> dict[str, 
     def waiting_on_the_lock(credential_id: int, step: int) -> object:
         params = (step, credential_id, step, 0, 0)  # SqliteStore.advance's write
         return lock_wait.run(
-            lambda conn: conn.execute(sql_statements._ADVANCE, params).rowcount == 1, "credential"
+            lambda conn: conn.execute(sql_statements.ADVANCE, params).rowcount == 1, "credential"
         )
 
     modes = {"one": one_per_write, "group": grouped, "lock-wait": waiting_on_the_lock}

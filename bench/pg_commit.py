@@ -42,7 +42,7 @@ from otpd.store.group_commit import GroupCommit
 from otpd.store.pg_connect import pg_sql
 from otpd.store.postgres import PostgresStore
 
-_ADVANCE = pg_sql(sql_statements._ADVANCE)
+_ADVANCE = pg_sql(sql_statements.ADVANCE)
 
 
 class Batched(GroupCommit):

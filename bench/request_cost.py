@@ -1,5 +1,5 @@
-"""Thread hops and store round trips per request, for each verification path and the
-Strongbox reads that used to hop more than once (issue #10).
+"""Thread hops and store round trips per request, for each verification path, the
+Strongbox reads that used to hop more than once, and a token refresh (issue #10).
 
     .venv/bin/python -m bench.request_cost [--sql]   (--sql: also print each statement)
 
@@ -192,6 +192,9 @@ async def run(data_dir: Path, key: str) -> list[list[object]]:
         async def get_qr_code(i: int) -> httpx.Response:
             return await client.post(state(i) + "/get-qr-code", headers=bearer)
 
+        async def refresh(i: int) -> httpx.Response:  # the login's token, renewed
+            return await client.post("/v1/state/strongbox/token/refresh", headers=bearer)
+
         sends = [
             ("Token2 GET /validate", validate),
             ("PhenixID PUT otp_token_auth", token_auth),
@@ -199,6 +202,7 @@ async def run(data_dir: Path, key: str) -> list[list[object]]:
             ("Strongbox GET state", get_state),
             ("Strongbox PUT config", put_config),
             ("Strongbox get-qr-code", get_qr_code),
+            ("Strongbox token refresh", refresh),
         ]
         for number, (name, send) in enumerate(sends):
             await measure(name, send, rows, 1 + 2 * number)

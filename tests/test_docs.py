@@ -1,4 +1,5 @@
-"""Docs change with the code (DESIGN habit 15): every setting and every route is documented."""
+"""Docs change with the code: every setting and every route is documented, every cited anchor
+exists, and nothing cites material kept outside the repository."""
 
 from __future__ import annotations
 
@@ -86,11 +87,15 @@ def test_every_cited_docs_anchor_exists() -> None:
     assert "single-use" in anchors["requirements.md"]  # the check itself can see anchors
 
 
+# src/otpd/web/ is changed on another branch of issue #10; its one line still citing an outside
+# habit number is reworded there. The check fails once that line is gone, so this entry goes too.
 def test_no_citation_points_outside_the_repository() -> None:
     """The repository explains itself: comments and docs cite docs/requirements.md anchors, RFC
-    sections or public vendor pages, never research notes or requirement ids kept elsewhere."""
+    sections or public vendor pages, never research notes, house-style habit numbers or
+    requirement and test ids kept elsewhere (not in a test's name either)."""
     outside = re.compile(
-        r"NOTES\.md|CLIENTS\.md|SECURITY\.md|DESIGN\.md|shared/specs|\bR[1-6]?[0-9]\b(?![-.])"
+        r"NOTES\.md|CLIENTS\.md|SECURITY\.md|DESIGN\.md|DESIGN habit|shared/specs"
+        r"|\bR[1-6]?[0-9]\b(?![-.])|\btest_t\d\d"
     )
     sources = [
         *(ROOT / "src").rglob("*.py"),
@@ -99,14 +104,16 @@ def test_no_citation_points_outside_the_repository() -> None:
         *(ROOT / "bench").rglob("*.py"),
         *(ROOT / "docs").glob("*.md"),
         ROOT / "README.md",
+        ROOT / "pyproject.toml",
+        *(ROOT / "scripts").iterdir(),
     ]
-    found = []
+    found: dict[str, str] = {}
     for source in sources:
         if source == Path(__file__):
             continue
         for number, line in enumerate(source.read_text().splitlines(), 1):
             if outside.search(line):
-                found.append(f"{source.relative_to(ROOT)}:{number}: {line.strip()[:80]}")
+                found[f"{source.relative_to(ROOT)}:{number}"] = line.strip()[:80]
     assert not found, found
 
 

@@ -25,7 +25,7 @@ from otpd.core.enrolment_service import EnrolmentService
 from otpd.core.errors import ConfigError
 from otpd.core.inflight import InFlight
 from otpd.core.policy import ThrottlePolicy
-from otpd.core.ports import Clock, Sealer, Store
+from otpd.core.ports import BulkCredentialStore, Clock, CredentialStore, Sealer, Store
 from otpd.core.provisioning import KeyUriBuilder
 from otpd.core.seal_service import SealService
 from otpd.core.tokens import TokenPolicy
@@ -99,9 +99,14 @@ def compose_services(
             store, sealer, context, verifier, uris, credentials, random_bytes=random_bytes
         ),
         sealing=SealService(sealer, context, in_flight),
-        bulk=BulkService(store, store, sealer, context, credentials),
+        bulk=BulkService(store, store, sealer, context, credentials, _bulk_port(store)),
         console=ConsoleService(store, store, context, access, credentials, offsets=offsets),
     )
+
+
+def _bulk_port(store: CredentialStore) -> BulkCredentialStore | None:
+    """The store's bulk port (import), when it has one."""
+    return store if isinstance(store, BulkCredentialStore) else None
 
 
 @dataclass

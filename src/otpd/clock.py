@@ -1,4 +1,5 @@
-"""The real clock. The core never reads time itself; it gets this injected (DESIGN habit 1)."""
+"""The real clock. The core never reads time itself: it is given a clock, so tests and
+benchmarks set the time and every service reads one clock (docs/design.md#services)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 Values come from (lowest to highest priority) the defaults, an optional YAML file
 (`--config` / `OTPD_CONFIG`), `OTPD_*` environment variables and command-line flags.
-An unknown key or a bad value stops start-up with the key's name (DESIGN habit 7).
+An unknown key or a bad value stops start-up with the key's name: a typo must not leave a
+default silently in force.
 """
 
 from __future__ import annotations

@@ -40,8 +40,12 @@ def test_every_verification_and_strongbox_read_makes_one_hop() -> None:
         check=True,
     )
     rows = [line for line in result.stdout.splitlines()[2:] if line.strip()]
-    assert len(rows) == 7, result.stdout
+    assert len(rows) == 8, result.stdout
+    statements = {}
     for row in rows:
-        name, status, hops, _, _ = re.split(r"\s{2,}", row.strip())
+        name, status, hops, sql, _ = re.split(r"\s{2,}", row.strip())
         assert status in ("200", "204", "2"), row  # 2: RADIUS Access-Accept
         assert int(hops) == 1, name
+        statements[name] = int(sql)
+    # one token lookup (with its client) and the renewal: the refresh once looked it up twice
+    assert statements["Strongbox token refresh"] == 2, result.stdout

@@ -301,7 +301,7 @@ def test_rescaled_step_covers_exactly_the_consumed_time(old: int, new: int) -> N
 # --- clock jumps: -------------------------------------------------------
 
 
-def test_t44_window_follows_the_server_clock(clock: FakeClock, sealer: FakeSealer) -> None:
+def test_window_follows_the_server_clock(clock: FakeClock, sealer: FakeSealer) -> None:
     services, admin, _ = _service(clock, sealer)
     enrol(services, admin)
     before = code(clock)
@@ -312,9 +312,7 @@ def test_t44_window_follows_the_server_clock(clock: FakeClock, sealer: FakeSeale
     assert services.credentials.verify(admin, "bob", code(clock)).outcome is Outcome.REPLAYED
 
 
-def test_t45_t46_backward_jump_never_readmits_a_consumed_step(
-    clock: FakeClock, sealer: FakeSealer
-) -> None:
+def test_backward_jump_never_readmits_a_consumed_step(clock: FakeClock, sealer: FakeSealer) -> None:
     services, admin, store = _service(clock, sealer)
     enrol(services, admin)
     earlier = [code(clock, steps=-k) for k in range(0, 20)]
@@ -328,7 +326,7 @@ def test_t45_t46_backward_jump_never_readmits_a_consumed_step(
     assert stored(store, "acme").last_step == last
 
 
-def test_t49_backward_jump_does_not_extend_a_backoff(clock: FakeClock, sealer: FakeSealer) -> None:
+def test_backward_jump_does_not_extend_a_backoff(clock: FakeClock, sealer: FakeSealer) -> None:
     """Regression: not_before is absolute, so a clock put back an hour used to make a 16 s
     backoff last an hour and 16 s."""
     services, admin, store = _service(clock, sealer)

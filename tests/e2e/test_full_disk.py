@@ -30,7 +30,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount_point
 
 
-def test_t54_full_disk_gives_503_and_loses_nothing(small_disk: Path) -> None:
+def test_full_disk_gives_503_and_loses_nothing(small_disk: Path) -> None:
     data_dir = small_disk / "data"
     deployment = start_deployment(data_dir, "full-disk", roles=("noreveal",))
     server, key = deployment.server, deployment.keys["noreveal"]

@@ -1,8 +1,8 @@
 """kill -9 at each step of `otpd rekey` and during re-encryption (issue #14): afterwards the
 deployment restarts, unseals with the old or the new key material, and serves every secret.
 
-The rekey commands kill themselves with SIGKILL right after the named step through the
-test-only OTPD_TEST_CRASH_AT hook (otpd.crypto.rekey).
+The rekey commands run in a process that kills itself with SIGKILL right after the named step
+(tests/support/crash.py sets otpd.crypto.rekey.step_hook).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.crash import run_crashing
 from tests.support.deployment import Deployment, prepare
 from tests.support.server import run_cli
 from tests.support.token2 import oathtool
@@ -44,7 +45,7 @@ def test_embedded_rekey_killed_at_each_step(tmp_path: Path, step: str) -> None:
     deployment = prepare(data_dir, roles=(ROLE,))
     with deployment.start(f"rekey-{step}"):
         secrets = _create(deployment, 3)
-        crashed = run_cli("rekey", "--data-dir", str(data_dir), env={"OTPD_TEST_CRASH_AT": step})
+        crashed = run_crashing(step, "rekey", "--data-dir", str(data_dir))
         assert crashed.returncode == -signal.SIGKILL, crashed.stderr
         _verify_all(deployment, secrets)  # the running server never noticed
     with deployment.start(f"rekey-{step}-restart"):
@@ -73,15 +74,14 @@ def test_shamir_rekey_killed_at_each_step(tmp_path: Path, step: str) -> None:
         _unseal(server.url, old[:2])
         secrets = _create(deployment, 3)
         args = ("rekey", "--shares", "4", "--threshold", "3", "--json", "--data-dir", str(data_dir))
-        crash = {"OTPD_TEST_CRASH_AT": step}
-        started = run_cli(*args, input="\n".join(old[1:]) + "\n", env=crash)
+        started = run_crashing(step, *args, input="\n".join(old[1:]) + "\n")
         if step == "pending-written":
             assert started.returncode == -signal.SIGKILL
             expect = old  # nothing committed: the old shares unseal
         else:
             new = json.loads(started.stdout)["shares"]
             verify = ("rekey", "--verify", "--data-dir", str(data_dir))
-            crashed = run_cli(*verify, input="\n".join(new[:3]) + "\n", env=crash)
+            crashed = run_crashing(step, *verify, input="\n".join(new[:3]) + "\n")
             assert crashed.returncode == -signal.SIGKILL
             expect = new  # committed: the new shares unseal, the old ones no longer
         _verify_all(deployment, secrets)  # the running server keeps serving

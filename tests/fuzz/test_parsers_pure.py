@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.datastructures import Headers
 
-from otpd.api.common import parse_json_object
+from otpd.api.common import media_type_of, parse_json_object
 from otpd.api.phenixid.parse import basic_credentials, parse_token_auth, tenant_header
 from otpd.api.strongbox.parse import (
     Body,
@@ -169,7 +169,7 @@ def test_phenixid_headers_never_raise(raw: list[tuple[bytes, bytes]]) -> None:
 )
 def test_phenixid_body_raises_only_invalid_input(content_type: str | None, body: bytes) -> None:
     try:
-        parsed = parse_token_auth(content_type, body)
+        parsed = parse_token_auth(media_type_of(content_type), body)
     except InvalidInput:
         return
     assert parsed.username and "otp=***" in repr(parsed)

@@ -72,6 +72,7 @@ def test_overlap_across_tenants_is_refused_clearly(data_dir: Path) -> None:
         (["--mode", "password+otp"], "needs --ldap-url and --ldap-bind-dn"),
         (["--ldap-url", "http://x", "--ldap-bind-dn", "uid={user}"], "ldap-url"),
         (["--address", "not-an-address"], "is not an address or CIDR"),
+        (["--reply-attribute", "Class=x"] * 33, "reply-attribute: give at most 32 (got 33)"),
     ],
 )
 def test_bad_options_are_refused_before_anything_is_written(
@@ -82,6 +83,7 @@ def test_bad_options_are_refused_before_anything_is_written(
         base += ["--address", "192.0.2.1"]
     result = _nas(data_dir, "create", *base, *args)
     assert result.returncode == 1 and message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr  # one line, no traceback
     assert json.loads(_nas(data_dir, "list").stdout) == []
 
 

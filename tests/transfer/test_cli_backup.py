@@ -67,6 +67,24 @@ def test_import_report_export_and_no_secret_in_output(data_dir: Path, tmp_path: 
         assert not leaked(c.secret, *outputs, out.read_text())
     plain = run_cli(*exp, "--format", "otpauth", "--insecure-plaintext", "--select", "user1", "-")
     assert plain.stdout.count("otpauth://") == 1 and b.b32(creds[1].secret) in plain.stdout
+    # every import batch written and every export is a row of the audit trail, the dry run none
+    imports = _audit(data_dir, "credential.import")
+    assert [e["target"] for e in imports] == [
+        "imported=5 replaced=0 skipped=0",
+        "imported=0 replaced=0 skipped=5",
+    ]
+    exports = _audit(data_dir, "credential.export")
+    counts = [e["target"] for e in exports]
+    assert counts[0] == "credentials=5" and counts[-1] == "credentials=1"  # --select user1
+    for entry in imports + exports:
+        assert entry["tenant"] == "acme" and entry["caller"].startswith("cli:"), entry
+        assert entry["outcome"] == "ok", entry
+
+
+def _audit(data_dir: Path, action: str) -> list[dict[str, str]]:
+    found = run_cli("audit", "--json", "--action", action, "--data-dir", str(data_dir))
+    assert found.returncode == 0, found.stderr
+    return sorted((json.loads(line) for line in found.stdout.splitlines()), key=lambda e: e["seq"])
 
 
 def test_backup_during_write_burst_restores_every_acknowledged_credential(

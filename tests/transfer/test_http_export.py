@@ -42,6 +42,9 @@ def test_http_export_needs_scope_reveal(data_dir: Path, tmp_path: Path) -> None:
         assert http.post(PATH, json=body).status_code == 401
         auth = {"Authorization": f"Bearer {plain}"}
         assert http.post(PATH, json=body, headers=auth).status_code == 403
+        # the scope is checked with the key, before any body rule (docs/design.md#request-flow)
+        bad_body = http.post(PATH, json={**body, "format": "csv"}, headers=auth)
+        assert bad_body.status_code == 403, bad_body.text
         auth = {"Authorization": f"Bearer {reveal}"}
         short = http.post(PATH, json={**body, "password": "short"}, headers=auth)
         assert short.status_code == 400
@@ -53,8 +56,8 @@ def test_http_export_needs_scope_reveal(data_dir: Path, tmp_path: Path) -> None:
         assert refused.status_code == 400
         text = http.post(PATH, json={"format": "otpauth", "insecure-plaintext": True}, headers=auth)
         assert text.text.count("otpauth://totp/") == 3
-        log = server.wait_for_log("export tenant=acme")
+        log = server.wait_for_log("credential.export tenant=acme")
     container = PSKC(io.BytesIO(response.content))
     container.encryption.derive_key("a long export password")
     assert {k.key_userid: k.secret for k in container.keys} == {c.account: c.secret for c in creds}
-    assert "export tenant=acme client=revealer credentials=3" in log
+    assert "credential.export tenant=acme caller=revealer target=credentials=3 outcome=ok" in log

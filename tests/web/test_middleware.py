@@ -1,4 +1,4 @@
-"""The middleware in-process (DESIGN habit 12 allows an ASGI client for quick unit tests):
+"""The middleware in-process (an ASGI client: a pure-ASGI layer's unit test needs no server):
 the last-resort handler, request ids and the body cap around a deliberately failing route."""
 
 from __future__ import annotations

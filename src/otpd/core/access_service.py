@@ -9,7 +9,7 @@ credential or a secret.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from otpd.core import access, tenants
@@ -285,10 +285,22 @@ class AccessService:
             return self.authenticate(token, scope)
         return self.authenticate_token(token, scope)
 
-    def refresh_token(self, token: str, increment_s: int | None = None) -> IssuedToken:
+    def refresh_token(
+        self,
+        token: str | None,
+        increment_s: Callable[[], int | None] = lambda: None,
+        scope: Scope | None = None,
+    ) -> IssuedToken:
+        """Authenticate a bearer token (as authenticate_token) and renew it, with one lookup.
+        `increment_s` reads the TTL the caller asks for; it runs only once the token is good,
+        so an outsider's request body is never parsed."""
+        if token is None:
+            raise Unauthenticated("no bearer token")
         now_us = self._context.now_us()
-        record = resolve_token(self._clients, token, now_us)[0]
-        expires = renewed_expiry(record, now_us, increment_s, self.tokens)
+        record, client = resolve_token(self._clients, token, now_us)
+        self._last_used.note(client, now_us)
+        _with_scope(_principal(client), scope)
+        expires = renewed_expiry(record, now_us, increment_s(), self.tokens)
         if not self._clients.renew_token(record.token_hash, now_us, expires):
             raise Unauthenticated("bad token")
         return IssuedToken(token, replace(record, renewed_at_us=now_us, expires_at_us=expires))

@@ -13,9 +13,9 @@ from enum import StrEnum
 from fnmatch import fnmatchcase
 
 from otpd.core import access
-from otpd.core.context import ServiceContext, audit_log
+from otpd.core.context import ServiceContext, outcome_of
 from otpd.core.credential_service import CredentialService
-from otpd.core.errors import AlreadyExists, ConfigError, NotFound
+from otpd.core.errors import AlreadyExists, ConfigError, NotFound, OtpdError
 from otpd.core.model import (
     CredentialRecord,
     CredentialSpec,
@@ -50,8 +50,8 @@ class ImportItem:
 
 
 class BulkService:
-    """Given the credential and tenant ports; the bulk port is the same store's, when it has
-    one (ports.BulkCredentialStore)."""
+    """Given the credential and tenant ports, and the bulk port when the store has one
+    (ports.BulkCredentialStore): without it, import says so and export still works."""
 
     def __init__(
         self,
@@ -60,19 +60,19 @@ class BulkService:
         sealer: Sealer,
         context: ServiceContext,
         credentials: CredentialService,
+        bulk: BulkCredentialStore | None,
     ) -> None:
         self._store = store
         self._tenants = tenants
         self._sealer = sealer
         self._context = context
         self._credentials = credentials
+        self._bulk_port = bulk
 
-    @property
-    def store(self) -> BulkCredentialStore:
-        store = self._store
-        if not isinstance(store, BulkCredentialStore):
+    def _bulk(self) -> BulkCredentialStore:
+        if self._bulk_port is None:
             raise ConfigError("this database cannot import credentials")
-        return store
+        return self._bulk_port
 
     def now(self) -> int:
         """The time in seconds, for the replay floor of an import."""
@@ -80,7 +80,7 @@ class BulkService:
 
     def existing_names(self, principal: Principal, names: Sequence[str]) -> set[str]:
         self._check_writable(principal)
-        return set(self.store.get_credentials_by_name(principal.tenant, names))
+        return set(self._bulk().get_credentials_by_name(principal.tenant, names))
 
     def import_batch(
         self,
@@ -91,24 +91,37 @@ class BulkService:
         dry_run: bool = False,
     ) -> list[Written]:
         """Write one batch in one transaction. AlreadyExists (on_conflict=fail, or a name
-        created meanwhile) or NotFound (a replaced row deleted meanwhile): nothing written."""
+        created meanwhile) or NotFound (a replaced row deleted meanwhile): nothing written.
+        Each batch written is one `credential.import` event (its counts as the target), each
+        refusal one with its kind; a dry run writes nothing and is not audited."""
+        try:
+            results = self._import_batch(principal, items, on_conflict, dry_run)
+        except OtpdError as error:
+            if not dry_run:
+                self._report(principal, "credential.import", outcome_of(error))
+            raise
+        if not dry_run:
+            counts = " ".join(f"{w.value}={results.count(w)}" for w in Written)
+            self._report(principal, "credential.import", "ok", counts)
+        return results
+
+    def _import_batch(
+        self,
+        principal: Principal,
+        items: Sequence[ImportItem],
+        on_conflict: Conflict,
+        dry_run: bool,
+    ) -> list[Written]:
         self._check_writable(principal)
-        tenant = principal.tenant
-        current = self.store.get_credentials_by_name(tenant, [i.spec.name for i in items])
+        bulk = self._bulk()
+        current = bulk.get_credentials_by_name(principal.tenant, [i.spec.name for i in items])
         if current and on_conflict is Conflict.FAIL:
             raise AlreadyExists("name taken")
         for item in items:
             validate_secret(item.secret)
         inserts, replaces, results = self._plan(principal, items, current, on_conflict, dry_run)
         if inserts or replaces:
-            self.store.write_credentials(inserts, replaces)
-            audit_log.info(
-                "import tenant=%s client=%s imported=%d replaced=%d",
-                tenant,
-                principal.client,
-                len(inserts),
-                len(replaces),
-            )
+            bulk.write_credentials(inserts, replaces)
         return results
 
     def _plan(
@@ -121,7 +134,7 @@ class BulkService:
     ) -> tuple[list[CredentialRecord], list[CredentialRecord], list[Written]]:
         """The rows to insert and to replace, and each item's result, in the items' order."""
         fresh = [i for i in items if i.spec.name not in current]
-        ids = [] if dry_run or not fresh else self.store.allocate_credential_ids(len(fresh))
+        ids = [] if dry_run or not fresh else self._bulk().allocate_credential_ids(len(fresh))
         now_us = self._context.now_us()
         inserts: list[CredentialRecord] = []
         replaces: list[CredentialRecord] = []
@@ -143,19 +156,27 @@ class BulkService:
         self, principal: Principal, select: str | None = None
     ) -> list[tuple[CredentialRecord, SecretBytes]]:
         """Every credential of the tenant (whose name matches the glob) with its secret:
-        scope reveal, and audited, since the result can mint codes for every user."""
-        access.require(principal, Scope.REVEAL)
-        require_unsealed(self._sealer)
-        records = self._store.list_credentials(principal.tenant)
-        chosen = [r for r in records if select is None or fnmatchcase(r.name, select)]
-        result = [(r, self._credentials.secret_of(principal, r)) for r in chosen]
-        audit_log.info(
-            "export tenant=%s client=%s credentials=%d",
-            principal.tenant,
-            principal.client,
-            len(result),
-        )
+        scope reveal, and audited (one `credential.export` event, the count as its target,
+        besides each secret's `credential.reveal`), since the result can mint codes for every
+        user."""
+        try:
+            access.require(principal, Scope.REVEAL)
+            require_unsealed(self._sealer)
+            records = self._store.list_credentials(principal.tenant)
+            chosen = [r for r in records if select is None or fnmatchcase(r.name, select)]
+            result = [(r, self._credentials.secret_of(principal, r)) for r in chosen]
+        except OtpdError as error:
+            self._report(principal, "credential.export", outcome_of(error))
+            raise
+        self._report(principal, "credential.export", "ok", f"credentials={len(result)}")
         return result
+
+    def _report(self, principal: Principal, action: str, outcome: str, target: str = "-") -> None:
+        """One event; the counts go in the target, so the outcome stays one of a few words
+        (the metrics count events by action and outcome)."""
+        self._context.emit(
+            action, outcome, tenant=principal.tenant, caller=principal.client, target=target
+        )
 
     def _record(
         self,

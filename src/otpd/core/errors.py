@@ -9,9 +9,10 @@
      ├── Forbidden             authenticated, but the scope is missing
      ├── Sealed                the seal key is not in memory
      ├── InvalidShare          a malformed or foreign unseal share (it does not count)
-     ├── SecretCorrupted a stored ciphertext failed authentication
-     (docs/requirements.md#encrypted-at-rest) ├── StoreUnavailable the database could not be reached
-     or written └── ConfigError           a setting, key file or database refuses start-up
+     ├── SecretCorrupted       a stored ciphertext failed authentication
+     │                         (docs/requirements.md#encrypted-at-rest)
+     ├── StoreUnavailable      the database could not be reached or written
+     └── ConfigError           a setting, key file or database refuses start-up
 
 A verification *result* (accepted, rejected, replayed, throttled) is a value, not an error:
 exceptions mean "could not evaluate".

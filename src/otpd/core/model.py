@@ -133,7 +133,8 @@ def validate_credential_name(value: str, field_name: str = "name") -> str:
 
 
 class SecretBytes:
-    """A secret with a masked repr; `.reveal()` is the only way to the bytes (DESIGN habit 5)."""
+    """A secret with a masked repr, so no log line or traceback can print it; `.reveal()` is
+    the only way to the bytes (docs/requirements.md#no-secret-leaves)."""
 
     __slots__ = ("_value",)
 

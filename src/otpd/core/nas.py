@@ -23,6 +23,7 @@ __all__ = [
     "NasMode",
     "RadiusChallenge",
     "check_overlaps",
+    "check_reply_attributes",
     "parse_networks",
     "validate_nas_name",
 ]
@@ -117,6 +118,18 @@ def parse_networks(items: Iterable[str]) -> tuple[str, ...]:
     if not networks or len(networks) > MAX_NETWORKS:
         raise InvalidInput("address", f"give 1-{MAX_NETWORKS} addresses or CIDR networks")
     return tuple(dict.fromkeys(networks))
+
+
+def check_reply_attributes(
+    attributes: tuple[tuple[str, str], ...],
+) -> tuple[tuple[str, str], ...]:
+    """A NAS's reply attributes go into every Access-Accept, which must fit RFC 2865 §3's
+    4096 bytes with the rest of the reply: a bounded number of them."""
+    if len(attributes) > MAX_REPLY_ATTRIBUTES:
+        raise InvalidInput(
+            "reply-attribute", f"give at most {MAX_REPLY_ATTRIBUTES} (got {len(attributes)})"
+        )
+    return attributes
 
 
 def check_overlaps(candidate: NasClient, others: Sequence[NasClient]) -> None:

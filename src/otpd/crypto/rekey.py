@@ -14,8 +14,9 @@ configuration as *pending* beside the live one; `verify` takes a quorum of the n
 only then swaps configuration and keyring in one transaction (Vault's rekey with verification).
 Until that commit the old shares unseal; after it the new ones, which the operator has by then.
 
-OTPD_TEST_CRASH_AT=<step> makes the command kill itself with SIGKILL right after that step: a
-test-only hook for tests/crypto/test_rekey.py, read nowhere else.
+After each named step the command calls `step_hook` (a no-op): the crash-safety test
+(tests/e2e/test_keys_crash.py) runs the command in a process whose hook kills it with SIGKILL
+there, as a power cut would.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import signal
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,9 +41,8 @@ from otpd.crypto.keyfile import (
 )
 from otpd.crypto.shamir import combine, parse_share, split
 
-__all__ = ["CRASH_ENV", "finish_rekey", "rekey_embedded", "rekey_shamir_start", "rekey_verify"]
+__all__ = ["finish_rekey", "rekey_embedded", "rekey_shamir_start", "rekey_verify", "step_hook"]
 
-CRASH_ENV = "OTPD_TEST_CRASH_AT"  # test-only, see the module docstring
 KEYRING = "keyring"
 SEAL_CONFIG = "seal_config"
 PENDING = "rekey_pending"
@@ -58,9 +57,15 @@ class MetaStore(Protocol):
     def delete_meta(self, key: str) -> None: ...
 
 
+def _no_hook(step: str) -> None:
+    return None
+
+
+step_hook: Callable[[str], None] = _no_hook  # called after each step (module docstring)
+
+
 def _step(name: str) -> None:
-    if os.environ.get(CRASH_ENV) == name:
-        os.kill(os.getpid(), signal.SIGKILL)
+    step_hook(name)
 
 
 @contextmanager

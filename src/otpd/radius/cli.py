@@ -16,7 +16,14 @@ from typing import Any
 
 from otpd.bootstrap import Runtime
 from otpd.core.errors import InvalidInput, OtpdError
-from otpd.core.nas import MaPolicy, NasClient, NasMode, parse_networks, validate_nas_name
+from otpd.core.nas import (
+    MaPolicy,
+    NasClient,
+    NasMode,
+    check_reply_attributes,
+    parse_networks,
+    validate_nas_name,
+)
 from otpd.radius.codec import check_reply_attribute
 from otpd.radius.gate import gate_for
 
@@ -133,7 +140,8 @@ def _changed(nas: NasClient, args: argparse.Namespace) -> NasClient:
     if args.strip_realm is not None:
         changes["strip_realm"] = args.strip_realm
     if args.reply_attribute is not None:
-        changes["reply_attributes"] = tuple(_attribute(a) for a in args.reply_attribute if a)
+        attributes = tuple(_attribute(a) for a in args.reply_attribute if a)
+        changes["reply_attributes"] = check_reply_attributes(attributes)
     if args.group_attribute is not None:
         changes["group_attribute"] = _group_attribute(args.group_attribute)
     for name in ("ldap_url", "ldap_bind_dn"):

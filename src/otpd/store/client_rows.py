@@ -15,7 +15,7 @@ from dataclasses import astuple, replace
 from otpd.core.errors import AlreadyExists, NotFound
 from otpd.core.model import ApiClient, Scope, TokenRecord
 from otpd.store.sql_rows import NamedRow, SqlHost
-from otpd.store.sql_statements import _BY_KEY, _CLIENT
+from otpd.store.sql_statements import BY_KEY, CLIENT
 
 __all__ = ["MemoryClientRows", "SqlClientRows", "client_from_row", "token_from_row"]
 
@@ -44,7 +44,7 @@ _DEAD_TOKENS = (
 
 
 def client_from_row(row: NamedRow) -> ApiClient:
-    """sql_statements._CLIENT's columns, by name."""
+    """sql_statements.CLIENT's columns, by name."""
     return ApiClient(
         tenant=row["tenant"],
         name=row["name"],
@@ -96,15 +96,15 @@ class SqlClientRows(SqlHost):
             raise NotFound("no such tenant")
 
     def find_client_by_key_hash(self, key_hash: str) -> ApiClient | None:
-        rows = self._named(self._sql(_CLIENT + _BY_KEY), (key_hash, key_hash))
+        rows = self._named(self._sql(CLIENT + BY_KEY), (key_hash, key_hash))
         return client_from_row(rows[0]) if rows else None
 
     def list_clients(self, tenant_id: str) -> list[ApiClient]:
-        sql = self._sql(_CLIENT + "WHERE tenant = ? ORDER BY name" + self._byte_order)
+        sql = self._sql(CLIENT + "WHERE tenant = ? ORDER BY name" + self._byte_order)
         return [client_from_row(row) for row in self._named(sql, (tenant_id,))]
 
     def get_client(self, tenant_id: str, name: str) -> ApiClient | None:
-        sql = self._sql(_CLIENT + "WHERE tenant = ? AND name = ?")
+        sql = self._sql(CLIENT + "WHERE tenant = ? AND name = ?")
         rows = self._named(sql, (tenant_id, name))
         return client_from_row(rows[0]) if rows else None
 

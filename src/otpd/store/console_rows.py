@@ -21,7 +21,6 @@ from otpd.store.sql_rows import NamedRow, SqlHost, credential_from_row
 __all__ = ["MemoryConsoleRows", "SqlConsoleRows"]
 
 _ADMIN = "SELECT name, tenant, password_hash, credential, created_at FROM console_admin "
-_SESSION = "SELECT session_hash, admin, csrf, created_at_us, seen_at_us FROM console_session "
 # Credential names are ASCII below DEL (core.model.CREDENTIAL_NAME), so every name starting
 # with `prefix` sorts in [prefix, prefix + DEL): one range on the UNIQUE (tenant, name) index.
 _PREFIX_END = "\x7f"
@@ -116,7 +115,7 @@ class SqlConsoleRows(SqlHost):
         else:
             lower, start = "name >= ?", prefix
         sql = (
-            sql_statements._CREDENTIAL
+            sql_statements.CREDENTIAL
             + f"WHERE tenant = ? AND {lower} AND name < ? ORDER BY name LIMIT ?"
         )
         params = (tenant_id, start, prefix + _PREFIX_END, limit + 1)

@@ -22,11 +22,11 @@ from otpd.store.sql_rows import credential_config, credential_from_row
 
 __all__ = ["BY_NAMES", "RAISE_FLOOR", "write_batch"]
 
-BY_NAMES = _pg(sql_statements._CREDENTIAL) + "WHERE tenant = %s AND name = ANY(%s)"
-_INSERT = _pg(sql_statements._INSERT_CREDENTIAL)
+BY_NAMES = _pg(sql_statements.CREDENTIAL) + "WHERE tenant = %s AND name = ANY(%s)"
+_INSERT = _pg(sql_statements.INSERT_CREDENTIAL)
 # An imported replacement never lowers the replay state: a spent code stays spent.
 _REPLACE = _pg(
-    sql_statements._IMPORT_REPLACE.replace("MAX(last_step, ?)", "GREATEST(last_step, ?::bigint)")
+    sql_statements.IMPORT_REPLACE.replace("MAX(last_step, ?)", "GREATEST(last_step, ?::bigint)")
 )
 _DELETE_TICKETS = "DELETE FROM enrolment_ticket WHERE tenant = %s AND credential_id = %s"
 # The time step of `now` in each credential's period plus its forward window: every code it

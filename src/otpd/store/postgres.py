@@ -37,10 +37,12 @@ from otpd.store.ticket_rows import SqlTicketRows
 
 __all__ = ["PostgresStore"]
 
-_REFUSE = pg_sql(sql_statements._REFUSE)
-_ADVANCE = pg_sql(sql_statements._ADVANCE + " RETURNING id")
-_COUNT_FAILURE = pg_sql(sql_statements._COUNT_FAILURE)
-_NO_THROTTLE_CHECK = 2**63 - 1
+# The verification writes, sql_statements' text in psycopg's placeholder style.
+_REFUSE = pg_sql(sql_statements.REFUSE)
+_ADVANCE = pg_sql(sql_statements.ADVANCE + " RETURNING id")
+_COUNT_FAILURE = pg_sql(sql_statements.COUNT_FAILURE)
+_SET_THROTTLE = pg_sql(sql_statements.SET_THROTTLE)
+_UNKNOWN_ATTEMPT = pg_sql(sql_statements.UNKNOWN_ATTEMPT)
 
 
 class PostgresStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audit (#13)
@@ -74,7 +76,7 @@ class PostgresStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audi
         # code serialise on the row lock, and the second re-checks `last_step < new_step`
         # against the first's committed row: one winner. Autocommit: committed before True is
         # returned (docs/requirements.md#durable-before-success).
-        limit = now if now is not None else _NO_THROTTLE_CHECK
+        limit = now if now is not None else sql_statements.NO_THROTTLE_CHECK
         with self._cursor("credential") as cur:
             cur.execute(_ADVANCE, (new_step, credential_id, new_step, limit, limit))
             return cur.fetchone() is not None
@@ -93,9 +95,7 @@ class PostgresStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audi
                 return None
             state = next_state(int(row[0]))
             cur.execute(
-                "UPDATE credential SET failures = %s, not_before = %s, throttled_at = %s"
-                " WHERE id = %s",
-                (state.failures, state.not_before, state.since, credential_id),
+                _SET_THROTTLE, (state.failures, state.not_before, state.since, credential_id)
             )
             return state
 
@@ -106,15 +106,11 @@ class PostgresStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audi
 
     def record_unknown_attempt(self, tenant_id: str) -> None:
         with self._transaction("tenant") as cur:
-            cur.execute(
-                "UPDATE tenant SET unknown_attempts = unknown_attempts + 1 WHERE id = %s",
-                (tenant_id,),
-            )
+            cur.execute(_UNKNOWN_ATTEMPT, (tenant_id,))
 
     # --- bulk import and restore (issue #17, core.ports.BulkCredentialStore) -------------
     def allocate_credential_ids(self, count: int) -> list[int]:
-        sql = "UPDATE credential_id_seq SET value = value + %s RETURNING value"
-        last = int(self._query(sql, (count,))[0][0])
+        last = int(self._query(pg_sql(sql_statements.ALLOCATE_IDS), (count,))[0][0])
         return list(range(last - count + 1, last + 1))
 
     def get_credentials_by_name(
@@ -130,11 +126,6 @@ class PostgresStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audi
 
     def raise_replay_floor(self, now: int) -> int:
         return self._change(pg_bulk.RAISE_FLOOR, (now,), "credential")
-
-    # --- health --------------------------------------------------------------------------
-    def ping(self) -> None:
-        """StoreUnavailable unless the database answers now (/healthz)."""
-        self._query("SELECT 1")
 
     def close(self) -> None:
         self._pool.close()

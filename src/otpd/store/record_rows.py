@@ -19,10 +19,10 @@ from otpd.store.sql_rows import (
     tenant_settings,
 )
 from otpd.store.sql_statements import (
-    _CREDENTIAL,
-    _REPLACE,
-    _REPLACE_AND_RESET,
-    _TENANT,
+    CREDENTIAL,
+    REPLACE,
+    REPLACE_AND_RESET,
+    TENANT,
 )
 
 __all__ = ["SqlRecordRows"]
@@ -60,11 +60,11 @@ class SqlRecordRows(SqlHost):
             raise NotFound("no such tenant")
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
-        rows = self._named(self._sql(_TENANT + "WHERE id = ?"), (tenant_id,))
+        rows = self._named(self._sql(TENANT + "WHERE id = ?"), (tenant_id,))
         return tenant_from_row(rows[0]) if rows else None
 
     def list_tenants(self) -> list[Tenant]:
-        rows = self._named(_TENANT + "ORDER BY id" + self._byte_order)
+        rows = self._named(TENANT + "ORDER BY id" + self._byte_order)
         return [tenant_from_row(row) for row in rows]
 
     # --- credentials ---------------------------------------------------------------------
@@ -88,26 +88,26 @@ class SqlRecordRows(SqlHost):
         row = (record.id, record.tenant, expect_version, expect_version)
         rescale: tuple[int, ...] = ()
         if reset_state:
-            sql = _REPLACE_AND_RESET
+            sql = REPLACE_AND_RESET
         else:
-            sql, rescale = _REPLACE, (record.params.period,)
+            sql, rescale = REPLACE, (record.params.period,)
         params = (*credential_config(record), record.sealed_secret, *rescale, *row)
         return bool(self._change(self._sql(sql), params, "credential"))
 
     def get_credential(self, tenant_id: str, name: str) -> CredentialRecord | None:
-        sql = self._sql(_CREDENTIAL + "WHERE tenant = ? AND name = ?")
+        sql = self._sql(CREDENTIAL + "WHERE tenant = ? AND name = ?")
         rows = self._named(sql, (tenant_id, name))
         return credential_from_row(rows[0]) if rows else None
 
     def get_credential_by_id(self, tenant_id: str, credential_id: int) -> CredentialRecord | None:
         # The tenant is part of the key: another tenant's id reads as missing
         # (docs/requirements.md#tenancy).
-        sql = self._sql(_CREDENTIAL + "WHERE id = ? AND tenant = ?")
+        sql = self._sql(CREDENTIAL + "WHERE id = ? AND tenant = ?")
         rows = self._named(sql, (credential_id, tenant_id))
         return credential_from_row(rows[0]) if rows else None
 
     def list_credentials(self, tenant_id: str) -> list[CredentialRecord]:
-        sql = self._sql(_CREDENTIAL + "WHERE tenant = ? ORDER BY name" + self._byte_order)
+        sql = self._sql(CREDENTIAL + "WHERE tenant = ? ORDER BY name" + self._byte_order)
         return [credential_from_row(row) for row in self._named(sql, (tenant_id,))]
 
     def count_credentials(self, tenant_id: str) -> int:

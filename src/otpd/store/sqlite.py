@@ -25,7 +25,14 @@ from otpd.store.group_commit import GroupCommit
 from otpd.store.key_rows import SqlKeyRows
 from otpd.store.radius_rows import SqlRadiusRows
 from otpd.store.record_rows import SqlRecordRows
-from otpd.store.sql_statements import _ADVANCE, _COUNT_FAILURE, _REFUSE
+from otpd.store.sql_statements import (
+    ADVANCE,
+    COUNT_FAILURE,
+    NO_THROTTLE_CHECK,
+    REFUSE,
+    SET_THROTTLE,
+    UNKNOWN_ATTEMPT,
+)
 from otpd.store.sqlite_bulk import SqliteBulkRows
 from otpd.store.sqlite_connect import (
     MIN_SQLITE,
@@ -39,8 +46,6 @@ from otpd.store.sqlite_connect import (
 from otpd.store.ticket_rows import SqlTicketRows
 
 __all__ = ["SqliteStore"]
-
-_NO_THROTTLE_CHECK = 2**63 - 1  # advance() without `now`: no not_before is that late
 
 
 class SqliteStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audit (#13)
@@ -97,10 +102,10 @@ class SqliteStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audit 
         # (docs/requirements.md#durable-before-success). With `now`, a credential throttled at
         # `now` is not consumed either: the throttle test and the consumption are one atomic
         # step (docs/requirements.md#throttling).
-        limit = now if now is not None else _NO_THROTTLE_CHECK
+        limit = now if now is not None else NO_THROTTLE_CHECK
         params = (new_step, credential_id, new_step, limit, limit)
         return self._group.run(
-            lambda conn: conn.execute(_ADVANCE, params).rowcount == 1, "credential"
+            lambda conn: conn.execute(ADVANCE, params).rowcount == 1, "credential"
         )
 
     def record_failure(
@@ -110,14 +115,13 @@ class SqliteStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audit 
         # under the write lock, so parallel guesses cannot both read the same count. A
         # throttled credential counts a refusal only (docs/requirements.md#throttling).
         def write(conn: sqlite3.Connection) -> ThrottleState | None:
-            rows = conn.execute(_COUNT_FAILURE, (credential_id, now, now)).fetchall()
+            rows = conn.execute(COUNT_FAILURE, (credential_id, now, now)).fetchall()
             if not rows:
-                conn.execute(_REFUSE, (credential_id,))
+                conn.execute(REFUSE, (credential_id,))
                 return None
             state = next_state(int(rows[0][0]))
             conn.execute(
-                "UPDATE credential SET failures = ?, not_before = ?, throttled_at = ? WHERE id = ?",
-                (state.failures, state.not_before, state.since, credential_id),
+                SET_THROTTLE, (state.failures, state.not_before, state.since, credential_id)
             )
             return state
 
@@ -125,13 +129,12 @@ class SqliteStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audit 
 
     def record_refusal(self, credential_id: int) -> None:
         # Group-committed like record_failure, so a throttled attempt costs the same write.
-        self._group.run(lambda conn: conn.execute(_REFUSE, (credential_id,)), "credential")
+        self._group.run(lambda conn: conn.execute(REFUSE, (credential_id,)), "credential")
 
     def record_unknown_attempt(self, tenant_id: str) -> None:
         # Group-committed like record_failure, so the two cost the same write
         # (docs/requirements.md#equal-work).
-        sql = "UPDATE tenant SET unknown_attempts = unknown_attempts + 1 WHERE id = ?"
-        self._group.run(lambda conn: conn.execute(sql, (tenant_id,)), "tenant")
+        self._group.run(lambda conn: conn.execute(UNKNOWN_ATTEMPT, (tenant_id,)), "tenant")
 
     def close(self) -> None:
         """Close every connection this thread may close; sqlite3 refuses the others, which

@@ -12,7 +12,12 @@ from pathlib import Path
 from otpd.core.errors import NotFound
 from otpd.core.model import CredentialRecord
 from otpd.store.sql_rows import SqlHost, credential_config, credential_from_row
-from otpd.store.sql_statements import _CREDENTIAL, _IMPORT_REPLACE, _INSERT_CREDENTIAL
+from otpd.store.sql_statements import (
+    ALLOCATE_IDS,
+    CREDENTIAL,
+    IMPORT_REPLACE,
+    INSERT_CREDENTIAL,
+)
 from otpd.store.sqlite_connect import translate
 
 __all__ = ["SqliteBulkRows"]
@@ -30,9 +35,7 @@ class SqliteBulkRows(SqlHost):
     # --- bulk import, backup and restore (issue #17, otpd.core.ports.BulkCredentialStore) --
     def allocate_credential_ids(self, count: int) -> list[int]:
         with self._write_lock:
-            rows = self._query(
-                "UPDATE credential_id_seq SET value = value + ? RETURNING value", (count,)
-            )
+            rows = self._query(ALLOCATE_IDS, (count,))
         last = int(rows[0][0])  # the one value RETURNING gives
         return list(range(last - count + 1, last + 1))
 
@@ -43,7 +46,7 @@ class SqliteBulkRows(SqlHost):
         for start in range(0, len(names), 500):  # SQLite allows 32766 parameters; stay small
             chunk = list(names[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            sql = _CREDENTIAL + f"WHERE tenant = ? AND name IN ({marks})"
+            sql = CREDENTIAL + f"WHERE tenant = ? AND name IN ({marks})"
             for row in self._named(sql, (tenant_id, *chunk)):
                 record = credential_from_row(row)
                 found[record.name] = record
@@ -69,9 +72,9 @@ class SqliteBulkRows(SqlHost):
             (*credential_config(r), r.sealed_secret, r.last_step, r.id, r.tenant) for r in replaces
         ]
         with self._transaction("credential") as conn:
-            conn.executemany(_INSERT_CREDENTIAL, insert_rows)
+            conn.executemany(INSERT_CREDENTIAL, insert_rows)
             for params in replace_rows:
-                if conn.execute(_IMPORT_REPLACE, params).rowcount != 1:
+                if conn.execute(IMPORT_REPLACE, params).rowcount != 1:
                     raise NotFound("no such credential")
             conn.executemany(
                 "DELETE FROM enrolment_ticket WHERE tenant = ? AND credential_id = ?",

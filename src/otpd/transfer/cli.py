@@ -1,8 +1,9 @@
 """The import, export, backup and restore subcommands (issue #17), registered by otpd.cli.
 
 They work on the data directory like the other admin commands: whoever can read it holds
-every secret anyway, so the command line acts with scopes write and reveal. Every export is
-audited (otpd.audit). Reports and errors name rows and credentials, never secrets.
+every secret anyway, so the command line acts with scopes write and reveal, named as the local
+user (`cli:<user>`). Every import and export is audited (docs/operations.md#audit-trail).
+Reports and errors name rows and credentials, never secrets.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from otpd.bootstrap import Runtime, build_runtime, open_store
+from otpd.core.audit import current_context
 from otpd.core.bulk import Conflict
 from otpd.core.errors import ConfigError, OtpdError
 from otpd.core.model import Principal, Scope
@@ -117,7 +119,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
     try:
         _unseal(runtime, stdin_taken=args.file == "-")
         bulk = runtime.bulk
-        principal = Principal(args.tenant, "cli", CLI_SCOPES)
+        principal = _principal(args.tenant)
         progress = _ProgressBar() if sys.stderr.isatty() else None
         try:
             report = run_import(bulk, principal, data, options, progress)
@@ -130,6 +132,11 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
         runtime.close()
     _print_report(report, args.json)
     return 1 if report.count("refused") else 0
+
+
+def _principal(tenant: str) -> Principal:
+    """The command line's principal, named in the audit trail as otpd.cli names the user."""
+    return Principal(tenant, current_context().caller, CLI_SCOPES)
 
 
 def _print_report(report: ImportReport, as_json: bool) -> None:
@@ -191,7 +198,7 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     runtime = build_runtime(settings)
     try:
         _unseal(runtime, stdin_taken=False)
-        items = runtime.bulk.export(Principal(args.tenant, "cli", CLI_SCOPES), args.select)
+        items = runtime.bulk.export(_principal(args.tenant), args.select)
     finally:
         runtime.close()
     if args.format == "otpauth":

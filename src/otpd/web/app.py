@@ -1,5 +1,6 @@
-"""create_app(settings): the one ASGI application. Nothing happens at import (DESIGN habit 8):
-the lifespan builds the runtime (store, seal, services) and closes it."""
+"""create_app(settings): the one ASGI application. Nothing happens at import, so importing
+never opens a database or reads a key: the lifespan builds the runtime (store, seal,
+services) and closes it."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from starlette.datastructures import Headers
 
+from otpd.api.common import media_type_of
 from otpd.api.phenixid.auth import CertSource, caller_of, is_trusted_proxy
 from otpd.api.phenixid.parse import basic_credentials, parse_token_auth, tenant_header
 from otpd.bootstrap import compose_services
@@ -29,7 +30,7 @@ from otpd.core.model import (
 from otpd.core.tenants import Caller, admit, validate_operations, validate_subjects
 from otpd.store.memory import MemoryStore
 from otpd.subjects import canonical_subject, subject_of_der, subject_of_pem
-from tests.support.fakes import FakeClock, FakeSealer, ref_totp
+from tests.support.fakes import ALL_SCOPES, FakeClock, FakeSealer, ref_totp
 
 
 def _headers(*pairs: tuple[str, str]) -> Headers:
@@ -85,7 +86,8 @@ def test_tenant_header() -> None:
     ],
 )
 def test_content_types_accepted(content_type: str) -> None:
-    command = parse_token_auth(content_type, b'{"username": "u", "otp": "012345"}')
+    media = media_type_of(content_type)  # as the endpoint reads it
+    command = parse_token_auth(media, b'{"username": "u", "otp": "012345"}')
     assert (command.username, command.otp) == ("u", "012345")
 
 
@@ -94,7 +96,7 @@ def test_content_types_accepted(content_type: str) -> None:
 )
 def test_content_types_refused(content_type: str | None) -> None:
     with pytest.raises(InvalidInput):
-        parse_token_auth(content_type, b'{"username": "u", "otp": "012345"}')
+        parse_token_auth(media_type_of(content_type), b'{"username": "u", "otp": "012345"}')
 
 
 def test_otp_number_and_refusals() -> None:
@@ -163,10 +165,7 @@ def test_subject_of_a_certificate_matches_its_text_form() -> None:
 
 
 # --- admission (core.tenants) -----------------------------------------------------------------
-ALL = frozenset(Scope) - {Scope.SEAL}
-
-
-def _auth(tenant: str = "ot", scopes: frozenset[Scope] = ALL):  # type: ignore[no-untyped-def]
+def _auth(tenant: str = "ot", scopes: frozenset[Scope] = ALL_SCOPES):  # type: ignore[no-untyped-def]
     def authenticate(name: str, key: str) -> Principal:
         if (name, key) != ("app", "k"):
             raise Unauthenticated("bad")

@@ -86,6 +86,10 @@ def test_refresh_resets_ttl_without_a_body(env: Env) -> None:
             )
             assert_status(response, 400)
         assert_status(http.post("/v1/state/strongbox/token/refresh"), 401)
+        # the token before the body: a bad body with a wrong token is still 401
+        wrong = {"Content-Type": "application/yaml", "Authorization": "Bearer not-a-token"}
+        bad_body = http.post("/v1/state/strongbox/token/refresh", content="[1]", headers=wrong)
+        assert_status(bad_body, 401)
 
 
 def test_expired_token_is_401(env: Env) -> None:

@@ -2,7 +2,7 @@
 
 Spec:
 https://document.phenixid.net/m/90910/l/1609109-using-phenixid-http-api-for-token-otp-authentication;
-choices: docs/api-phenixid.md; docs/api-phenixid.md.
+choices: docs/api-phenixid.md.
 """
 
 from starlette.responses import Response

@@ -1,4 +1,5 @@
-"""One table: domain error -> PhenixID status (DESIGN habit 3). The status is the answer and
+"""One table: domain error -> PhenixID status (docs/design.md#request-flow, step 6). The
+status is the answer and
 every body is empty (docs/api-phenixid.md), so each status has one byte-identical
 response whatever the true reason (docs/requirements.md#no-oracle)."""
 

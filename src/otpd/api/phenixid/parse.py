@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from starlette.datastructures import Headers
 
-from otpd.api.common import media_type_of, parse_json_object
+from otpd.api.common import parse_json_object
 from otpd.core.codes import NumericCode
 from otpd.core.errors import InvalidInput
 
@@ -60,17 +60,14 @@ def basic_credentials(headers: Headers) -> tuple[str, str] | None:
     return name, key
 
 
-def _is_json(content_type: str | None) -> bool:
-    """`application/json`, any case, parameters allowed (`; charset=utf-8`)."""
-    return media_type_of(content_type) == "application/json"
-
-
-def parse_token_auth(content_type: str | None, body: bytes) -> TokenAuth:
-    """Content-Type must be application/json (400 otherwise); the body a JSON object
-    with a non-empty string `username` and an `otp` that is a string or a non-negative
-    integer (floats, exponents, negatives, booleans, null, arrays, objects are 400).
-    Other members are ignored: PhenixID bodies "may contain data" agreed at configuration."""
-    if not _is_json(content_type):
+def parse_token_auth(media: str, body: bytes) -> TokenAuth:
+    """`media`: the request's media type as api.common.media_type gives it (lower case, no
+    parameters, so `Application/JSON; charset=utf-8` is `application/json`); it must be
+    application/json (400 otherwise). The body: a JSON object with a non-empty string
+    `username` and an `otp` that is a string or a non-negative integer (floats, exponents,
+    negatives, booleans, null, arrays, objects are 400). Other members are ignored: PhenixID
+    bodies "may contain data" agreed at configuration."""
+    if media != "application/json":
         raise InvalidInput("Content-Type", "must be application/json")
     fields = parse_json_object(body)
     username = fields.get("username")

@@ -40,13 +40,13 @@ def _token_auth(
     tenant: str | None,
     caller: Caller,
     operation: str,
-    content_type: str,
+    media: str,
     body: bytes,
 ) -> bool:
     """Steps 2-4. True when the code is accepted; raises a domain error otherwise. No `tenant`
     header, or more than one, is an unknown tenant ("" is no tenant id)."""
     principal = runtime.access.admit_caller(tenant or "", caller, operation)
-    command = parse_token_auth(content_type, body)
+    command = parse_token_auth(media, body)
     return runtime.credentials.verify(principal, command.username, command.otp).accepted
 
 

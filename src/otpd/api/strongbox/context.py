@@ -1,8 +1,8 @@
 """What every Strongbox handler needs: its configuration, the bearer, query flags, the body,
 replies and ETag preconditions.
 
-Handlers stay flat (DESIGN habit 9): read the cheap parts on the event loop (the bearer, the
-query, the raw body, the precondition headers), make the request's one worker hop
+Handlers stay flat (docs/design.md#request-flow): read the cheap parts on the event loop (the
+bearer, the query, the raw body, the precondition headers), make the request's one worker hop
 (api.common.one_hop) to authenticate with the scope, parse and act, render on the loop.
 """
 

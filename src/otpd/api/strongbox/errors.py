@@ -1,4 +1,5 @@
-"""One table: domain error -> Strongbox status and message (DESIGN habit 3)."""
+"""One table: domain error -> Strongbox status and message (docs/design.md#request-flow,
+step 6)."""
 
 from __future__ import annotations
 

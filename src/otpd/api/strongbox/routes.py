@@ -1,9 +1,10 @@
 """The Strongbox TOTP API's routes: one table of resources, each a path and its handlers.
 
-Spec: https://avassa-api.redoc.ly/tag/TOTP; choices: docs/requirements.md#model;
-docs/api-strongbox.md Each resource is one Starlette HTTPEndpoint whose methods are its handlers, so
-OPTIONS and a 405 both list exactly the methods of that path, in the table's order, and a 405 has
-the Strongbox errors body. HEAD runs GET with the same authentication; the server drops the body.
+Spec: https://avassa-api.redoc.ly/tag/TOTP; choices: docs/api-strongbox.md and
+docs/requirements.md#model. Each resource is one Starlette HTTPEndpoint whose methods are its
+handlers, so OPTIONS and a 405 both list exactly the methods of that path, in the table's order,
+and a 405 has the Strongbox errors body. HEAD runs GET with the same authentication; the server
+drops the body.
 """
 
 from __future__ import annotations

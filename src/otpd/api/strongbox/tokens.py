@@ -50,15 +50,15 @@ async def login(request: Request, config: Config) -> Response:
 
 
 def _refresh(access: AccessService, token: str | None, body: RawBody) -> dict[str, Any]:
-    # The token first: an outsider's body is never parsed.
-    access.authenticate_token(token)
-    parsed = body.parse(required=False)
-    if parsed.present and not isinstance(parsed.value, dict):
-        raise InvalidInput("body", "must be an object")
-    increment = None
-    if parsed.present and parsed.value.get("increment") is not None:
-        increment = parse_duration(parsed.value["increment"], "increment")
-    assert token is not None  # authenticate_token refused None
+    def increment() -> int | None:
+        # Read once the token is known good: an outsider's body is never parsed.
+        parsed = body.parse(required=False)
+        if parsed.present and not isinstance(parsed.value, dict):
+            raise InvalidInput("body", "must be an object")
+        if parsed.present and parsed.value.get("increment") is not None:
+            return parse_duration(parsed.value["increment"], "increment")
+        return None
+
     issued = access.refresh_token(token, increment)
     return _token_body(issued, issued.record.renewed_at_us)
 

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from otpd.api.common import ApiRuntime, bearer_token, one_hop, runtime_of
 from otpd.api.strongbox.context import Conditions, Config, RawBody, flag, path_name
+from otpd.api.strongbox.openapi import CONFIG
 from otpd.api.strongbox.parse import apply_patch, spec_from_fields
 from otpd.api.strongbox.render import etag, totp_config
 from otpd.core.access_service import AccessService
@@ -24,8 +25,6 @@ from otpd.core.errors import InvalidInput, NotFound
 from otpd.core.model import CredentialRecord, Principal, Scope
 
 __all__ = ["create", "delete", "patch", "put"]
-
-CONFIG = "/v1/config/strongbox/totp"
 
 
 @dataclass(frozen=True)

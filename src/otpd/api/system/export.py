@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from otpd.api.common import ApiRuntime, bearer_token, one_hop, parse_json_object, runtime_of
 from otpd.core.errors import InvalidInput
+from otpd.core.model import Scope
 from otpd.transfer.exporter import to_otpauth, to_pskc
 
 __all__ = ["ROUTES"]
@@ -21,11 +22,10 @@ _NO_STORE = {"Cache-Control": "no-store"}
 
 
 def _export(runtime: ApiRuntime, token: str | None, raw: bytes) -> Response:
-    """In the request's one worker hop: the key first (so an outsider never reaches the
-    PBKDF2), then the body, the store's records and the PSKC document. The scope is checked
-    by BulkService.export, after the body: this path has always answered a bad body 400
-    before a missing scope 403 (kept as it is; the other paths check the scope first)."""
-    principal = runtime.access.authenticate_bearer(token, None)
+    """In the request's one worker hop: the key and its scope first (so an outsider never
+    reaches the PBKDF2, and a caller without scope reveal gets 403 before any body rule:
+    docs/design.md#request-flow), then the body, the store's records and the PSKC document."""
+    principal = runtime.access.authenticate_bearer(token, Scope.REVEAL)
     fmt, password, select = _options(parse_json_object(raw))
     items = runtime.bulk.export(principal, select)
     if fmt == "otpauth":

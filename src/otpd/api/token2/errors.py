@@ -1,4 +1,5 @@
-"""One table: domain error -> Token2 HTTP status, response text and error codes (DESIGN habit 3).
+"""One table: domain error -> Token2 HTTP status, response text and error codes
+(docs/design.md#request-flow, step 6).
 
 Token2 reports application outcomes inside HTTP 200 (docs/api-token2.md: the WSO2 connector throws
 on any 4xx/5xx); 5xx is kept for server faults: sealed, storage down, a corrupted secret.

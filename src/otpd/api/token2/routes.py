@@ -1,11 +1,11 @@
 """The Token2 TOTPRadius Web API's routes (issue #5): /createuser, /validate, /api.php,
 the `hashqr` images under /qr/, and the WordPress plugin's leftover Authy SMS call.
 
-Each call is flat (DESIGN habit 9): read the query and the raw body on the event loop, run
-one piece of work in the request's one worker hop (parse the form, authenticate with the
-scope, one service call), render. A domain error goes to the app's one handler, which renders
-it with errors.failure_for in the format the call asked for. Spec:
-https://token2.com/?content=totpradiusapi; clients: docs/api-token2.md; choices: docs/api-token2.md
+Each call is flat (docs/design.md#request-flow): read the query and the raw body on the event
+loop, run one piece of work in the request's one worker hop (parse the form, authenticate with
+the scope, one service call), render. A domain error goes to the app's one handler, which
+renders it with errors.failure_for in the format the call asked for. Spec:
+https://token2.com/?content=totpradiusapi; clients and choices: docs/api-token2.md
 """
 
 from __future__ import annotations
