@@ -32,7 +32,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.suite_load import Answered, Line, rss_mb, run_wrk, worker_pids, write_requests
+from bench.suite_load import (
+    Answered,
+    Line,
+    cpu_seconds,
+    rss_mb,
+    run_wrk,
+    worker_pids,
+    write_requests,
+)
 from bench.suite_paths import (
     TENANT,
     Maker,
@@ -60,6 +68,7 @@ class Row:
     p50_ms: float
     p99_ms: float
     rss_mb: float  # the largest worker's
+    cpu_us: float  # the workers' CPU time (user + system) per answered request, microseconds
     ok: int  # answers as expected (valid: accepted; wrong: rejected)
     other: int
     wrapped: int  # valid-code requests that had to reuse a user within its second
@@ -172,6 +181,8 @@ class Server:
         write_requests(requests, lines)
         if path.stepped:  # start on a second boundary: no user spans two runs in one second
             time.sleep(1 - time.time() % 1)
+        workers = worker_pids(self.group)
+        cpu_before = cpu_seconds(workers)
         answered: Answered = run_wrk(
             self.url,
             requests,
@@ -181,10 +192,12 @@ class Server:
             needle=path.needle,
             headers=path.headers,
         )
+        cpu = cpu_seconds(workers) - cpu_before
         rss = max((rss_mb(pid) for pid in worker_pids(self.group)), default=0.0)
         load = answered.load
+        cpu_us = cpu / load.requests * 1e6 if load.requests else 0.0
         return Row(
-            self.sync, size, path.name, load.rps, load.p50_ms, load.p99_ms, rss,
+            self.sync, size, path.name, load.rps, load.p50_ms, load.p99_ms, rss, cpu_us,
             answered.ok, answered.bad, answered.wrapped, load.errors,
         )  # fmt: skip
 

@@ -18,6 +18,7 @@ import pytest
 
 from otpd.core.errors import StoreUnavailable
 from otpd.core.model import ThrottleState
+from otpd.store.group_commit import GroupCommit
 from otpd.store.sqlite import SqliteStore
 from tests.support.disk import fill, small_tmpfs
 from tests.support.stores import add_credential, never_throttle
@@ -160,3 +161,49 @@ def test_a_full_disk_fails_the_whole_batch_and_acknowledges_nothing(small_disk: 
     assert row(small_disk / "otpd.db", "u0") == (3, 0, 0)
     for i in range(1, 40):
         assert row(small_disk / "otpd.db", f"u{i}") == (-1, 0, 0)
+
+
+def test_a_committed_write_is_answered_without_waiting_for_the_next_batch(tmp_path: Path) -> None:
+    """Each caller is woken when the batch holding its write has committed: not after a later
+    batch's commit (that one may sync for milliseconds). Batch 1 holds A and B; C arrives
+    while batch 1 runs and leads batch 2, whose write is held open: B must return anyway."""
+    conn = sqlite3.connect(tmp_path / "gc.db", check_same_thread=False, isolation_level=None)
+    conn.execute("CREATE TABLE t (x INTEGER)")
+    lock = threading.Lock()
+    group = GroupCommit(lock, lambda: conn, lambda exc, what: exc)
+    a_inside, a_go, c_inside, c_go = (threading.Event() for _ in range(4))
+
+    def held(inside: threading.Event, go: threading.Event) -> Callable[[sqlite3.Connection], int]:
+        def write(c: sqlite3.Connection) -> int:
+            inside.set()
+            assert go.wait(30)
+            return c.execute("INSERT INTO t VALUES (1)").rowcount
+
+        return write
+
+    def insert(c: sqlite3.Connection) -> int:
+        return c.execute("INSERT INTO t VALUES (2)").rowcount
+
+    a = threading.Thread(target=group.run, args=(held(a_inside, a_go), "a"))
+    b = threading.Thread(target=group.run, args=(insert, "b"))
+    c = threading.Thread(target=group.run, args=(held(c_inside, c_go), "c"))
+    with lock:  # A and B queue before the lock is free: one batch
+        a.start()
+        b.start()
+        while len(group._queue) < 2:
+            time.sleep(0.001)
+    assert a_inside.wait(30)
+    c.start()  # during batch 1: it waits for the next batch
+    while len(group._queue) < 1:
+        time.sleep(0.001)
+    a_go.set()
+    assert c_inside.wait(30)  # batch 2 is running and held open
+    b.join(timeout=30)
+    a.join(timeout=30)
+    try:
+        assert not b.is_alive() and not a.is_alive()
+    finally:
+        c_go.set()
+        c.join(timeout=30)
+    assert conn.execute("SELECT COUNT(*) FROM t").fetchone() == (3,)
+    conn.close()

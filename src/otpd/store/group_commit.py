@@ -3,10 +3,17 @@
 Under synchronous=FULL every commit waits for an fsync, and one fsync per verification, one
 after another, was 81% of the server's busy time. The writes that decide a verification's
 outcome (advance, record_failure, record_refusal, record_unknown_attempt) therefore go
-through a `GroupCommit`: each caller queues its write and then takes the store's write lock.
-Whoever gets the lock first, the leader, runs every queued write in ONE `BEGIN IMMEDIATE ...
-COMMIT` and so one fsync; the others find their write done when they get the lock, or lead
-the next batch with the writes queued meanwhile. There is no writer thread to start or stop.
+through a `GroupCommit`: each caller queues its write. A caller that finds no leader becomes
+it: it takes the store's write lock, then every write queued by then, and runs them in ONE
+`BEGIN IMMEDIATE ... COMMIT` and so one fsync. The others sleep, each on its own lock, until
+the leader has committed their write and wakes exactly them; the leader then hands the lead to
+the oldest caller still queued (writes that arrived during its commit), which commits the
+next batch. There is no writer thread to start or stop.
+
+Each caller sleeps once and is woken once. An earlier version had every caller queue on the
+store's write lock itself: the callers whose writes were already done then woke one after
+another, each passing the lock on, and those behind a new leader waited for its commit too,
+a second fsync for a write already on disk (docs/performance.md, "Lean hot path").
 
 What stays the same for each caller (docs/requirements.md#durable-before-success and
 docs/requirements.md#single-use):
@@ -41,7 +48,7 @@ Translate = Callable[[BaseException, str], BaseException]
 
 
 class _Pending(Generic[T]):
-    __slots__ = ("done", "error", "result", "what", "write")
+    __slots__ = ("done", "error", "result", "wake", "what", "write")
 
     def __init__(self, write: Write[T], what: str) -> None:
         self.write = write
@@ -49,6 +56,10 @@ class _Pending(Generic[T]):
         self.done = False
         self.result: T | None = None
         self.error: BaseException | None = None
+        # Held from the start; released once, by the leader: when the write is done, or to
+        # hand this caller the lead. A Lock may be released by another thread.
+        self.wake = threading.Lock()
+        self.wake.acquire()
 
 
 class GroupCommit:
@@ -66,24 +77,43 @@ class GroupCommit:
         self._max_batch = max_batch
         self._queue_lock = threading.Lock()  # held only to append or take, never across I/O
         self._queue: list[_Pending[Any]] = []
+        self._leading = False  # a caller leads: commits, or is about to (under _queue_lock)
 
     def run(self, write: Write[T], what: str) -> T:
         """Run `write` in the next batch; return its result once the batch is committed."""
         item: _Pending[T] = _Pending(write, what)
         with self._queue_lock:
             self._queue.append(item)
-        while not item.done:
-            with self._write_lock:
-                # A leader completes every write it took before it lets the lock go, so a
-                # write not done here is still queued, and this caller leads.
-                if not item.done:
-                    with self._queue_lock:
-                        batch = self._queue[: self._max_batch]
-                        del self._queue[: self._max_batch]
-                    self._commit(batch)
+            follow, self._leading = self._leading, True
+        if follow:
+            item.wake.acquire()  # done by a leader, or handed the lead
+        if not item.done:
+            self._lead(item)
         if item.error is not None:
             raise item.error
         return item.result  # type: ignore[return-value]  # set by _commit when no error
+
+    def _lead(self, own: _Pending[Any]) -> None:
+        """Commit what is queued once the write lock is got (the oldest first, so `own` is in
+        it), wake its callers, and hand the lead to the oldest caller still queued."""
+        batch: list[_Pending[Any]] = []
+        try:
+            with self._write_lock:
+                with self._queue_lock:
+                    batch = self._queue[: self._max_batch]
+                    del self._queue[: self._max_batch]
+                self._commit(batch)
+        finally:
+            with self._queue_lock:
+                if not own.done and own in self._queue:  # interrupted before taking it
+                    self._queue.remove(own)
+                successor = self._queue[0] if self._queue else None
+                self._leading = successor is not None
+            for item in batch:
+                if item is not own:
+                    item.wake.release()
+            if successor is not None:
+                successor.wake.release()
 
     def _commit(self, batch: list[_Pending[Any]]) -> None:
         try:
