@@ -227,7 +227,7 @@ class SqliteStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audit 
         limit = now if now is not None else _NO_THROTTLE_CHECK
         params = (new_step, credential_id, new_step, limit, limit)
         return self._group.run(
-            lambda conn: conn.execute(_ADVANCE, params).rowcount == 1, "credential"
+            lambda conn: conn.execute(_ADVANCE, params).rowcount == 1, "credential", statement=True
         )
 
     def record_failure(
@@ -252,7 +252,9 @@ class SqliteStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audit 
 
     def record_refusal(self, credential_id: int) -> None:
         # Group-committed like record_failure, so a throttled attempt costs the same write.
-        self._group.run(lambda conn: conn.execute(_REFUSE, (credential_id,)), "credential")
+        self._group.run(
+            lambda conn: conn.execute(_REFUSE, (credential_id,)), "credential", statement=True
+        )
 
     def reset_failures(self, tenant_id: str, name: str) -> bool:
         sql = (
@@ -265,7 +267,7 @@ class SqliteStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audit 
         # Group-committed like record_failure, so the two cost the same write
         # (docs/requirements.md#equal-work).
         sql = "UPDATE tenant SET unknown_attempts = unknown_attempts + 1 WHERE id = ?"
-        self._group.run(lambda conn: conn.execute(sql, (tenant_id,)), "tenant")
+        self._group.run(lambda conn: conn.execute(sql, (tenant_id,)), "tenant", statement=True)
 
     def unknown_attempts(self, tenant_id: str) -> int:
         rows = self._query("SELECT unknown_attempts FROM tenant WHERE id = ?", (tenant_id,))
