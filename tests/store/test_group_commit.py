@@ -207,3 +207,35 @@ def test_a_committed_write_is_answered_without_waiting_for_the_next_batch(tmp_pa
         c.join(timeout=30)
     assert conn.execute("SELECT COUNT(*) FROM t").fetchone() == (3,)
     conn.close()
+
+
+def test_a_read_does_not_wait_for_a_batch_being_committed(store: SqliteStore) -> None:
+    """The verification's credential lookup takes neither the store's write lock nor SQLite's:
+    while a batch holds both (its write done, its COMMIT not yet), a read answers at once with
+    the last committed state (WAL: https://sqlite.org/wal.html, "Concurrency")."""
+    record = add_credential(store)
+    inside, go = threading.Event(), threading.Event()
+
+    def held_write(conn: sqlite3.Connection) -> int:
+        conn.execute("UPDATE credential SET last_step = 99 WHERE id = ?", (record.id,))
+        inside.set()
+        assert go.wait(30)
+        return 1
+
+    writer = threading.Thread(target=store._group.run, args=(held_write, "credential"))
+    writer.start()
+    try:
+        assert inside.wait(30)
+        assert store._write_lock.locked()
+        seen: list[Any] = []
+        reader = threading.Thread(
+            target=lambda: seen.append(store.get_credential_by_id("acme", record.id))
+        )
+        reader.start()
+        reader.join(timeout=10)
+        assert not reader.is_alive(), "the read waited for the batch"
+        assert seen[0] is not None and seen[0].last_step == -1
+    finally:
+        go.set()
+        writer.join(timeout=30)
+    assert store.get_credential_by_id("acme", record.id).last_step == 99  # type: ignore[union-attr]
