@@ -120,17 +120,23 @@ def cli(data_dir: Path, sync: str, *args: str) -> str:
 
 
 @contextlib.contextmanager
-def serve(data_dir: Path, sync: str, workers: int, log: Path) -> Iterator[tuple[str, int]]:
-    """`otpd serve --port 0` in its own process group; yields (base URL, group id)."""
+def serve(
+    data_dir: Path, sync: str, workers: int, log: Path, *, pin: bool = False
+) -> Iterator[tuple[str, int]]:
+    """`otpd serve --port 0` in its own process group; yields (base URL, group id). `pin`:
+    OTPD_PIN_WORKERS=true (docs/performance.md#one-cpu-per-worker)."""
     command = [*_otpd(), "serve", "--data-dir", str(data_dir), "--port", "0"]
     command += ["--workers", str(workers)]
+    env = _env(sync)
+    if pin:
+        env["OTPD_PIN_WORKERS"] = "true"
     with log.open("ab") as err:
         proc = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
             stderr=err,
             text=True,
-            env=_env(sync),
+            env=env,
             start_new_session=True,
         )
     try:
@@ -306,7 +312,10 @@ def run_mode(args: argparse.Namespace, sync: str, root: Path) -> tuple[list[Row]
     basic = base64.b64encode(f"{CLIENT}:{key}".encode()).decode()
     rows: list[Row] = []
     enrolments: list[Enrolment] = []
-    with serve(data_dir, sync, args.workers, work / "server.log") as (url, group):
+    with serve(data_dir, sync, args.workers, work / "server.log", pin=args.pin_workers) as (
+        url,
+        group,
+    ):
         server = Server(url, group, work, args, sync)
         bearer = http_json(url + "/v1/login", "POST", {"username": CLIENT, "password": key})
         token = str(bearer["token"])
@@ -332,6 +341,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--sync", default="FULL,NORMAL", help="synchronous modes, in order")
     parser.add_argument("--workers", type=int, default=1, help="otpd serve --workers")
+    parser.add_argument(
+        "--pin-workers", action="store_true", help="OTPD_PIN_WORKERS=true: one CPU per worker"
+    )
     parser.add_argument("--per-step", type=int, default=1500, help="distinct users per second")
     parser.add_argument("--dir", type=Path, help="where the data directories go (a real disk)")
     parser.add_argument("--json", type=Path, help="also write the figures here")

@@ -134,7 +134,8 @@ def print_report(
     print(
         f"otpd benchmark suite: {' then '.join(f'{s:,}' for s in args.sizes)} users,"
         f" wrk -t1 -c{args.connections}, {args.seconds} s per path,"
-        f" {args.workers} worker(s); figures to quote are the ratios"
+        f" {args.workers} worker(s){' pinned to one CPU each' if args.pin_workers else ''};"
+        " figures to quote are the ratios"
     )
     for sync in args.syncs:
         _mode_table(rows, sync)

@@ -105,7 +105,16 @@ class _Server(uvicorn.Server):
         quiet_gc()
 
 
-def _run_worker(settings: Settings, node: NodeSession, sock: socket.socket) -> int:
+def _pin(settings: Settings, index: int) -> None:
+    """With pin_workers, worker `index` and every thread it starts from now on run on one CPU,
+    the index-th of those this process may use (docs/performance.md#one-cpu-per-worker)."""
+    if settings.pin_workers:
+        allowed = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {allowed[index % len(allowed)]})
+
+
+def _run_worker(settings: Settings, node: NodeSession, sock: socket.socket, index: int = 0) -> int:
+    _pin(settings, index)
     options = uvicorn_tls_options(settings)
     # Request limits enforced while bytes arrive, on top of the TLS protocol when there is one.
     options["http"] = limited_protocol(
@@ -133,14 +142,14 @@ def _run_worker(settings: Settings, node: NodeSession, sock: socket.socket) -> i
     return 0 if server.started else 3
 
 
-def _fork_worker(settings: Settings, node: NodeSession, sock: socket.socket) -> int:
+def _fork_worker(settings: Settings, node: NodeSession, sock: socket.socket, index: int) -> int:
     pid = os.fork()
     if pid == 0:  # child
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         code = 1
         try:
-            code = _run_worker(settings, node, sock)
+            code = _run_worker(settings, node, sock, index)
         finally:
             os._exit(code)
     return pid
@@ -153,7 +162,8 @@ def _supervise(
     url: str,
     probe: Callable[[], bool] | None = None,
 ) -> int:
-    children = {_fork_worker(settings, node, sock) for _ in range(settings.workers)}
+    # pid -> worker index: a restarted worker takes the index (and CPU) of the one it replaces
+    children = {_fork_worker(settings, node, sock, i): i for i in range(settings.workers)}
     stopping = False
 
     def stop(signum: int, _frame: object) -> None:
@@ -172,7 +182,7 @@ def _supervise(
             pid, status = os.wait()
         except ChildProcessError:
             break
-        children.discard(pid)
+        index = children.pop(pid, 0)
         if stopping:
             continue
         code = os.waitstatus_to_exitcode(status)
@@ -182,7 +192,7 @@ def _supervise(
             stop(signal.SIGTERM, None)
             return 1
         time.sleep(0.2)
-        children.add(_fork_worker(settings, node, sock))
+        children[_fork_worker(settings, node, sock, index)] = index
     return 0
 
 
