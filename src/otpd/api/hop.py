@@ -27,10 +27,12 @@ __all__ = ["THREADS", "run_in_worker"]
 P = ParamSpec("P")
 T = TypeVar("T")
 
-# Requests in a worker thread at once, per process (anyio's default limit was 40); more wait in
-# the pool's queue. Under synchronous=FULL a request holds its thread until the group commit
-# holding its write returns, so the threads also bound a commit's batch (otpd.store.group_commit).
-THREADS = 64
+# Requests in a worker thread at once, per process; more wait in the pool's queue. 40 as with
+# anyio's default limit: 64 measured no faster for the verifications (bench/variants.py) and let
+# 64 CPU-heavy requests (get-qr-code renders a PNG) share the GIL at once, which stretched their
+# tail. Under synchronous=FULL a request holds its thread until the commit holding its write
+# returns, so the threads also bound a commit's batch (otpd.store.group_commit).
+THREADS = 40
 
 
 class _Pool:
