@@ -48,8 +48,15 @@ def _frame_name(frame: dict[str, Any]) -> str:
     return f"{frame.get('name', '?')} ({file})" if file else str(frame.get("name", "?"))
 
 
-# A thread-pool worker waiting for its next job: idle, though py-spy sees it as running.
+# A thread-pool worker waiting for its next job: idle, though py-spy sees it as running
+# (anyio's workers wait in Queue.get; concurrent.futures' in C, under its `_worker` frame).
 IDLE = ("Condition.wait (", "Queue.get (")
+
+
+def _idle(innermost: str) -> bool:
+    if innermost.startswith("_worker (") and innermost.endswith("concurrent/futures/thread.py)"):
+        return True
+    return innermost.startswith(IDLE)
 
 
 def _stacks(speedscope: dict[str, Any]) -> Iterator[tuple[list[str], float]]:
@@ -58,7 +65,7 @@ def _stacks(speedscope: dict[str, Any]) -> Iterator[tuple[list[str], float]]:
     for profile in speedscope["profiles"]:
         for stack, weight in zip(profile["samples"], profile["weights"], strict=True):
             names = [_frame_name(frames[i]) for i in stack]
-            if names and not names[-1].startswith(IDLE):
+            if names and not _idle(names[-1]):
                 yield names, weight
 
 
