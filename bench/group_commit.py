@@ -42,14 +42,14 @@ class LockWait(GroupCommit):
     """GroupCommit.run as first written (issue #12): queue, then take the write lock; whoever
     gets it commits every queued write, the others find theirs done when they get it."""
 
-    def run(self, write: StoreWrite[T], what: str) -> T:
-        item: _Pending[T] = _Pending(write, what)
-        with self._mutex:
+    def run(self, write: StoreWrite[T], what: str, *, statement: bool = False) -> T:
+        item: _Pending[T] = _Pending(write, what, statement)
+        with self._queue_lock:
             self._queue.append(item)
         while not item.done:
             with self._write_lock:
                 if not item.done:
-                    with self._mutex:
+                    with self._queue_lock:
                         batch = self._queue[: self._max_batch]
                         del self._queue[: self._max_batch]
                     self._commit(batch)

@@ -1,16 +1,18 @@
-"""A py-spy profile of otpd's hot path: Token2 /validate with valid codes for distinct users, under
-wrk load, with SQLite synchronous FULL and NORMAL (docs/performance.md, "Profile").
+"""A py-spy profile of otpd's hot path under wrk load, with SQLite synchronous FULL and NORMAL
+(docs/performance.md, "Profile"): Token2 /validate with valid codes for distinct users, or
+another --path (Token2 or PhenixID, valid or wrong codes, or the healthz baseline).
 
 For each mode it starts the real server on a fresh data directory (bench/suite.py's helpers),
-imports --users users with `otpd import`, and while wrk (64 connections) sends valid codes it
-records the worker with `py-spy record --function` (`pip install -e '.[bench]'`). It writes,
-per mode, into --out:
-- profile-<MODE>.speedscope.json: the samples, for https://www.speedscope.app (flame graph,
-  left-heavy and sandwich views);
-- profile-<MODE>.txt: the top functions by self time (where the worker's time goes, the list
-  to shorten) and by total time (which calls contain it), as shares of all samples.
+imports --users users with `otpd import`, and while wrk (64 connections) sends the path's
+requests it records the worker with `py-spy record --function` (`pip install -e '.[bench]'`).
+It writes, per mode, into --out:
+- profile-<PATH>-<MODE>.speedscope.json: the samples, for https://www.speedscope.app (flame
+  graph, left-heavy and sandwich views);
+- profile-<PATH>-<MODE>.txt: the top functions by self time (where the worker's time goes,
+  the list to shorten) and by total time (which calls contain it), as shares of all samples.
 
     .venv/bin/python -m bench.profile [--users 20000] [--seconds 10] [--sync FULL,NORMAL]
+        [--path "phenixid put wrong"] [--gil]
 """
 
 from __future__ import annotations
@@ -24,14 +26,14 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.suite import CLIENT, Server, cli, enrol, serve
-from bench.suite_load import run_wrk, worker_pids, write_requests
-from bench.suite_paths import TENANT, Maker, Users, stepped_lines, verify_paths
+from bench.suite_load import Line, run_wrk, worker_pids, write_requests
+from bench.suite_paths import TENANT, Maker, Path_, Users, stepped_lines, verify_paths
 
 __all__ = ["main", "summarize"]
 
@@ -46,8 +48,15 @@ def _frame_name(frame: dict[str, Any]) -> str:
     return f"{frame.get('name', '?')} ({file})" if file else str(frame.get("name", "?"))
 
 
-# A thread-pool worker waiting for its next job: idle, though py-spy sees it as running.
+# A thread-pool worker waiting for its next job: idle, though py-spy sees it as running
+# (anyio's workers wait in Queue.get; concurrent.futures' in C, under its `_worker` frame).
 IDLE = ("Condition.wait (", "Queue.get (")
+
+
+def _idle(innermost: str) -> bool:
+    if innermost.startswith("_worker (") and innermost.endswith("concurrent/futures/thread.py)"):
+        return True
+    return innermost.startswith(IDLE)
 
 
 def _stacks(speedscope: dict[str, Any]) -> Iterator[tuple[list[str], float]]:
@@ -56,7 +65,7 @@ def _stacks(speedscope: dict[str, Any]) -> Iterator[tuple[list[str], float]]:
     for profile in speedscope["profiles"]:
         for stack, weight in zip(profile["samples"], profile["weights"], strict=True):
             names = [_frame_name(frames[i]) for i in stack]
-            if names and not names[-1].startswith(IDLE):
+            if names and not _idle(names[-1]):
                 yield names, weight
 
 
@@ -98,11 +107,13 @@ class Summary:
     by_total: list[tuple[str, float]]
 
 
-def _text(sync: str, args: argparse.Namespace, rps: float, speedscope: dict[str, Any]) -> str:
+def _text(
+    sync: str, args: argparse.Namespace, rps: float, speedscope: dict[str, Any], name: str
+) -> str:
     summary = summarize(speedscope, args.top)
     mode = "threads holding the GIL" if args.gil else "busy threads"
     lines = [
-        f"Token2 /validate, valid codes, {args.users:,} users, synchronous={sync},"
+        f"{name}, {args.users:,} users, synchronous={sync},"
         f" wrk -c{args.connections}: {rps:.0f} req/s while profiled",
         f"py-spy record --function{' --gil' if args.gil else ''}: {summary.busy_seconds:.1f}"
         f" thread-seconds of {mode} (idle pool workers left out); shares of those",
@@ -131,14 +142,11 @@ def profile_mode(args: argparse.Namespace, sync: str, work: Path) -> str:
         users = Users()
         enrol(server, data_dir, users, args.users, key)
         server.healthz(0, "warm-up")
-        path, kind, valid = verify_paths(key, "-", basic)[0]
-        steps = args.seconds + 4
-        first = int(time.time()) + 1
-        lines = stepped_lines(users.pool(args.users, 1), first, steps, args.per_step,
-                              Maker(kind, users, key, valid))  # fmt: skip
-        requests = work / "validate.txt"
+        path, lines = _requests(args, users, key, basic)
+        requests = work / "requests.txt"
         write_requests(requests, lines)
-        stem = f"profile-{sync}{'-gil' if args.gil else ''}"
+        slug = path.name.replace(" ", "-")
+        stem = f"profile-{slug}-{sync}{'-gil' if args.gil else ''}"
         out = args.out / f"{stem}.speedscope.json"
         command = [str(Path(sys.executable).parent / "py-spy"), "record", "--function"]
         command += [
@@ -152,15 +160,39 @@ def profile_mode(args: argparse.Namespace, sync: str, work: Path) -> str:
         time.sleep(1 - time.time() % 1)
         spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         answered = run_wrk(url, requests, connections=args.connections,
-                           seconds=args.seconds + 1, needle=path.needle)  # fmt: skip
+                           seconds=args.seconds + 1, status=path.status, needle=path.needle,
+                           headers=path.headers)  # fmt: skip
         _, err = spy.communicate(timeout=60)
         if spy.returncode:
             raise RuntimeError(f"py-spy failed: {err.decode(errors='replace').strip()}")
-    text = _text(sync, args, answered.load.rps, json.loads(out.read_text()))
+    text = _text(sync, args, answered.load.rps, json.loads(out.read_text()), path.name)
     if answered.wrapped:
         text += f"\nnote: {answered.wrapped} requests reused a user within its second\n"
     (args.out / f"{stem}.txt").write_text(text)
     return text
+
+
+# The paths that need no Strongbox login (the profile logs in nowhere), and the baseline.
+PATHS = (
+    "token2 validate valid",
+    "token2 validate wrong",
+    "phenixid put valid",
+    "phenixid put wrong",
+    "healthz",
+)
+
+
+def _requests(
+    args: argparse.Namespace, users: Users, key: str, basic: str
+) -> tuple[Path_, Iterable[Line]]:
+    """The chosen path and its request lines: valid or wrong codes of distinct users."""
+    if args.path == "healthz":
+        return Path_("healthz"), [Line(0, "GET", "/healthz")]
+    path, kind, valid = next(p for p in verify_paths(key, "-", basic) if p[0].name == args.path)
+    first = int(time.time()) + 1
+    make = Maker(kind, users, key, valid)
+    steps = args.seconds + 4
+    return path, stepped_lines(users.pool(args.users, 1), first, steps, args.per_step, make)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -170,6 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--per-step", type=int, default=1500, help="distinct users per second")
     parser.add_argument("--sync", default="FULL,NORMAL")
+    parser.add_argument("--path", default=PATHS[0], choices=PATHS, help="the path under load")
     parser.add_argument("--top", type=int, default=10)
     parser.add_argument("--gil", action="store_true", help="only threads holding the GIL (CPU)")
     parser.add_argument("--out", type=Path, default=Path("bench-profile"))

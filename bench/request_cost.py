@@ -6,10 +6,11 @@ Strongbox reads that used to hop more than once, and a token refresh (issue #10)
 1. A fresh data directory (bench.common.populate: seal key file, schema, tenant, credentials)
    and an API client with every scope.
 2. The real app (otpd.web.app.create_app) through httpx's ASGI transport, lifespan included.
-3. Instrumentation: `anyio.to_thread.run_sync` (what starlette's run_in_threadpool calls) is
-   wrapped to count hops; every SQLite connection the store opens gets a trace callback that
-   counts statements (BEGIN/COMMIT/ROLLBACK and PRAGMAs apart) and round trips (a transaction,
-   or one autocommit statement outside one).
+3. Instrumentation: `otpd.api.hop.run_in_worker` (what one_hop calls) and
+   `anyio.to_thread.run_sync` (what starlette's run_in_threadpool calls) are wrapped to count
+   hops, so a hop either way is counted; every SQLite connection the store opens gets a trace
+   callback that counts statements (BEGIN/COMMIT/ROLLBACK and PRAGMAs apart) and round trips
+   (a transaction, or one autocommit statement outside one).
 4. Each path runs once to warm up (connections, caches), then once measured.
 5. RADIUS: the handler is called directly, as server.py calls it in its one executor hop
    (loop.run_in_executor per Access-Request), so its hop count is 1 by construction.
@@ -37,6 +38,7 @@ from starlette.applications import Starlette
 
 import otpd.store.sqlite as sqlite_store
 from bench.common import PERIOD, TENANT, add_client, cred_name, populate, print_table, secret_for
+from otpd.api import hop
 from otpd.core.model import Scope
 from otpd.core.otp import totp
 from otpd.settings import load_settings
@@ -79,12 +81,17 @@ COUNTER = Counter()
 @contextmanager
 def instrumented() -> Iterator[None]:
     original_run_sync = anyio.to_thread.run_sync
+    original_run_in_worker = hop.run_in_worker
     # The name sqlite.py calls (imported there from store.sqlite_connect).
     original_connect: Callable[..., Any] = getattr(sqlite_store, "connect")  # noqa: B009
 
     async def run_sync(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         COUNTER.hops += 1
         return await original_run_sync(func, *args, **kwargs)
+
+    async def run_in_worker(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        COUNTER.hops += 1
+        return await original_run_in_worker(func, *args, **kwargs)
 
     @functools.wraps(original_connect)
     def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
@@ -93,11 +100,13 @@ def instrumented() -> Iterator[None]:
         return conn
 
     anyio.to_thread.run_sync = run_sync  # type: ignore[assignment]
+    hop.run_in_worker = run_in_worker
     setattr(sqlite_store, "connect", connect)  # noqa: B010
     try:
         yield
     finally:
         anyio.to_thread.run_sync = original_run_sync
+        hop.run_in_worker = original_run_in_worker
         setattr(sqlite_store, "connect", original_connect)  # noqa: B010
 
 

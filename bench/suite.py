@@ -32,7 +32,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.suite_load import Answered, Line, rss_mb, run_wrk, worker_pids, write_requests
+from bench.suite_load import (
+    Answered,
+    Line,
+    cpu_seconds,
+    rss_mb,
+    run_wrk,
+    worker_pids,
+    write_requests,
+)
 from bench.suite_paths import (
     TENANT,
     Maker,
@@ -60,6 +68,7 @@ class Row:
     p50_ms: float
     p99_ms: float
     rss_mb: float  # the largest worker's
+    cpu_us: float  # the workers' CPU time (user + system) per answered request, microseconds
     ok: int  # answers as expected (valid: accepted; wrong: rejected)
     other: int
     wrapped: int  # valid-code requests that had to reuse a user within its second
@@ -111,17 +120,23 @@ def cli(data_dir: Path, sync: str, *args: str) -> str:
 
 
 @contextlib.contextmanager
-def serve(data_dir: Path, sync: str, workers: int, log: Path) -> Iterator[tuple[str, int]]:
-    """`otpd serve --port 0` in its own process group; yields (base URL, group id)."""
+def serve(
+    data_dir: Path, sync: str, workers: int, log: Path, *, pin: bool = False
+) -> Iterator[tuple[str, int]]:
+    """`otpd serve --port 0` in its own process group; yields (base URL, group id). `pin`:
+    OTPD_PIN_WORKERS=true (docs/performance.md#one-cpu-per-worker)."""
     command = [*_otpd(), "serve", "--data-dir", str(data_dir), "--port", "0"]
     command += ["--workers", str(workers)]
+    env = _env(sync)
+    if pin:
+        env["OTPD_PIN_WORKERS"] = "true"
     with log.open("ab") as err:
         proc = subprocess.Popen(
             command,
             stdout=subprocess.PIPE,
             stderr=err,
             text=True,
-            env=_env(sync),
+            env=env,
             start_new_session=True,
         )
     try:
@@ -172,6 +187,8 @@ class Server:
         write_requests(requests, lines)
         if path.stepped:  # start on a second boundary: no user spans two runs in one second
             time.sleep(1 - time.time() % 1)
+        workers = worker_pids(self.group)
+        cpu_before = cpu_seconds(workers)
         answered: Answered = run_wrk(
             self.url,
             requests,
@@ -181,10 +198,12 @@ class Server:
             needle=path.needle,
             headers=path.headers,
         )
+        cpu = cpu_seconds(workers) - cpu_before
         rss = max((rss_mb(pid) for pid in worker_pids(self.group)), default=0.0)
         load = answered.load
+        cpu_us = cpu / load.requests * 1e6 if load.requests else 0.0
         return Row(
-            self.sync, size, path.name, load.rps, load.p50_ms, load.p99_ms, rss,
+            self.sync, size, path.name, load.rps, load.p50_ms, load.p99_ms, rss, cpu_us,
             answered.ok, answered.bad, answered.wrapped, load.errors,
         )  # fmt: skip
 
@@ -293,7 +312,10 @@ def run_mode(args: argparse.Namespace, sync: str, root: Path) -> tuple[list[Row]
     basic = base64.b64encode(f"{CLIENT}:{key}".encode()).decode()
     rows: list[Row] = []
     enrolments: list[Enrolment] = []
-    with serve(data_dir, sync, args.workers, work / "server.log") as (url, group):
+    with serve(data_dir, sync, args.workers, work / "server.log", pin=args.pin_workers) as (
+        url,
+        group,
+    ):
         server = Server(url, group, work, args, sync)
         bearer = http_json(url + "/v1/login", "POST", {"username": CLIENT, "password": key})
         token = str(bearer["token"])
@@ -319,6 +341,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--sync", default="FULL,NORMAL", help="synchronous modes, in order")
     parser.add_argument("--workers", type=int, default=1, help="otpd serve --workers")
+    parser.add_argument(
+        "--pin-workers", action="store_true", help="OTPD_PIN_WORKERS=true: one CPU per worker"
+    )
     parser.add_argument("--per-step", type=int, default=1500, help="distinct users per second")
     parser.add_argument("--dir", type=Path, help="where the data directories go (a real disk)")
     parser.add_argument("--json", type=Path, help="also write the figures here")

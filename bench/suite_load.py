@@ -22,6 +22,7 @@ __all__ = [
     "Answered",
     "Line",
     "Measurement",
+    "cpu_seconds",
     "parse_wrk",
     "rss_mb",
     "run_wrk",
@@ -199,3 +200,16 @@ def rss_mb(pid: int) -> float:
         return 0.0
     match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
     return int(match.group(1)) / 1024 if match else 0.0
+
+
+def cpu_seconds(pids: Iterable[int]) -> float:
+    """The CPU time (user + system, all threads) the processes have used so far: fields 14
+    and 15 of /proc/PID/stat (proc(5)), in clock ticks. A process that is gone counts 0."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (after the name's ")")
+    return ticks / os.sysconf("SC_CLK_TCK")

@@ -42,8 +42,15 @@ def is_verify(row: Row) -> bool:
     return any(word in row.path for word in VERIFY) and not row.path.endswith("+fsync")
 
 
+def cpu_baseline(rows: Sequence[Row], sync: str) -> float:
+    """The mean CPU microseconds per request of the mode's healthz runs before and after."""
+    costs = [r.cpu_us for r in rows if r.sync == sync and r.path.startswith("healthz")]
+    return sum(costs) / len(costs) if costs else 0.0
+
+
 def _mode_table(rows: Sequence[Row], sync: str) -> None:
     base = baseline(rows, sync)
+    cpu_base = cpu_baseline(rows, sync)
     print(f"\nsynchronous={sync}: baseline healthz {base:.0f} req/s (mean of before and after)")
     table = [
         [
@@ -54,6 +61,8 @@ def _mode_table(rows: Sequence[Row], sync: str) -> None:
             f"{r.p99_ms:.1f}",
             f"{r.rss_mb:.0f}",
             f"{r.rps / base:.2f}" if base else "-",
+            f"{r.cpu_us:.0f}",
+            f"{r.cpu_us / cpu_base:.1f}" if cpu_base else "-",
             r.ok,
             r.other,
             r.wrapped if "valid" in r.path.split() else "-",
@@ -62,6 +71,7 @@ def _mode_table(rows: Sequence[Row], sync: str) -> None:
         if r.sync == sync
     ]
     headers = ["users", "path", "req/s", "p50 ms", "p99 ms", "RSS MB", "vs healthz"]
+    headers += ["CPU us", "CPU x"]
     print_table([*headers, "expected", "other", "wrapped"], table)
 
 
@@ -124,12 +134,15 @@ def print_report(
     print(
         f"otpd benchmark suite: {' then '.join(f'{s:,}' for s in args.sizes)} users,"
         f" wrk -t1 -c{args.connections}, {args.seconds} s per path,"
-        f" {args.workers} worker(s); figures to quote are the ratios"
+        f" {args.workers} worker(s){' pinned to one CPU each' if args.pin_workers else ''};"
+        " figures to quote are the ratios"
     )
     for sync in args.syncs:
         _mode_table(rows, sync)
     print("\nexpected = accepted for valid codes, rejected for wrong ones, 201/200 for the rest;")
     print("wrapped = requests that reused a user within its second (a replay, so rejected)")
+    print("CPU us = the workers' CPU time per request (all threads, user + system);")
+    print("CPU x = that over healthz's: the ratio req/s tends to when the server is CPU-bound")
     print("\nenrolment with `otpd import --format otpauth`")
     print_table(
         ["sync", "users", "imported", "seconds", "start-up s", "credentials/s", "net of start-up"],

@@ -71,6 +71,12 @@ def _syslog_handler(target: str) -> logging.Handler:
 
 
 def configure_logging(level: str, log_format: str = "text", syslog: str | None = None) -> None:
+    # Record attributes no formatter here uses are not gathered for every line: the caller's
+    # file and line (a walk up the stack), the thread's and the multiprocessing process's
+    # names (https://docs.python.org/3/howto/logging.html#optimization). The process id stays.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logMultiprocessing = False
     formatter = JsonFormatter() if log_format == "json" else logging.Formatter(_TEXT)
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if syslog is not None:

@@ -169,6 +169,7 @@ class Settings:
     host: str = _setting("127.0.0.1", str, "address to listen on")
     port: int = _setting(8080, _port, "port to listen on; 0 picks a free port")
     workers: int = _setting(1, _workers, "server processes sharing the data directory")
+    pin_workers: bool = _setting(False, _bool, "run each server process on one CPU of its own")
     public_url: str | None = _setting(
         None, _optional(_url), "base URL clients use; default http://HOST:PORT"
     )

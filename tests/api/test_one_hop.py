@@ -29,8 +29,8 @@ def test_a_second_hop_for_one_request_is_refused() -> None:
 
 def test_every_verification_and_strongbox_read_makes_one_hop() -> None:
     """bench/request_cost.py drives each path through the real app once and counts calls of
-    anyio.to_thread.run_sync (before #10, Strongbox verify-code, GET and get-qr-code made 3
-    and PUT 4)."""
+    otpd.api.hop.run_in_worker and anyio.to_thread.run_sync (before #10, Strongbox verify-code,
+    GET and get-qr-code made 3 and PUT 4)."""
     result = subprocess.run(
         [sys.executable, "-m", "bench.request_cost"],
         cwd=ROOT,

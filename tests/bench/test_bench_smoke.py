@@ -45,6 +45,7 @@ def test_suite_runs_every_path_with_the_expected_answers(tmp_path: Path) -> None
     assert set(rows) == PATHS
     for name, row in rows.items():
         assert row["rps"] > 0, name
+        assert row["cpu_us"] > 0, name  # the workers' CPU time was read (/proc)
         # valid codes accepted, wrong ones rejected, creations 201/200: at least one each
         assert row["ok"] > 0, (name, row)
     for name in PATHS:

@@ -18,6 +18,7 @@ import pytest
 
 from otpd.core.errors import StoreUnavailable
 from otpd.core.model import ThrottleState
+from otpd.store.group_commit import GroupCommit
 from otpd.store.sqlite import SqliteStore
 from tests.support.disk import fill, small_tmpfs
 from tests.support.stores import add_credential, never_throttle, unknown_attempts
@@ -189,3 +190,81 @@ def test_under_contention_every_caller_gets_its_own_answer(store: SqliteStore) -
     assert row(store._path, "shared")[1] == 640
     assert all(row(store._path, f"u{i}")[0] == 40 for i in range(len(own)))
     assert store._group._queue == [] and not store._group._leading
+
+
+def test_a_committed_write_is_answered_without_waiting_for_the_next_batch(tmp_path: Path) -> None:
+    """Each caller is woken when the batch holding its write has committed: not after a later
+    batch's commit (that one may sync for milliseconds). Batch 1 holds A and B; C arrives
+    while batch 1 runs and leads batch 2, whose write is held open: B must return anyway."""
+    conn = sqlite3.connect(tmp_path / "gc.db", check_same_thread=False, isolation_level=None)
+    conn.execute("CREATE TABLE t (x INTEGER)")
+    lock = threading.Lock()
+    group = GroupCommit(lock, lambda: conn, lambda exc, what: exc)
+    a_inside, a_go, c_inside, c_go = (threading.Event() for _ in range(4))
+
+    def held(inside: threading.Event, go: threading.Event) -> Callable[[sqlite3.Connection], int]:
+        def write(c: sqlite3.Connection) -> int:
+            inside.set()
+            assert go.wait(30)
+            return c.execute("INSERT INTO t VALUES (1)").rowcount
+
+        return write
+
+    def insert(c: sqlite3.Connection) -> int:
+        return c.execute("INSERT INTO t VALUES (2)").rowcount
+
+    a = threading.Thread(target=group.run, args=(held(a_inside, a_go), "a"))
+    b = threading.Thread(target=group.run, args=(insert, "b"))
+    c = threading.Thread(target=group.run, args=(held(c_inside, c_go), "c"))
+    with lock:  # A and B queue before the lock is free: one batch
+        a.start()
+        b.start()
+        while len(group._queue) < 2:
+            time.sleep(0.001)
+    assert a_inside.wait(30)
+    c.start()  # during batch 1: it waits for the next batch
+    while len(group._queue) < 1:
+        time.sleep(0.001)
+    a_go.set()
+    assert c_inside.wait(30)  # batch 2 is running and held open
+    b.join(timeout=30)
+    a.join(timeout=30)
+    try:
+        assert not b.is_alive() and not a.is_alive()
+    finally:
+        c_go.set()
+        c.join(timeout=30)
+    assert conn.execute("SELECT COUNT(*) FROM t").fetchone() == (3,)
+    conn.close()
+
+
+def test_a_read_does_not_wait_for_a_batch_being_committed(store: SqliteStore) -> None:
+    """The verification's credential lookup takes neither the store's write lock nor SQLite's:
+    while a batch holds both (its write done, its COMMIT not yet), a read answers at once with
+    the last committed state (WAL: https://sqlite.org/wal.html, "Concurrency")."""
+    record = add_credential(store)
+    inside, go = threading.Event(), threading.Event()
+
+    def held_write(conn: sqlite3.Connection) -> int:
+        conn.execute("UPDATE credential SET last_step = 99 WHERE id = ?", (record.id,))
+        inside.set()
+        assert go.wait(30)
+        return 1
+
+    writer = threading.Thread(target=store._group.run, args=(held_write, "credential"))
+    writer.start()
+    try:
+        assert inside.wait(30)
+        assert store._write_lock.locked()
+        seen: list[Any] = []
+        reader = threading.Thread(
+            target=lambda: seen.append(store.get_credential_by_id("acme", record.id))
+        )
+        reader.start()
+        reader.join(timeout=10)
+        assert not reader.is_alive(), "the read waited for the batch"
+        assert seen[0] is not None and seen[0].last_step == -1
+    finally:
+        go.set()
+        writer.join(timeout=30)
+    assert store.get_credential_by_id("acme", record.id).last_step == 99  # type: ignore[union-attr]

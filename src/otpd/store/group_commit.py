@@ -3,13 +3,17 @@
 Under synchronous=FULL every commit waits for an fsync, and one fsync per verification, one
 after another, was 81% of the server's busy time. The writes that decide a verification's
 outcome (advance, record_failure, record_refusal, record_unknown_attempt) therefore go
-through a `GroupCommit`: each caller queues its write. If no batch is being led, the caller
-becomes the leader: it takes the store's write lock, then every queued write, and runs them in
-ONE `BEGIN IMMEDIATE ... COMMIT` and so one fsync. The others wait, each on its own lock, and
-the leader wakes exactly the callers of its batch once it is committed, then hands the lead to
-the oldest write queued meanwhile. (When followers waited on the write lock itself, a finished
-batch let them go one at a time, and at 32 threads a batch held two writes on average instead
-of sixteen: bench/group_commit.py.) There is no writer thread to start or stop.
+through a `GroupCommit`: each caller queues its write. A caller that finds no leader becomes
+it: it takes the store's write lock, then every write queued by then, and runs them in ONE
+`BEGIN IMMEDIATE ... COMMIT` and so one fsync. The others sleep, each on its own lock, until
+the leader has committed their write and wakes exactly them; the leader then hands the lead to
+the oldest caller still queued (writes that arrived during its commit), which commits the
+next batch. There is no writer thread to start or stop.
+
+Each caller sleeps once and is woken once. An earlier version had every caller queue on the
+store's write lock itself: the callers whose writes were already done then woke one after
+another, each passing the lock on, and those behind a new leader waited for its commit too,
+a second fsync for a write already on disk (docs/performance.md, "Lean hot path").
 
 What stays the same for each caller (docs/requirements.md#durable-before-success and
 docs/requirements.md#single-use):
@@ -44,15 +48,17 @@ Translate = Callable[[BaseException, str], BaseException]
 
 
 class _Pending(Generic[T]):
-    __slots__ = ("done", "error", "result", "wake", "what", "write")
+    __slots__ = ("done", "error", "result", "statement", "wake", "what", "write")
 
-    def __init__(self, write: Write[T], what: str) -> None:
+    def __init__(self, write: Write[T], what: str, statement: bool) -> None:
         self.write = write
         self.what = what
+        self.statement = statement  # the write is one SQL statement
         self.done = False
         self.result: T | None = None
         self.error: BaseException | None = None
-        # Held from the start; released once, when the write is done or its caller is to lead.
+        # Held from the start; released once, by the leader: when the write is done, or to
+        # hand this caller the lead. A Lock may be released by another thread.
         self.wake = threading.Lock()
         self.wake.acquire()
 
@@ -70,53 +76,46 @@ class GroupCommit:
         self._connection = connection
         self._translate = translate
         self._max_batch = max_batch
-        # Guards the queue and `_leading`; held only to append or take, never across I/O.
-        self._mutex = threading.Lock()
-        self._leading = False  # a caller is leading a batch, or has been told to lead the next
+        self._queue_lock = threading.Lock()  # held only to append or take, never across I/O
         self._queue: list[_Pending[Any]] = []
+        self._leading = False  # a caller leads: commits, or is about to (under _queue_lock)
 
-    def run(self, write: Write[T], what: str) -> T:
-        """Run `write` in the next batch; return its result once the batch is committed."""
-        item: _Pending[T] = _Pending(write, what)
-        with self._mutex:
+    def run(self, write: Write[T], what: str, *, statement: bool = False) -> T:
+        """Run `write` in the next batch; return its result once the batch is committed.
+        `statement`: the write runs exactly one SQL statement, so it needs no savepoint."""
+        item: _Pending[T] = _Pending(write, what, statement)
+        with self._queue_lock:
             self._queue.append(item)
             follow, self._leading = self._leading, True
         if follow:
-            item.wake.acquire()  # until its batch is committed, or it is to lead the next
+            item.wake.acquire()  # done by a leader, or handed the lead
         if not item.done:
-            try:
-                while not item.done:  # the oldest queued write is the leader's own
-                    self._lead()
-            finally:
-                self._hand_off()
+            self._lead(item)
         if item.error is not None:
             raise item.error
         return item.result  # type: ignore[return-value]  # set by _commit when no error
 
-    def _lead(self) -> None:
+    def _lead(self, own: _Pending[Any]) -> None:
+        """Commit what is queued once the write lock is got (the oldest first, so `own` is in
+        it), wake its callers, and hand the lead to the oldest caller still queued."""
         batch: list[_Pending[Any]] = []
         try:
-            # The write lock first, the batch after: what queues while the leader waits for
-            # the store's other writers joins this batch.
             with self._write_lock:
-                with self._mutex:
+                with self._queue_lock:
                     batch = self._queue[: self._max_batch]
                     del self._queue[: self._max_batch]
                 self._commit(batch)
         finally:
-            for queued in batch:
-                if not queued.done:  # only if _commit itself was interrupted
-                    queued.error = RuntimeError("the batch was interrupted")
-                    queued.done = True
-                queued.wake.release()
-
-    def _hand_off(self) -> None:
-        # The oldest write queued meanwhile leads the next batch; only that one caller wakes.
-        with self._mutex:
-            if self._queue:
-                self._queue[0].wake.release()
-            else:
-                self._leading = False
+            with self._queue_lock:
+                if not own.done and own in self._queue:  # interrupted before taking it
+                    self._queue.remove(own)
+                successor = self._queue[0] if self._queue else None
+                self._leading = successor is not None
+            for item in batch:
+                if item is not own:
+                    item.wake.release()
+            if successor is not None:
+                successor.wake.release()
 
     def _commit(self, batch: list[_Pending[Any]]) -> None:
         try:
@@ -146,16 +145,21 @@ class GroupCommit:
 
     def _one(self, conn: sqlite3.Connection, item: _Pending[Any], alone: bool) -> None:
         # A write alone in its batch needs no savepoint: on failure the whole transaction,
-        # which holds nothing else, is rolled back (and _commit reports it).
-        if not alone:
+        # which holds nothing else, is rolled back (and _commit reports it). Nor does a write
+        # of one statement: SQLite undoes a failed statement and keeps the transaction, or
+        # rolls the whole transaction back (https://sqlite.org/lang_transaction.html,
+        # "Response To Errors Within A Transaction"), which _commit reports. Two fewer
+        # statements per write, each a GIL release and re-acquisition in this thread.
+        savepoint = not alone and not item.statement
+        if savepoint:
             conn.execute("SAVEPOINT w")
         try:
             item.result = item.write(conn)
         except Exception as exc:
             item.error = self._translate(exc, item.what)
-            if conn.in_transaction:
+            if conn.in_transaction and (alone or savepoint):
                 conn.execute("ROLLBACK" if alone else "ROLLBACK TO w")
-        if conn.in_transaction and not alone:
+        if conn.in_transaction and savepoint:
             conn.execute("RELEASE w")
 
     def _fail(self, batch: list[_Pending[Any]], exc: BaseException) -> None:

@@ -105,7 +105,7 @@ class SqliteStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audit 
         limit = now if now is not None else NO_THROTTLE_CHECK
         params = (new_step, credential_id, new_step, limit, limit)
         return self._group.run(
-            lambda conn: conn.execute(ADVANCE, params).rowcount == 1, "credential"
+            lambda conn: conn.execute(ADVANCE, params).rowcount == 1, "credential", statement=True
         )
 
     def record_failure(
@@ -129,12 +129,16 @@ class SqliteStore(  # + RADIUS (#15), console (#16), keys, clients (#14), audit 
 
     def record_refusal(self, credential_id: int) -> None:
         # Group-committed like record_failure, so a throttled attempt costs the same write.
-        self._group.run(lambda conn: conn.execute(REFUSE, (credential_id,)), "credential")
+        self._group.run(
+            lambda conn: conn.execute(REFUSE, (credential_id,)), "credential", statement=True
+        )
 
     def record_unknown_attempt(self, tenant_id: str) -> None:
         # Group-committed like record_failure, so the two cost the same write
         # (docs/requirements.md#equal-work).
-        self._group.run(lambda conn: conn.execute(UNKNOWN_ATTEMPT, (tenant_id,)), "tenant")
+        self._group.run(
+            lambda conn: conn.execute(UNKNOWN_ATTEMPT, (tenant_id,)), "tenant", statement=True
+        )
 
     def close(self) -> None:
         """Close every connection this thread may close; sqlite3 refuses the others, which

@@ -6,11 +6,13 @@ rather than BaseHTTPMiddleware: no extra task per request.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import secrets
 import time
 from collections.abc import Callable
+from ipaddress import IPv4Network, IPv6Network
 
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
@@ -46,7 +48,10 @@ _CAPABILITY_PREFIXES = ("/qr/", "/ui/enrol/")  # + console enrolment links (issu
 MAX_HEADER_BYTES = 32 * 1024
 MAX_HEADERS = 100
 
+IPNetwork = IPv4Network | IPv6Network
+
 _STATUS = "otpd.status"  # ASGI scope key: the response status, once started
+_TRACKED = "otpd.tracked"  # ASGI scope key: an outer layer records the status
 
 
 class BodyTooLarge(Exception):
@@ -84,7 +89,7 @@ def source_address(scope: Scope, trusted: tuple[str, ...]) -> str:
     X-Forwarded-For address that is not one (a client can prepend anything it likes)."""
     client = scope.get("client")
     peer = client[0] if client else "-"
-    networks = [ipaddress.ip_network(n) for n in trusted]
+    networks = _networks(trusted)
 
     def is_trusted(text: str) -> bool:
         try:
@@ -105,7 +110,19 @@ def source_address(scope: Scope, trusted: tuple[str, ...]) -> str:
     return peer
 
 
+@functools.lru_cache(maxsize=16)
+def _networks(trusted: tuple[str, ...]) -> tuple[IPNetwork, ...]:
+    """The trusted proxies' networks, parsed once per setting rather than per request."""
+    return tuple(ipaddress.ip_network(n) for n in trusted)
+
+
 def _track_status(scope: Scope, send: Send) -> Send:
+    """`send`, recording the response status in the scope. Once per request: a layer inside
+    one that tracks already sees the status, set while its own send is passed on outwards."""
+    if scope.get(_TRACKED):
+        return send
+    scope[_TRACKED] = True
+
     async def tracking(message: Message) -> None:
         if message["type"] == "http.response.start":
             scope[_STATUS] = message["status"]
@@ -137,8 +154,11 @@ class RequestId:
             api=self.api_of(scope["path"]),
         )
 
+        scope[_TRACKED] = True  # send_with_id records the status for every layer inside
+
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
+                scope[_STATUS] = message["status"]
                 message["headers"] = [
                     *message.get("headers", []),
                     (b"x-request-id", request_id.encode()),

@@ -80,6 +80,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._fed_bytes = 0  # whole reads fed while a started head stayed incomplete
         self._header_count = 0
         self._body_bytes = 0
+        self._declared_too_long = False  # a Content-Length header over max_body_bytes
         self._timer: asyncio.TimerHandle | None = None
         self._refused = False
 
@@ -144,6 +145,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._begun = True
         self._in_head = True
         self._head_bytes = self._fed_bytes = self._header_count = self._body_bytes = 0
+        self._declared_too_long = False
 
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
@@ -155,6 +157,11 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._head_bytes += len(name) + len(value)
         self._header_count += 1
         self._check_head()
+        # Checked per header as it arrives (O(1) per callback), answered in on_headers_complete.
+        if len(name) == 14 and name.lower() == b"content-length":
+            length = value.strip()
+            if length.isdigit() and int(length) > self.limits.max_body_bytes:
+                self._declared_too_long = True
 
     def on_headers_complete(self) -> None:
         self._disarm()
@@ -162,11 +169,7 @@ class LimitedHttpProtocol(HttpToolsProtocol):
             raise _Refuse(503, "too many connections")
         # A declared length over the cap is answered here, with Connection: close, so the
         # client does not reuse a connection whose unread body we are about to cut.
-        limit = self.limits.max_body_bytes
-        if any(
-            name == b"content-length" and value.strip().isdigit() and int(value) > limit
-            for name, value in self.headers
-        ):
+        if self._declared_too_long:
             raise _Refuse(413, "request body too large")
         self._in_head = self._begun = False
         super().on_headers_complete()

@@ -8,6 +8,7 @@ socket and the NodeSession exist, so they share both; each opens its own databas
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -81,7 +82,39 @@ def _announce_when_ready(url: str, answers: Callable[[], bool] | None = None) ->
     log.error("server did not become ready within 60 s")
 
 
-def _run_worker(settings: Settings, node: NodeSession, sock: socket.socket) -> int:
+# CPython collects the young generation every 700 new container objects by default; a request
+# makes a few hundred, so most collections found the in-flight requests' objects alive and
+# promoted them. docs/performance.md ("Garbage collection") has the measurement.
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def quiet_gc() -> None:
+    """Once a worker serves: what is alive now (modules, the app, the runtime) lives as long as
+    the process, so it moves to the permanent generation (gc.freeze) and the collector stops
+    scanning it again and again; a full collection of it took milliseconds, paid by whichever
+    request was running. Then the young generation is collected less often."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
+
+
+class _Server(uvicorn.Server):
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        quiet_gc()
+
+
+def _pin(settings: Settings, index: int) -> None:
+    """With pin_workers, worker `index` and every thread it starts from now on run on one CPU,
+    the index-th of those this process may use (docs/performance.md#one-cpu-per-worker)."""
+    if settings.pin_workers:
+        allowed = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {allowed[index % len(allowed)]})
+
+
+def _run_worker(settings: Settings, node: NodeSession, sock: socket.socket, index: int = 0) -> int:
+    _pin(settings, index)
     options = uvicorn_tls_options(settings)
     # Request limits enforced while bytes arrive, on top of the TLS protocol when there is one.
     options["http"] = limited_protocol(
@@ -99,7 +132,7 @@ def _run_worker(settings: Settings, node: NodeSession, sock: socket.socket) -> i
         ws="none",  # no API speaks WebSocket: an Upgrade must not leave our protocol's limits
         **options,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
     if settings.radius_listen is None:
         server.run(sockets=[sock])
     else:  # RADIUS on this worker's event loop, beside HTTP (issue #15, docs/radius.md)
@@ -109,14 +142,14 @@ def _run_worker(settings: Settings, node: NodeSession, sock: socket.socket) -> i
     return 0 if server.started else 3
 
 
-def _fork_worker(settings: Settings, node: NodeSession, sock: socket.socket) -> int:
+def _fork_worker(settings: Settings, node: NodeSession, sock: socket.socket, index: int) -> int:
     pid = os.fork()
     if pid == 0:  # child
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         code = 1
         try:
-            code = _run_worker(settings, node, sock)
+            code = _run_worker(settings, node, sock, index)
         finally:
             os._exit(code)
     return pid
@@ -129,7 +162,8 @@ def _supervise(
     url: str,
     probe: Callable[[], bool] | None = None,
 ) -> int:
-    children = {_fork_worker(settings, node, sock) for _ in range(settings.workers)}
+    # pid -> worker index: a restarted worker takes the index (and CPU) of the one it replaces
+    children = {_fork_worker(settings, node, sock, i): i for i in range(settings.workers)}
     stopping = False
 
     def stop(signum: int, _frame: object) -> None:
@@ -148,7 +182,7 @@ def _supervise(
             pid, status = os.wait()
         except ChildProcessError:
             break
-        children.discard(pid)
+        index = children.pop(pid, 0)
         if stopping:
             continue
         code = os.waitstatus_to_exitcode(status)
@@ -158,7 +192,7 @@ def _supervise(
             stop(signal.SIGTERM, None)
             return 1
         time.sleep(0.2)
-        children.add(_fork_worker(settings, node, sock))
+        children[_fork_worker(settings, node, sock, index)] = index
     return 0
 
 

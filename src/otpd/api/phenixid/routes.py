@@ -18,12 +18,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from otpd.api.common import ApiRuntime, media_type, one_hop, runtime_of
+from otpd.api.common import ApiRuntime, Endpoint, media_type, one_hop, runtime_of
 from otpd.api.phenixid.auth import CertSource, caller_of
 from otpd.api.phenixid.errors import status_response
 from otpd.api.phenixid.parse import parse_token_auth, tenant_header
@@ -50,7 +49,7 @@ def _token_auth(
     return runtime.credentials.verify(principal, command.username, command.otp).accepted
 
 
-class TokenAuth(HTTPEndpoint):
+class TokenAuth(Endpoint):
     """Step 1 is Starlette's: PUT is the only method defined, so every other one (HEAD and
     OPTIONS included) reaches method_not_allowed."""
 

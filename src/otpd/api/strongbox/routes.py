@@ -13,12 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from otpd.api.common import errors_response
+from otpd.api.common import Endpoint, errors_response
 from otpd.api.strongbox.context import Config, Handler, reply
 from otpd.api.strongbox.openapi import CONFIG, OPENAPI_PATH, STATE, openapi_document
 from otpd.api.strongbox.operations import get_code, get_qr_code, verify_code
@@ -29,7 +28,7 @@ from otpd.api.strongbox.writes import create, delete, patch, put
 __all__ = ["RESOURCES", "Resource", "StrongboxEndpoint", "routes"]
 
 
-class StrongboxEndpoint(HTTPEndpoint):
+class StrongboxEndpoint(Endpoint):
     """A resource's endpoint; `routes()` makes one subclass per resource with its handlers
     as methods and its configuration."""
 

@@ -11,15 +11,14 @@ https://token2.com/?content=totpradiusapi; clients and choices: docs/api-token2.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, NamedTuple
+from typing import ClassVar, NamedTuple
 
-from starlette.endpoints import HTTPEndpoint
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
-from otpd.api.common import ApiRuntime, one_hop, runtime_of
+from otpd.api.common import ApiRuntime, Endpoint, one_hop, runtime_of
 from otpd.api.token2 import parse, render
 from otpd.api.token2.errors import Failure, InFormat, failure_for
 from otpd.api.token2.parse import Call, Format, Params
@@ -127,16 +126,13 @@ def _listusers(runtime: ApiRuntime, params: Params, base_url: str) -> Reply:
     return Reply(render.user_rows(runtime.credentials.list_credentials(caller)), ok=True)
 
 
-class Token2Call(HTTPEndpoint):
+class Token2Call(Endpoint):
     """One Token2 call: GET and POST run it; anything else, HEAD included (a HEAD /validate
     would consume a code), is 405 with the Token2 failure body and `Allow: GET, POST`."""
 
     spec: ClassVar[CallSpec]
     public_url: ClassVar[str | None] = None
-
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        self._allowed_methods = list(_METHODS)  # not HEAD, which Starlette adds for GET
+    allowed = _METHODS  # not HEAD, which Starlette adds for GET
 
     async def get(self, request: Request) -> Response:
         query, raw = await parse.read_raw(request)
@@ -172,7 +168,7 @@ def _qr_png(enrolment: EnrolmentService, ticket: str) -> bytes:
     return png_bytes(enrolment.enrolment_uri(ticket))
 
 
-class QrImage(HTTPEndpoint):
+class QrImage(Endpoint):
     async def get(self, request: Request) -> Response:
         """The `hashqr` image: no API key (an <img> tag fetches it); the ticket is the
         authority. The `secret` query parameter is ignored (it is there for the WordPress
