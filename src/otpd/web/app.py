@@ -8,14 +8,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import NamedTuple
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import Scope
 
 from otpd import console
@@ -42,47 +44,48 @@ log = logging.getLogger("otpd.server")
 
 DomainErrorRenderer = Callable[[OtpdError, Scope], Response]
 
-# One table: which API owns which paths, how it words a transport error (404, 405, 413, 503
-# sealed, 500) and how it renders a domain error (its one error table). Every vendor path
-# answers 503 while sealed (docs/requirements.md#encrypted-at-rest), before any routing or parsing;
-# the system paths
-# (seal, unseal, export) are not gated. The first matching prefix wins.
-_APIS: tuple[tuple[tuple[str, ...], ErrorRenderer, DomainErrorRenderer], ...] = (
-    (phenixid.PREFIXES, phenixid.render_error, phenixid.render_domain_error),
-    (token2.PREFIXES, token2.render_error, token2.render_domain_error),
-    (system.PREFIXES, strongbox.render_error, system.render_domain_error),
-    (strongbox.PREFIXES, strongbox.render_error, strongbox.render_domain_error),
+
+class _Api(NamedTuple):
+    name: str  # the metrics' `api` label (a fixed, small set)
+    prefixes: tuple[str, ...]
+    render: ErrorRenderer
+    render_domain: DomainErrorRenderer
+
+
+# One table: which API owns which paths, its name, how it words a transport error (404, 405,
+# 413, 503 sealed, 500) and how it renders a domain error (its one error table). Every vendor
+# path answers 503 while sealed (docs/requirements.md#encrypted-at-rest), before any routing or
+# parsing; the system paths (seal, unseal, export) are not gated. The first matching prefix wins.
+_APIS: tuple[_Api, ...] = (
+    _Api("phenixid", phenixid.PREFIXES, phenixid.render_error, phenixid.render_domain_error),
+    _Api("token2", token2.PREFIXES, token2.render_error, token2.render_domain_error),
+    _Api("system", system.PREFIXES, strongbox.render_error, system.render_domain_error),
+    _Api("strongbox", strongbox.PREFIXES, strongbox.render_error, strongbox.render_domain_error),
 )
 _UNGATED_PREFIXES = system.PREFIXES
 
 
+def _owner(path: str) -> _Api | None:
+    for api in _APIS:
+        if path.startswith(api.prefixes):
+            return api
+    return None
+
+
 def sealed_gate(path: str) -> bool:
-    if path.startswith(_UNGATED_PREFIXES):
-        return False
-    return any(path.startswith(prefixes) for prefixes, _, _ in _APIS)
-
-
-_API_NAMES = (
-    (phenixid.PREFIXES, "phenixid"),
-    (token2.PREFIXES, "token2"),
-    (system.PREFIXES, "system"),
-    (strongbox.PREFIXES, "strongbox"),
-)
+    return not path.startswith(_UNGATED_PREFIXES) and _owner(path) is not None
 
 
 def api_of(path: str) -> str:
     """The API that owns a path: the metrics' `api` label (a fixed, small set)."""
-    for prefixes, name in _API_NAMES:
-        if path.startswith(prefixes):
-            return name
-    return "-"
+    api = _owner(path)
+    return "-" if api is None else api.name
 
 
 def render_error(status: int, message: str, scope: Scope) -> Response:
-    path: str = scope["path"]
-    for prefixes, render, _ in _APIS:
-        if path.startswith(prefixes):
-            return render(status, message, scope)
+    api = _owner(scope["path"])
+    if api is not None:
+        return api.render(status, message, scope)
     return JSONResponse({"error": message}, status_code=status)
 
 
@@ -94,9 +97,9 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     if metrics is not None and isinstance(exc, StoreUnavailable):
         metrics.store_errors.inc()
     path = request.scope["path"]
-    for prefixes, _, render in _APIS:
-        if path.startswith(prefixes):
-            return render(exc, request.scope)
+    api = _owner(path)
+    if api is not None:
+        return api.render_domain(exc, request.scope)
     if path.startswith(console.PREFIXES):  # the console's pages (not sealed-gated: no _APIS)
         return console.render_domain_error(exc, request.scope)
     raise exc
@@ -168,10 +171,10 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     return response
 
 
-def create_app(
-    settings: Settings, node: NodeSession | None = None, runtime: Runtime | None = None
-) -> Starlette:
-    """The app for one worker process. Pass `runtime` to share an already built one (tests)."""
+def _lifespan(
+    settings: Settings, node: NodeSession | None, runtime: Runtime | None
+) -> Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]:
+    """Builds the runtime at startup (unless one is shared) and closes what it built."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -195,17 +198,13 @@ def create_app(
             if owned:
                 app.state.runtime.close()
 
-    def is_sealed() -> bool:
-        state_runtime: Runtime | None = getattr(app.state, "runtime", None)
-        return state_runtime is None or state_runtime.sealer.is_sealed()
+    return lifespan
 
-    def current_metrics() -> Metrics | None:
-        found: Metrics | None = getattr(app.state, "metrics", None)
-        return found
 
+def _routes(settings: Settings) -> list[BaseRoute]:
     serve_metrics = settings.metrics and settings.metrics_listen is None
     # Each adapter is given its configuration here, once (it never reads settings itself).
-    routes = [
+    return [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/livez", livez, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
@@ -220,30 +219,50 @@ def create_app(
         ),
         *console.routes(),  # /ui/: admin console and self-service enrolment (issue #16)
     ]
+
+
+def _middleware(settings: Settings, state: Callable[[], State]) -> list[Middleware]:
+    """Outermost first. The id and context wrap everything, so every log line and event of
+    the request carries them; the access log and latency see every answer, the refusals
+    below included; the last resort turns anything unhandled into a 500; the caps and the
+    seal gate answer before routing or parsing. `state` is the app's, read per request (the
+    lifespan fills it in)."""
+
+    def is_sealed() -> bool:
+        runtime: Runtime | None = getattr(state(), "runtime", None)
+        return runtime is None or runtime.sealer.is_sealed()
+
+    def current_metrics() -> Metrics | None:
+        found: Metrics | None = getattr(state(), "metrics", None)
+        return found
+
+    return [
+        Middleware(RequestId, trusted_proxies=settings.trusted_proxies, api_of=api_of),
+        Middleware(AccessLog),
+        Middleware(RouteLatency, metrics=current_metrics),
+        Middleware(LastResort, render_error=render_error),
+        Middleware(
+            BodyCap,
+            render_error=render_error,
+            max_body_bytes=settings.max_body_bytes,
+            max_header_bytes=settings.max_header_bytes,
+            max_headers=settings.max_headers,
+        ),
+        Middleware(
+            SealedGate, render_error=render_error, is_sealed=is_sealed, sealed_gate=sealed_gate
+        ),
+    ]
+
+
+def create_app(
+    settings: Settings, node: NodeSession | None = None, runtime: Runtime | None = None
+) -> Starlette:
+    """The app for one worker process. Pass `runtime` to share an already built one (tests)."""
     app = Starlette(
-        routes=routes,
-        lifespan=lifespan,
+        routes=_routes(settings),
+        lifespan=_lifespan(settings, node, runtime),
         exception_handlers={HTTPException: _http_exception, OtpdError: _domain_error},
-        # Outermost first. The id and context wrap everything, so every log line and event
-        # of the request carries them; the access log and latency see every answer, the
-        # refusals below included; the last resort turns anything unhandled into a 500; the
-        # caps and the seal gate answer before routing or parsing.
-        middleware=[
-            Middleware(RequestId, trusted_proxies=settings.trusted_proxies, api_of=api_of),
-            Middleware(AccessLog),
-            Middleware(RouteLatency, metrics=current_metrics),
-            Middleware(LastResort, render_error=render_error),
-            Middleware(
-                BodyCap,
-                render_error=render_error,
-                max_body_bytes=settings.max_body_bytes,
-                max_header_bytes=settings.max_header_bytes,
-                max_headers=settings.max_headers,
-            ),
-            Middleware(
-                SealedGate, render_error=render_error, is_sealed=is_sealed, sealed_gate=sealed_gate
-            ),
-        ],
+        middleware=_middleware(settings, lambda: app.state),
     )
     # No slash redirects: Starlette's would answer `GET /validate/?api_key=...` with a 307 whose
     # Location repeats the query string, secrets included. Every vendor path is exact (the
