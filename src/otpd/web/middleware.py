@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from otpd.core.audit import RequestContext, current_context, request_context
+from otpd.settings import Settings
 
 __all__ = [
     "AccessLog",
@@ -42,11 +43,10 @@ ErrorRenderer = Callable[[int, str, Scope], Response]
 # Paths whose later segments are bearer capabilities (Token2 enrolment tickets, issue #5).
 _CAPABILITY_PREFIXES = ("/qr/", "/ui/enrol/")  # + console enrolment links (issue #16)
 
-# Defaults of the max_header_bytes and max_headers settings. nginx's default
-# large_client_header_buffers (4 x 8k) is the usual front of an otpd; stay within it so a
-# request that passes the proxy passes here.
-MAX_HEADER_BYTES = 32 * 1024
-MAX_HEADERS = 100
+# The header caps' defaults are the max_header_bytes and max_headers settings' (declared
+# once, in otpd.settings): 32 KiB stays within nginx's default large_client_header_buffers
+# (4 x 8k), the usual front of an otpd, so a request that passes the proxy passes here.
+_DEFAULTS = Settings()
 
 IPNetwork = IPv4Network | IPv6Network
 
@@ -243,8 +243,8 @@ class BodyCap:
         *,
         render_error: ErrorRenderer,
         max_body_bytes: int,
-        max_header_bytes: int = MAX_HEADER_BYTES,
-        max_headers: int = MAX_HEADERS,
+        max_header_bytes: int = _DEFAULTS.max_header_bytes,
+        max_headers: int = _DEFAULTS.max_headers,
     ) -> None:
         self.app = app
         self.render_error = render_error

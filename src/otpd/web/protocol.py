@@ -36,13 +36,16 @@ __all__ = ["HttpLimits", "LimitedHttpProtocol", "limited_protocol"]
 
 @dataclass(frozen=True)
 class HttpLimits:
-    max_url_bytes: int = 8192
-    max_header_bytes: int = 32768
-    max_headers: int = 100
-    max_body_bytes: int = 65536
-    header_timeout: float = 10.0
-    body_timeout: float = 10.0
-    max_connections: int = 512
+    """The connection-level caps; their defaults are the settings' (otpd.settings), so they
+    are declared there only."""
+
+    max_url_bytes: int
+    max_header_bytes: int
+    max_headers: int
+    max_body_bytes: int
+    header_timeout: float
+    body_timeout: float
+    max_connections: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HttpLimits:
@@ -68,7 +71,7 @@ class _Refuse(Exception):
 
 
 class LimitedHttpProtocol(HttpToolsProtocol):
-    limits: ClassVar[HttpLimits] = HttpLimits()
+    limits: ClassVar[HttpLimits] = HttpLimits.from_settings(Settings())
     renderers: ClassVar[tuple[ErrorRenderer, ...]] = ()  # a tuple: a bare function would bind
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
