@@ -30,70 +30,84 @@ from otpd.radius.gate import gate_for
 __all__ = ["add_parser", "run"]
 
 
+_STORE = ("data_dir", "database", "config")  # the common options every verb takes
+
+
 def add_parser(
     commands: Any, common: Callable[..., None], parser_class: type[argparse.ArgumentParser]
 ) -> None:
     nas = commands.add_parser("nas", help="manage RADIUS NAS clients (docs/radius.md)")
     verbs = nas.add_subparsers(dest="nas_command", required=True, parser_class=parser_class)
     create = verbs.add_parser("create", help="add a NAS; prints its shared secret once")
+    _nas_options(create, common, creating=True)
     update = verbs.add_parser("update", help="change a NAS (a given list replaces the old one)")
-    for sub in (create, update):
-        sub.add_argument("--tenant", required=True, help="tenant of the NAS")
-        sub.add_argument("--name", required=True, help="NAS name")
-        sub.add_argument(
-            "--address",
-            action="append",
-            required=sub is create,
-            default=None,
-            help="source address or CIDR of the NAS (repeatable or a comma list)",
-        )
-        sub.add_argument(
-            "--mode",
-            choices=[m.value for m in NasMode],
-            default=None,
-            help="what a RADIUS password holds (docs/radius.md)",
-        )
-        sub.add_argument(
-            "--message-authenticator",
-            choices=[m.value for m in MaPolicy],
-            default=None,
-            help="RFC 3579 Message-Authenticator (default required)",
-        )
-        sub.add_argument(
-            "--strip-realm",
-            action=argparse.BooleanOptionalAction,
-            default=None,
-            help="drop a user@realm suffix before looking the user up",
-        )
-        sub.add_argument(
-            "--reply-attribute",
-            action="append",
-            default=None,
-            metavar="NAME=VALUE",
-            help="attribute sent in every Access-Accept (repeatable; '' clears)",
-        )
-        sub.add_argument(
-            "--group-attribute",
-            default=None,
-            help="attribute that carries the user's group label ('' clears)",
-        )
-        sub.add_argument("--ldap-url", default=None, help="directory for the first factor")
-        sub.add_argument("--ldap-bind-dn", default=None, help="bind DN template with {user}")
-        sub.add_argument("--json", action="store_true", help="print one JSON object")
-        common(sub, "data_dir", "database", "config")
+    _nas_options(update, common, creating=False)
     update.add_argument("--new-secret", action="store_true", help="replace the shared secret")
     listing = verbs.add_parser("list", help="list NAS clients (never their secrets)")
     listing.add_argument("--tenant", default=None, help="only this tenant's NAS clients")
-    common(listing, "data_dir", "database", "config")
+    common(listing, *_STORE)
     delete = verbs.add_parser("delete", help="delete a NAS")
     delete.add_argument("--tenant", required=True, help="tenant of the NAS")
     delete.add_argument("--name", required=True, help="NAS name")
-    common(delete, "data_dir", "database", "config")
+    common(delete, *_STORE)
     group = verbs.add_parser("group", help="set a credential's group label")
     group.add_argument("--tenant", required=True, help="tenant of the credential")
     group.add_argument("--credential", required=True, help="credential name")
     group.add_argument("--label", default=None, help="the label; omit to clear it")
-    common(group, "data_dir", "database", "config")
+    common(group, *_STORE)
+
+
+def _nas_options(
+    sub: argparse.ArgumentParser, common: Callable[..., None], *, creating: bool
+) -> None:
+    """The options `create` and `update` share; `update` leaves out what it keeps."""
+    sub.add_argument("--tenant", required=True, help="tenant of the NAS")
+    sub.add_argument("--name", required=True, help="NAS name")
+    sub.add_argument(
+        "--address",
+        action="append",
+        required=creating,
+        default=None,
+        help="source address or CIDR of the NAS (repeatable or a comma list)",
+    )
+    sub.add_argument(
+        "--mode",
+        choices=[m.value for m in NasMode],
+        default=None,
+        help="what a RADIUS password holds (docs/radius.md)",
+    )
+    sub.add_argument(
+        "--message-authenticator",
+        choices=[m.value for m in MaPolicy],
+        default=None,
+        help="RFC 3579 Message-Authenticator (default required)",
+    )
+    sub.add_argument(
+        "--strip-realm",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="drop a user@realm suffix before looking the user up",
+    )
+    _attribute_options(sub)
+    sub.add_argument("--ldap-url", default=None, help="directory for the first factor")
+    sub.add_argument("--ldap-bind-dn", default=None, help="bind DN template with {user}")
+    sub.add_argument("--json", action="store_true", help="print one JSON object")
+    common(sub, *_STORE)
+
+
+def _attribute_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--reply-attribute",
+        action="append",
+        default=None,
+        metavar="NAME=VALUE",
+        help="attribute sent in every Access-Accept (repeatable; '' clears)",
+    )
+    sub.add_argument(
+        "--group-attribute",
+        default=None,
+        help="attribute that carries the user's group label ('' clears)",
+    )
 
 
 def run(args: argparse.Namespace, runtime: Runtime) -> int:
