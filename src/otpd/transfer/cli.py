@@ -40,6 +40,19 @@ CLI_SCOPES = frozenset({Scope.READ, Scope.WRITE, Scope.REVEAL})
 
 
 def add_parsers(commands: Any, common: Common) -> None:
+    _add_import(commands, common)
+    _add_export(commands, common)
+    bak = commands.add_parser("backup", help="copy the database while the server runs")
+    bak.add_argument("--to", required=True, dest="to", help="backup file to write")
+    common(bak, "data_dir", "database", "config")
+    res = commands.add_parser("restore", help="restore a backup into a new data directory")
+    res.add_argument("--from", required=True, dest="source", help="backup file to read")
+    res.add_argument(
+        "--data-dir", required=True, dest="data_dir", help="new data directory to create"
+    )
+
+
+def _add_import(commands: Any, common: Common) -> None:
     imp = commands.add_parser("import", help="import credentials from another OTP system")
     imp.add_argument("--tenant", required=True, help="tenant to import into")
     imp.add_argument("--format", required=True, choices=sorted(PARSERS), help="the file's format")
@@ -68,6 +81,8 @@ def add_parsers(commands: Any, common: Common) -> None:
     imp.add_argument("file", help="the export file, or - for standard input")
     common(imp, "data_dir", "database", "config")
 
+
+def _add_export(commands: Any, common: Common) -> None:
     exp = commands.add_parser("export", help="export a tenant's credentials (with secrets)")
     exp.add_argument("--tenant", required=True, help="tenant to export")
     exp.add_argument("--format", required=True, choices=["pskc", "otpauth"], help="output format")
@@ -82,16 +97,6 @@ def add_parsers(commands: Any, common: Common) -> None:
     exp.add_argument("--insecure-plaintext", action="store_true", help="allow --format otpauth")
     exp.add_argument("file", help="output file (created, never overwritten), or - for stdout")
     common(exp, "data_dir", "database", "config")
-
-    bak = commands.add_parser("backup", help="copy the database while the server runs")
-    bak.add_argument("--to", required=True, dest="to", help="backup file to write")
-    common(bak, "data_dir", "database", "config")
-
-    res = commands.add_parser("restore", help="restore a backup into a new data directory")
-    res.add_argument("--from", required=True, dest="source", help="backup file to read")
-    res.add_argument(
-        "--data-dir", required=True, dest="data_dir", help="new data directory to create"
-    )
 
 
 def handlers(settings_for: SettingsFor) -> dict[str, Callable[[argparse.Namespace], int]]:
