@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from otpd.clock import SystemClock
@@ -195,14 +195,10 @@ def build_runtime(
         events=Fanout([LogEvents(), trail, clock_watch, *listeners]),
         offsets=clock_watch.recent_offsets,
     )
+    # Every Services field carried over by name (a shallow copy: the same service objects), so
+    # a new service needs no edit here; Runtime's own fields are checked by mypy as usual.
     return Runtime(
-        context=services.context,
-        access=services.access,
-        credentials=services.credentials,
-        enrolment=services.enrolment,
-        sealing=services.sealing,
-        bulk=services.bulk,
-        console=services.console,
+        **{f.name: getattr(services, f.name) for f in fields(Services)},
         settings=settings,
         store=store,
         sealer=sealer,
