@@ -35,6 +35,7 @@ from otpd.core.seal_service import SealService
 __all__ = [
     "ApiRuntime",
     "Endpoint",
+    "ServiceRuntime",
     "bearer_token",
     "errors_response",
     "media_type",
@@ -51,8 +52,8 @@ T = TypeVar("T")
 _HOPPED = "otpd.hopped"  # ASGI scope key: this request has made its worker hop
 
 
-class ApiRuntime(Protocol):
-    """What an adapter may reach at request time: the services (docs/design.md#services).
+class ServiceRuntime(Protocol):
+    """The services every door may reach at request time (docs/design.md#services).
     Configuration is given to each adapter when its routes are built, never read from here."""
 
     @property
@@ -66,6 +67,10 @@ class ApiRuntime(Protocol):
 
     @property
     def sealing(self) -> SealService: ...
+
+
+class ApiRuntime(ServiceRuntime, Protocol):
+    """What an API adapter may reach: the services, import and export included."""
 
     @property
     def bulk(self) -> BulkService: ...

@@ -10,14 +10,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from otpd import qr
+from otpd.api.common import ServiceRuntime
 from otpd.console import auth
 from otpd.core.access import parse_grace
-from otpd.core.access_service import AccessService
 from otpd.core.audit import AuditQuery
 from otpd.core.console import CredentialPage, SignedIn
 from otpd.core.console_service import Charts, ConsoleService
-from otpd.core.credential_service import CredentialService
-from otpd.core.enrolment_service import EnrolmentService
 from otpd.core.errors import Forbidden, InvalidInput, Unauthenticated
 from otpd.core.insights import AuditPage
 from otpd.core.model import (
@@ -30,7 +28,6 @@ from otpd.core.model import (
     Tenant,
     validate_tenant_id,
 )
-from otpd.core.seal_service import SealService
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -40,20 +37,8 @@ __all__ = ["ConsoleRuntime", "Enrolling", "Refused", "runtime_of"]
 _QR_SCALE = 6  # pixels a module: what the enrolment page was drawn at
 
 
-class ConsoleRuntime(Protocol):
-    """What the console may reach at request time: the services (docs/design.md#services)."""
-
-    @property
-    def access(self) -> AccessService: ...
-
-    @property
-    def credentials(self) -> CredentialService: ...
-
-    @property
-    def enrolment(self) -> EnrolmentService: ...
-
-    @property
-    def sealing(self) -> SealService: ...
+class ConsoleRuntime(ServiceRuntime, Protocol):
+    """What the console may reach at request time: the services, its own included."""
 
     @property
     def console(self) -> ConsoleService: ...
