@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from otpd.core.errors import ConfigError
+from otpd.settings import Settings
+from otpd.web.server import check_pinning
 from tests.support.server import Server
 
 
@@ -69,3 +72,13 @@ def test_each_worker_and_its_threads_run_on_one_cpu_of_their_own(
             assert all(s == set(cpus) for s in seen)
     finally:
         server.stop()
+
+
+def test_pinning_is_refused_where_the_os_has_no_cpu_affinity(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """macOS and Windows have no sched_setaffinity: a clear start-up error, not a worker crash."""
+    monkeypatch.delattr(os, "sched_setaffinity")
+    with pytest.raises(ConfigError, match="pin_workers needs CPU affinity"):
+        check_pinning(Settings(data_dir=tmp_path, pin_workers=True))
+    check_pinning(Settings(data_dir=tmp_path))  # off: nothing to check

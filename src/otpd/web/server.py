@@ -105,6 +105,13 @@ class _Server(uvicorn.Server):
         quiet_gc()
 
 
+def check_pinning(settings: Settings) -> None:
+    """pin_workers where the OS has no CPU affinity call (macOS, Windows) is refused at start,
+    in the parent, instead of failing in every worker."""
+    if settings.pin_workers and not hasattr(os, "sched_setaffinity"):
+        raise ConfigError("pin_workers needs CPU affinity (Linux); leave it off on this system")
+
+
 def _pin(settings: Settings, index: int) -> None:
     """With pin_workers, worker `index` and every thread it starts from now on run on one CPU,
     the index-th of those this process may use (docs/performance.md#one-cpu-per-worker)."""
@@ -200,6 +207,7 @@ def serve(settings: Settings) -> int:
     configure_logging(settings.log_level, settings.log_format, settings.syslog)
     build_runtime(settings).close()  # fail fast, in the parent, with one clear message
     check_tls(settings)
+    check_pinning(settings)
     # Bind before the instance state exists: a start that fails (port taken) leaves nothing
     # behind, and never touches another instance's state (docs/scale-out.md).
     sock = _bind(settings.host, settings.port)
