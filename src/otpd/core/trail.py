@@ -13,9 +13,12 @@ from otpd.core.audit import AuditEntry, AuditEvent, Events, current_context
 from otpd.core.errors import OtpdError
 from otpd.core.ports import AuditStore, Clock
 
-__all__ = ["ClockWatch", "Fanout", "Trail"]
+__all__ = ["WRITER_THREAD", "ClockWatch", "Fanout", "Trail"]
 
 log = logging.getLogger("otpd.audit")
+
+
+WRITER_THREAD = "otpd-audit"  # the name of the thread that appends the batches
 
 
 class Fanout:
@@ -85,7 +88,7 @@ class Trail:
         # Started on first use in each process: a forked worker has no copy of the thread.
         if self._writer is None or self._writer_pid != os.getpid():
             self._writer_pid = os.getpid()
-            self._writer = Thread(target=self._run, name="otpd-audit", daemon=True)
+            self._writer = Thread(target=self._run, name=WRITER_THREAD, daemon=True)
             self._writer.start()
 
     def _run(self) -> None:
