@@ -184,6 +184,9 @@ def test_sign_in_with_the_keyboard_alone(
     login = create_admin(data_dir, "root-d", "--all")
     page = browser.new_context(viewport=PHONE, base_url=server.url).new_page()  # type: ignore[arg-type]
     page.goto("/ui/login")
+    # autofocus is applied after the load event: wait for it (it is what this test pins),
+    # or the first key typed may land before the field has focus
+    expect(page.get_by_label("Admin name")).to_be_focused()
     page.keyboard.type(login.name)
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
