@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from otpd.core.audit import AuditEntry, AuditQuery
 from otpd.core.model import Outcome
@@ -82,19 +82,7 @@ class AuditPage:
 
 def audit_page(store: AuditStore, query: AuditQuery) -> AuditPage:
     """Newest first, AUDIT_PAGE at a time; the next page starts below the oldest seq shown."""
-    rows = store.list_audit(
-        AuditQuery(
-            tenant=query.tenant,
-            action=query.action,
-            outcome=query.outcome,
-            target=query.target,
-            since_us=query.since_us,
-            until_us=query.until_us,
-            before_seq=query.before_seq,
-            newest_first=True,
-            limit=AUDIT_PAGE + 1,
-        )
-    )
+    rows = store.list_audit(replace(query, newest_first=True, limit=AUDIT_PAGE + 1))
     more = len(rows) > AUDIT_PAGE
     rows = rows[:AUDIT_PAGE]
     return AuditPage(rows, rows[-1].seq if more and rows else None)

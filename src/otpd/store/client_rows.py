@@ -14,7 +14,7 @@ from dataclasses import astuple, replace
 
 from otpd.core.errors import AlreadyExists, NotFound
 from otpd.core.model import ApiClient, Scope, TokenRecord
-from otpd.store.sql_rows import NamedRow, SqlHost
+from otpd.store.sql_rows import NamedRow, SqlHost, record_from_row
 from otpd.store.sql_statements import BY_KEY, CLIENT
 
 __all__ = ["MemoryClientRows", "SqlClientRows", "client_from_row", "token_from_row"]
@@ -59,16 +59,7 @@ def client_from_row(row: NamedRow) -> ApiClient:
 
 def token_from_row(row: NamedRow) -> TokenRecord:
     """The token table's columns, by name."""
-    return TokenRecord(
-        token_hash=row["token_hash"],
-        accessor=row["accessor"],
-        tenant=row["tenant"],
-        client=row["client"],
-        created_at_us=row["created_at_us"],
-        renewed_at_us=row["renewed_at_us"],
-        expires_at_us=row["expires_at_us"],
-        client_key_hash=row["client_key_hash"],
-    )
+    return record_from_row(TokenRecord, row)
 
 
 def scopes_text(scopes: Iterable[Scope]) -> str:

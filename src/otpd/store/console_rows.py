@@ -16,7 +16,7 @@ from otpd.core.console import AdminAccount, ConsoleSession, CredentialPage
 from otpd.core.errors import AlreadyExists, NotFound
 from otpd.core.model import CredentialRecord, Tenant, TokenRecord
 from otpd.store import sql_statements
-from otpd.store.sql_rows import NamedRow, SqlHost, credential_from_row
+from otpd.store.sql_rows import NamedRow, SqlHost, credential_from_row, record_from_row
 
 __all__ = ["MemoryConsoleRows", "SqlConsoleRows"]
 
@@ -27,23 +27,11 @@ _PREFIX_END = "\x7f"
 
 
 def _admin(row: NamedRow) -> AdminAccount:
-    return AdminAccount(
-        name=row["name"],
-        tenant=row["tenant"],
-        password_hash=row["password_hash"],
-        credential=row["credential"],
-        created_at=row["created_at"],
-    )
+    return record_from_row(AdminAccount, row)
 
 
 def _session(row: NamedRow) -> ConsoleSession:
-    return ConsoleSession(
-        session_hash=row["session_hash"],
-        admin=row["admin"],
-        csrf=row["csrf"],
-        created_at_us=row["created_at_us"],
-        seen_at_us=row["seen_at_us"],
-    )
+    return record_from_row(ConsoleSession, row)
 
 
 class SqlConsoleRows(SqlHost):

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from otpd.core.model import (
     Algorithm,
@@ -21,15 +22,22 @@ from otpd.core.model import (
     ThrottleState,
 )
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 __all__ = [
     "NamedRow",
     "SqlHost",
     "credential_config",
     "credential_from_row",
     "named_rows",
+    "record_from_row",
     "tenant_from_row",
     "tenant_settings",
 ]
+
+
+R = TypeVar("R", bound="DataclassInstance")
 
 
 class NamedRow(Protocol):
@@ -77,6 +85,11 @@ class SqlHost:
         # The host's: it yields sqlite3's connection or psycopg's cursor, whose execute()
         # both return a cursor with a rowcount.
         raise NotImplementedError
+
+
+def record_from_row(kind: type[R], row: NamedRow) -> R:
+    """A record whose fields are exactly its table's columns, each read by its name."""
+    return kind(**{field.name: row[field.name] for field in fields(kind)})
 
 
 def tenant_settings(tenant: Tenant) -> str:
